@@ -1,0 +1,63 @@
+package io.grad4j;
+
+import io.grad4j.backend.Backend;
+import io.grad4j.backend.BinaryOp;
+import io.grad4j.backend.UnaryOp;
+
+import java.lang.ref.Reference;
+import java.util.Locale;
+
+/**
+ * a (+ - * /) b with NumPy broadcasting. Each rule is written for the broadcast shape; the
+ * gradient of a broadcast operand is the sum over its broadcast axes ({@link ReductionOps#sumTo}).
+ * <pre>
+ *   add: a_grad = g          b_grad = g            y_dot = a_dot + b_dot
+ *   sub: a_grad = g          b_grad = -g           y_dot = a_dot - b_dot
+ *   mul: a_grad = g * b      b_grad = g * a        y_dot = a_dot * b + a * b_dot
+ *   div: a_grad = g / b      b_grad = -g * y / b   y_dot = (a_dot - y * b_dot) / b
+ * </pre>
+ */
+final class ArithmeticOps {
+    private ArithmeticOps() {
+    }
+
+    static Tensor apply(BinaryOp op, Tensor a, Tensor b) {
+        String name = op.name().toLowerCase(Locale.ROOT);
+        Tensor.checkCompatible(name, a, b);
+        int[] outShape = BroadcastShape.of(name, a.shapeInternal(), b.shapeInternal());
+        Tensor y = raw(op, a, b, outShape);
+        return switch (op) {
+            case ADD -> Graph.record(name, y, a, b,
+                    g -> new Tensor[] {ReductionOps.sumTo(g, a.shapeInternal()), ReductionOps.sumTo(g, b.shapeInternal())},
+                    t -> raw(BinaryOp.ADD, t[0], t[1], outShape));
+            case SUB -> Graph.record(name, y, a, b,
+                    g -> new Tensor[] {ReductionOps.sumTo(g, a.shapeInternal()),
+                            ReductionOps.sumTo(ElementwiseOps.apply(UnaryOp.NEG, 0, g), b.shapeInternal())},
+                    t -> raw(BinaryOp.SUB, t[0], t[1], outShape));
+            case MUL -> Graph.record(name, y, a, b,
+                    g -> new Tensor[] {ReductionOps.sumTo(raw(BinaryOp.MUL, g, b, outShape), a.shapeInternal()),
+                            ReductionOps.sumTo(raw(BinaryOp.MUL, g, a, outShape), b.shapeInternal())},
+                    t -> raw(BinaryOp.ADD, raw(BinaryOp.MUL, t[0], b, outShape), raw(BinaryOp.MUL, a, t[1], outShape), outShape));
+            case DIV -> Graph.record(name, y, a, b,
+                    g -> {
+                        Tensor gOverB = raw(BinaryOp.DIV, g, b, outShape);
+                        Tensor bGrad = raw(BinaryOp.MUL, gOverB, y, outShape);
+                        return new Tensor[] {ReductionOps.sumTo(gOverB, a.shapeInternal()),
+                                ReductionOps.sumTo(ElementwiseOps.apply(UnaryOp.NEG, 0, bGrad), b.shapeInternal())};
+                    },
+                    t -> raw(BinaryOp.DIV, raw(BinaryOp.SUB, t[0], raw(BinaryOp.MUL, y, t[1], outShape), outShape), b, outShape));
+        };
+    }
+
+    /** The broadcast elementwise kernel without history; operands must broadcast to outShape. */
+    static Tensor raw(BinaryOp op, Tensor a, Tensor b, int[] outShape) {
+        Backend backend = a.backendInternal();
+        Tensor out = Tensor.empty(backend, a.dtypeInternal(), outShape);
+        backend.binary(op, a.storage(), BroadcastShape.strides(a.shapeInternal(), outShape),
+                b.storage(), BroadcastShape.strides(b.shapeInternal(), outShape), out.storage(), outShape);
+        Reference.reachabilityFence(a);
+        Reference.reachabilityFence(b);
+        return out;
+    }
+
+}

@@ -1,0 +1,77 @@
+package io.grad4j;
+
+import io.grad4j.autograd.Autograd;
+import io.grad4j.autograd.GradMode;
+import io.grad4j.autograd.NoGrad;
+
+/**
+ * Records operations as they run (define-by-run). Every differentiable operation ends with
+ * {@link #record}, handing over its output, its inputs, its VJP and its JVP; this class decides
+ * whether history is kept (reverse mode) and whether a tangent is pushed forward (forward mode).
+ */
+final class Graph {
+    /** Depth of {@link Autograd#jvp} calls on this thread; tangents are only looked at when > 0. */
+    private static final ThreadLocal<int[]> FORWARD_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
+
+    private Graph() {
+    }
+
+    static Tensor record(String op, Tensor out, Tensor input, Node.Vjp vjp, Node.Jvp jvp) {
+        return record(op, out, new Tensor[] {input}, vjp, jvp);
+    }
+
+    static Tensor record(String op, Tensor out, Tensor a, Tensor b, Node.Vjp vjp, Node.Jvp jvp) {
+        return record(op, out, new Tensor[] {a, b}, vjp, jvp);
+    }
+
+    static Tensor record(String op, Tensor out, Tensor[] inputs, Node.Vjp vjp, Node.Jvp jvp) {
+        if (FORWARD_DEPTH.get()[0] > 0) {
+            pushTangent(op, out, inputs, jvp);
+        }
+        if (GradMode.isEnabled()) {
+            for (Tensor in : inputs) {
+                if (in.requiresGradInternal()) {
+                    out.attachHistory(new Node(op, inputs, vjp));
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    private static void pushTangent(String op, Tensor out, Tensor[] inputs, Node.Jvp jvp) {
+        boolean any = false;
+        for (Tensor in : inputs) {
+            any |= in.tangent != null;
+        }
+        if (!any) {
+            return;
+        }
+        if (jvp == null) {
+            throw new UnsupportedOperationException("operation '" + op + "' has no forward-mode (JVP) rule; "
+                    + "use Autograd.vjp or Autograd.jacobian in reverse mode for it");
+        }
+        Tensor[] tangents = new Tensor[inputs.length];
+        for (int i = 0; i < inputs.length; i++) {
+            tangents[i] = inputs[i].tangent != null ? inputs[i].tangent
+                    : Tensor.zeros(inputs[i].backend(), inputs[i].dtype(), inputs[i].shapeInternal());
+        }
+        // the rule itself must neither record history nor push tangents of its own
+        int[] depth = FORWARD_DEPTH.get();
+        int saved = depth[0];
+        depth[0] = 0;
+        try (NoGrad ignored = Autograd.noGrad()) {
+            out.tangent = jvp.apply(tangents);
+        } finally {
+            depth[0] = saved;
+        }
+    }
+
+    static void enterForwardMode() {
+        FORWARD_DEPTH.get()[0]++;
+    }
+
+    static void exitForwardMode() {
+        FORWARD_DEPTH.get()[0]--;
+    }
+}

@@ -1,0 +1,116 @@
+package io.grad4j;
+
+import io.grad4j.backend.Backend;
+import io.grad4j.backend.BinaryOp;
+import io.grad4j.backend.MatmulShape;
+
+import java.lang.ref.Reference;
+import java.util.Arrays;
+
+/**
+ * Matrix product y = A @ B over the last two axes, batched over leading axes (equal on both sides,
+ * or present on one side only and shared by every entry of the other). Vectors are promoted to
+ * matrices by reshapes, so their gradients come from the reshape rule.
+ * <pre>
+ *   A_grad = g @ B^T      B_grad = A^T @ g      y_dot = A_dot @ B + A @ B_dot
+ * </pre>
+ * Transposes are GEMM flags, never copies. When B is shared by every batch entry, B_grad is one
+ * GEMM over the flattened batch: A^T [k, batch*m] @ g [batch*m, n].
+ */
+final class MatmulOp {
+    private MatmulOp() {
+    }
+
+    static Tensor matmul(Tensor a, Tensor b) {
+        Tensor.checkCompatible("matmul", a, b);
+        int ra = a.shapeInternal().length;
+        int rb = b.shapeInternal().length;
+        if (ra == 0 || rb == 0) {
+            throw new IllegalArgumentException("matmul: operands must have rank >= 1, got shapes "
+                    + Arrays.toString(a.shapeInternal()) + " and " + Arrays.toString(b.shapeInternal())
+                    + " (use mul for scalars)");
+        }
+        if (ra == 1 && rb == 1) {
+            int k = a.shapeInternal()[0];
+            checkInner(a, b, k, b.shapeInternal()[0]);
+            return matrices(a.reshape(1, k), b.reshape(k, 1)).reshape();
+        }
+        if (ra == 1) {
+            Tensor y = matrices(a.reshape(1, a.shapeInternal()[0]), b);
+            int[] out = ReductionOps.removeAxis(y.shapeInternal(), y.shapeInternal().length - 2);
+            return y.reshape(out);
+        }
+        if (rb == 1) {
+            Tensor y = matrices(a, b.reshape(b.shapeInternal()[0], 1));
+            int[] out = ReductionOps.removeAxis(y.shapeInternal(), y.shapeInternal().length - 1);
+            return y.reshape(out);
+        }
+        return matrices(a, b);
+    }
+
+    /** Both operands have rank >= 2. */
+    private static Tensor matrices(Tensor a, Tensor b) {
+        int[] as = a.shapeInternal();
+        int[] bs = b.shapeInternal();
+        checkInner(a, b, as[as.length - 1], bs[bs.length - 2]);
+        int[] aBatch = Arrays.copyOf(as, as.length - 2);
+        int[] bBatch = Arrays.copyOf(bs, bs.length - 2);
+        if (aBatch.length > 0 && bBatch.length > 0 && !Arrays.equals(aBatch, bBatch)) {
+            throw new IllegalArgumentException("matmul: batch axes must be equal or present on one side only, got shapes "
+                    + Arrays.toString(as) + " and " + Arrays.toString(bs));
+        }
+        Tensor y = product(a, false, b, false);
+        return Graph.record("matmul", y, a, b,
+                g -> new Tensor[] {gradA(a, b, g), gradB(a, b, g)},
+                t -> ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, b, false), product(a, false, t[1], false),
+                        y.shapeInternal()));
+    }
+
+    private static Tensor gradA(Tensor a, Tensor b, Tensor g) {
+        // g @ B^T has g's batch axes; sum them away when A was shared across the batch
+        return ReductionOps.sumTo(product(g, false, b, true), a.shapeInternal());
+    }
+
+    private static Tensor gradB(Tensor a, Tensor b, Tensor g) {
+        int[] as = a.shapeInternal();
+        int[] bs = b.shapeInternal();
+        if (bs.length == 2 && as.length > 2) {
+            int k = as[as.length - 1];
+            int n = bs[1];
+            int rows = (int) BroadcastShape.numel(Arrays.copyOf(as, as.length - 1));
+            return product(a.view(new int[] {rows, k}), true, g.view(new int[] {rows, n}), false);
+        }
+        return ReductionOps.sumTo(product(a, true, g, false), bs);
+    }
+
+    /** op(a) @ op(b) without history, batched as described in the class comment. */
+    static Tensor product(Tensor a, boolean transA, Tensor b, boolean transB) {
+        int[] as = a.shapeInternal();
+        int[] bs = b.shapeInternal();
+        int ra = as.length;
+        int rb = bs.length;
+        int m = transA ? as[ra - 1] : as[ra - 2];
+        int k = transA ? as[ra - 2] : as[ra - 1];
+        int n = transB ? bs[rb - 2] : bs[rb - 1];
+        int[] batchDims = ra > 2 ? Arrays.copyOf(as, ra - 2) : Arrays.copyOf(bs, rb - 2);
+        int batch = (int) BroadcastShape.numel(batchDims);
+        int[] outShape = Arrays.copyOf(batchDims, batchDims.length + 2);
+        outShape[batchDims.length] = m;
+        outShape[batchDims.length + 1] = n;
+        MatmulShape spec = new MatmulShape(batch, m, n, k, transA, transB,
+                ra > 2 ? (long) m * k : 0, rb > 2 ? (long) k * n : 0);
+        Backend backend = a.backendInternal();
+        Tensor c = Tensor.empty(backend, a.dtypeInternal(), outShape);
+        backend.matmul(a.storage(), b.storage(), c.storage(), spec);
+        Reference.reachabilityFence(a);
+        Reference.reachabilityFence(b);
+        return c;
+    }
+
+    private static void checkInner(Tensor a, Tensor b, int ka, int kb) {
+        if (ka != kb) {
+            throw new IllegalArgumentException("matmul: inner dimensions differ: " + Arrays.toString(a.shapeInternal())
+                    + " @ " + Arrays.toString(b.shapeInternal()) + " (" + ka + " vs " + kb + ")");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+package io.grad4j;
+
+import io.grad4j.backend.Backend;
+import io.grad4j.backend.ReduceOp;
+
+import java.lang.ref.Reference;
+import java.util.Arrays;
+
+/**
+ * Sum, mean and max along an axis or over everything. A tensor is viewed as [outer, axis, inner]
+ * around the reduced axis, which is all a backend sees.
+ * <pre>
+ *   sum:  y = sum_j x_j          x_grad = expand(g)                    y_dot = sum_j x_dot_j
+ *   mean: y = sum(x) / n         (composed: sum, then scalar multiply)
+ *   max:  y = x_j*, j* = first argmax
+ *                                x_grad = g at j*, 0 elsewhere         y_dot = x_dot_j*
+ * </pre>
+ * {@link #sumTo} is the gradient of broadcasting, written once here for every broadcasting op.
+ */
+final class ReductionOps {
+    private ReductionOps() {
+    }
+
+    static Tensor sumAll(Tensor x) {
+        x.checkOpen();
+        Tensor y = reduceRaw(ReduceOp.SUM, x.view(new int[] {(int) Math.min(x.numelInternal(), Integer.MAX_VALUE)}), 0)
+                .view(new int[0]);
+        int[] xShape = x.shapeInternal();
+        return Graph.record("sum", y, x,
+                g -> new Tensor[] {expand(g, xShape)},
+                t -> sumAll(t[0]));
+    }
+
+    static Tensor sum(Tensor x, int axis, boolean keepDim) {
+        Tensor kept = reduceRaw(ReduceOp.SUM, x, axis);
+        Tensor y = keepDim ? kept : kept.view(removeAxis(x.shapeInternal(), axis));
+        int[] xShape = x.shapeInternal();
+        int[] keptShape = kept.shapeInternal();
+        return Graph.record("sum", y, x,
+                g -> new Tensor[] {expand(g.view(keptShape), xShape)},
+                t -> sum(t[0], axis, keepDim));
+    }
+
+    static Tensor meanAll(Tensor x) {
+        return sumAll(x).mul(1.0 / x.numelInternal());
+    }
+
+    static Tensor mean(Tensor x, int axis, boolean keepDim) {
+        return sum(x, axis, keepDim).mul(1.0 / x.shapeInternal()[axis]);
+    }
+
+    static Tensor max(Tensor x, int axis, boolean keepDim) {
+        if (x.shapeInternal()[axis] == 0) {
+            throw new IllegalArgumentException("max: axis " + axis + " of shape " + Arrays.toString(x.shapeInternal())
+                    + " is empty; the maximum of nothing is undefined");
+        }
+        Tensor kept = reduceRaw(ReduceOp.MAX, x, axis);
+        Tensor y = keepDim ? kept : kept.view(removeAxis(x.shapeInternal(), axis));
+        int[] keptShape = kept.shapeInternal();
+        return Graph.record("max", y, x,
+                g -> new Tensor[] {maxBackward(x, kept, g.view(keptShape), axis)},
+                t -> {
+                    Tensor ones = Tensor.full(x.backendInternal(), x.dtypeInternal(), 1.0, keptShape);
+                    Tensor argmaxMask = maxBackward(x, kept, ones, axis);
+                    Tensor picked = ArithmeticOps.raw(io.grad4j.backend.BinaryOp.MUL, argmaxMask, t[0], x.shapeInternal());
+                    Tensor s = reduceRaw(ReduceOp.SUM, picked, axis);
+                    return keepDim ? s : s.view(removeAxis(x.shapeInternal(), axis));
+                });
+    }
+
+    /** Sums g over the axes along which {@code shape} was broadcast to g's shape; g itself if equal. */
+    static Tensor sumTo(Tensor g, int[] shape) {
+        int[] gShape = g.shapeInternal();
+        if (Arrays.equals(gShape, shape)) {
+            return g;
+        }
+        int lead = gShape.length - shape.length;
+        Tensor t = g;
+        if (lead > 0) {
+            long leadSize = 1;
+            for (int i = 0; i < lead; i++) {
+                leadSize *= gShape[i];
+            }
+            int[] rest = Arrays.copyOfRange(gShape, lead, gShape.length);
+            Tensor flat = t.view(prepend((int) leadSize, rest));
+            t = reduceRaw(ReduceOp.SUM, flat, 0).view(rest);
+        }
+        for (int axis = 0; axis < shape.length; axis++) {
+            if (shape[axis] == 1 && t.shapeInternal()[axis] != 1) {
+                t = reduceRaw(ReduceOp.SUM, t, axis);
+            }
+        }
+        return t.view(shape.clone());
+    }
+
+    /** Broadcasts g (whose shape broadcasts to {@code shape}) into a new contiguous tensor. */
+    static Tensor expand(Tensor g, int[] shape) {
+        Backend backend = g.backendInternal();
+        Tensor out = Tensor.empty(backend, g.dtypeInternal(), shape);
+        backend.stridedCopy(g.storage(), BroadcastShape.strides(g.shapeInternal(), shape), out.storage(), shape);
+        Reference.reachabilityFence(g);
+        return out;
+    }
+
+    /** Reduction of one axis without history; the result keeps the axis with size 1. */
+    static Tensor reduceRaw(ReduceOp op, Tensor x, int axis) {
+        int[] shape = x.shapeInternal();
+        int[] kept = shape.clone();
+        kept[axis] = 1;
+        Backend backend = x.backendInternal();
+        Tensor out = Tensor.empty(backend, x.dtypeInternal(), kept);
+        backend.reduce(op, x.storage(), out.storage(), outer(shape, axis), shape[axis], inner(shape, axis));
+        Reference.reachabilityFence(x);
+        return out;
+    }
+
+    private static Tensor maxBackward(Tensor x, Tensor max, Tensor g, int axis) {
+        int[] shape = x.shapeInternal();
+        Backend backend = x.backendInternal();
+        Tensor out = Tensor.empty(backend, x.dtypeInternal(), shape);
+        backend.maxBackward(x.storage(), max.storage(), g.storage(), out.storage(),
+                outer(shape, axis), shape[axis], inner(shape, axis));
+        Reference.reachabilityFence(x);
+        Reference.reachabilityFence(max);
+        Reference.reachabilityFence(g);
+        return out;
+    }
+
+    static long outer(int[] shape, int axis) {
+        long n = 1;
+        for (int i = 0; i < axis; i++) {
+            n *= shape[i];
+        }
+        return n;
+    }
+
+    static long inner(int[] shape, int axis) {
+        long n = 1;
+        for (int i = axis + 1; i < shape.length; i++) {
+            n *= shape[i];
+        }
+        return n;
+    }
+
+    static int[] removeAxis(int[] shape, int axis) {
+        int[] out = new int[shape.length - 1];
+        for (int i = 0, j = 0; i < shape.length; i++) {
+            if (i != axis) {
+                out[j++] = shape[i];
+            }
+        }
+        return out;
+    }
+
+    private static int[] prepend(int first, int[] rest) {
+        int[] out = new int[rest.length + 1];
+        out[0] = first;
+        System.arraycopy(rest, 0, out, 1, rest.length);
+        return out;
+    }
+}

@@ -1,0 +1,131 @@
+package io.grad4j;
+
+import io.grad4j.backend.Backend;
+import io.grad4j.DType;
+
+import java.lang.ref.Reference;
+import java.util.Arrays;
+
+/**
+ * Operations that move or relabel values without arithmetic. Each is linear, so its VJP is the
+ * inverse movement applied to g and its JVP the same movement applied to the tangent:
+ * <pre>
+ *   reshape:        x_grad = reshape(g, x.shape)       y_dot = reshape(x_dot, y.shape)
+ *   transpose(a,b): x_grad = transpose(g, a, b)        y_dot = transpose(x_dot, a, b)
+ *   cast:           x_grad = cast(g, x.dtype)          y_dot = cast(x_dot, y.dtype)
+ *   transfer:       x_grad = g moved back              y_dot = x_dot moved along
+ * </pre>
+ */
+final class ShapeOps {
+    private ShapeOps() {
+    }
+
+    static Tensor reshape(Tensor x, int[] requested) {
+        x.checkOpen();
+        int[] shape = resolveShape(x, requested);
+        int[] xShape = x.shapeInternal();
+        Tensor y = x.view(shape);
+        return Graph.record("reshape", y, x,
+                g -> new Tensor[] {g.view(xShape)},
+                t -> t[0].view(shape));
+    }
+
+    static Tensor transpose(Tensor x, int a, int b) {
+        Tensor y = transposeRaw(x, a, b);
+        return Graph.record("transpose", y, x,
+                g -> new Tensor[] {transposeRaw(g, a, b)},
+                t -> transposeRaw(t[0], a, b));
+    }
+
+    static Tensor cast(Tensor x, DType target) {
+        DType source = x.dtypeInternal();
+        Tensor y = castRaw(x, target);
+        return Graph.record("cast", y, x,
+                g -> new Tensor[] {castRaw(g, source)},
+                t -> castRaw(t[0], target));
+    }
+
+    static Tensor transfer(Tensor x, Backend target) {
+        Backend source = x.backendInternal();
+        Tensor y = transferRaw(x, target);
+        return Graph.record("transfer", y, x,
+                g -> new Tensor[] {transferRaw(g, source)},
+                t -> transferRaw(t[0], target));
+    }
+
+    static Tensor transposeRaw(Tensor x, int a, int b) {
+        int[] shape = x.shapeInternal();
+        int[] outShape = shape.clone();
+        outShape[a] = shape[b];
+        outShape[b] = shape[a];
+        if (a == b) {
+            return copyRaw(x);
+        }
+        long[] src = BroadcastShape.contiguousStrides(shape);
+        long tmp = src[a];
+        src[a] = src[b];
+        src[b] = tmp;
+        Backend backend = x.backendInternal();
+        Tensor out = Tensor.empty(backend, x.dtypeInternal(), outShape);
+        backend.stridedCopy(x.storage(), src, out.storage(), outShape);
+        Reference.reachabilityFence(x);
+        return out;
+    }
+
+    private static Tensor copyRaw(Tensor x) {
+        Backend backend = x.backendInternal();
+        Tensor out = Tensor.empty(backend, x.dtypeInternal(), x.shapeInternal());
+        backend.copy(x.storage(), out.storage());
+        Reference.reachabilityFence(x);
+        return out;
+    }
+
+    private static Tensor castRaw(Tensor x, DType target) {
+        Backend backend = x.backendInternal();
+        Tensor out = Tensor.empty(backend, target, x.shapeInternal());
+        backend.cast(x.storage(), out.storage());
+        Reference.reachabilityFence(x);
+        return out;
+    }
+
+    private static Tensor transferRaw(Tensor x, Backend target) {
+        int[] shape = x.shapeInternal();
+        if (x.dtypeInternal() == DType.FLOAT64) {
+            return Tensor.wrap(target, shape, target.upload(x.toDoubleArray()));
+        }
+        return Tensor.wrap(target, shape, target.upload(x.toFloatArray()));
+    }
+
+    private static int[] resolveShape(Tensor x, int[] requested) {
+        if (requested == null) {
+            throw new IllegalArgumentException("reshape: shape is null");
+        }
+        int[] shape = requested.clone();
+        int inferred = -1;
+        long known = 1;
+        for (int i = 0; i < shape.length; i++) {
+            if (shape[i] == -1) {
+                if (inferred >= 0) {
+                    throw new IllegalArgumentException("reshape: only one axis may be -1, got " + Arrays.toString(requested));
+                }
+                inferred = i;
+            } else if (shape[i] < 0) {
+                throw new IllegalArgumentException("reshape: negative size in " + Arrays.toString(requested));
+            } else {
+                known *= shape[i];
+            }
+        }
+        long n = x.numelInternal();
+        if (inferred >= 0) {
+            if (known == 0 || n % known != 0) {
+                throw new IllegalArgumentException("reshape: cannot infer the -1 axis of " + Arrays.toString(requested)
+                        + " for " + n + " elements (shape " + Arrays.toString(x.shapeInternal()) + ")");
+            }
+            shape[inferred] = (int) (n / known);
+        } else if (known != n) {
+            throw new IllegalArgumentException("reshape: shape " + Arrays.toString(requested) + " holds " + known
+                    + " elements but the tensor has " + n + " (shape " + Arrays.toString(x.shapeInternal()) + ")");
+        }
+        return shape;
+    }
+}

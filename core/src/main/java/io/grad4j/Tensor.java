@@ -1,0 +1,579 @@
+package io.grad4j;
+
+import io.grad4j.backend.Backend;
+import io.grad4j.backend.Backends;
+import io.grad4j.backend.BinaryOp;
+import io.grad4j.backend.Storage;
+import io.grad4j.backend.UnaryOp;
+
+import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.UnaryOperator;
+
+/**
+ * An n-dimensional array of FLOAT32 or FLOAT64 numbers on one {@link Backend}, row-major and
+ * contiguous, with optional autograd history.
+ *
+ * <p>Tensors own backend memory. {@link #close()} frees it at once (the way to run on a GPU);
+ * a {@link Cleaner} frees it when an unclosed tensor is garbage-collected. Views made by
+ * {@link #reshape} and {@link #detach} share memory with their source; the memory goes when the
+ * last of them is closed.
+ *
+ * <p>Every operation listed in the API works in reverse mode ({@link #backward()}) and forward mode
+ * ({@link io.grad4j.autograd.Autograd#jvp}). Binary operations follow NumPy broadcasting and never
+ * promote dtypes.
+ */
+public final class Tensor implements AutoCloseable {
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private final Backend backend;
+    private final DType dtype;
+    private final int[] shape;
+    private final long numel;
+    private final StorageRef ref;
+    private final Cleaner.Cleanable cleanable;
+    private volatile boolean closed;
+
+    // autograd state; a tensor belongs to one thread while it is being differentiated
+    private boolean requiresGrad;
+    private Node gradFn;
+    private Tensor grad;
+    private List<UnaryOperator<Tensor>> hooks;
+    /** Forward-mode tangent, set only inside {@link io.grad4j.autograd.Autograd#jvp}. */
+    Tensor tangent;
+
+    private Tensor(Backend backend, DType dtype, int[] shape, StorageRef ref) {
+        this.backend = backend;
+        this.dtype = dtype;
+        this.shape = shape;
+        this.numel = BroadcastShape.numel(shape);
+        this.ref = ref;
+        this.cleanable = CLEANER.register(this, ref::releaseOne);
+    }
+
+    /** A tensor over freshly made storage (which it now owns). */
+    static Tensor wrap(Backend backend, int[] shape, Storage storage) {
+        return new Tensor(backend, storage.dtype(), shape, new StorageRef(storage));
+    }
+
+    /** Uninitialised tensor: the caller fills it. */
+    static Tensor empty(Backend backend, DType dtype, int[] shape) {
+        return wrap(backend, shape, backend.allocate(dtype, BroadcastShape.numel(shape)));
+    }
+
+    /** A view sharing this tensor's memory, with another shape of the same size and no history. */
+    Tensor view(int[] newShape) {
+        checkOpen();
+        return new Tensor(backend, dtype, newShape, ref.retain());
+    }
+
+    // ---------------------------------------------------------------- creation
+
+    /** FLOAT64 tensor holding a copy of {@code data} in row-major order. */
+    public static Tensor of(double[] data, int... shape) {
+        checkShape("Tensor.of", shape);
+        checkLength(data.length, shape);
+        Backend b = Backends.current();
+        return wrap(b, shape.clone(), b.upload(data));
+    }
+
+    /** FLOAT32 tensor holding a copy of {@code data} in row-major order. */
+    public static Tensor of(float[] data, int... shape) {
+        checkShape("Tensor.of", shape);
+        checkLength(data.length, shape);
+        Backend b = Backends.current();
+        return wrap(b, shape.clone(), b.upload(data));
+    }
+
+    /** Rank-0 FLOAT64 tensor. */
+    public static Tensor scalar(double value) {
+        return of(new double[] {value});
+    }
+
+    public static Tensor zeros(DType dtype, int... shape) {
+        return full(dtype, 0.0, shape);
+    }
+
+    public static Tensor ones(DType dtype, int... shape) {
+        return full(dtype, 1.0, shape);
+    }
+
+    public static Tensor full(DType dtype, double value, int... shape) {
+        checkShape("Tensor.full", shape);
+        return full(Backends.current(), dtype, value, shape.clone());
+    }
+
+    static Tensor full(Backend backend, DType dtype, double value, int[] shape) {
+        Tensor t = empty(backend, dtype, shape);
+        backend.fill(t.storage(), value);
+        return t;
+    }
+
+    static Tensor zeros(Backend backend, DType dtype, int[] shape) {
+        return full(backend, dtype, 0.0, shape);
+    }
+
+    /** Standard normal samples, the same for a seed on every backend (see {@link CounterRandom}). */
+    public static Tensor randn(DType dtype, long seed, int... shape) {
+        checkShape("Tensor.randn", shape);
+        return fromHost(dtype, CounterRandom.normal(seed, BroadcastShape.numel(shape)), shape.clone());
+    }
+
+    /** Uniform samples in [0, 1), the same for a seed on every backend. */
+    public static Tensor rand(DType dtype, long seed, int... shape) {
+        checkShape("Tensor.rand", shape);
+        return fromHost(dtype, CounterRandom.uniform(seed, BroadcastShape.numel(shape)), shape.clone());
+    }
+
+    private static Tensor fromHost(DType dtype, double[] values, int[] shape) {
+        Backend b = Backends.current();
+        if (dtype == DType.FLOAT64) {
+            return wrap(b, shape, b.upload(values));
+        }
+        float[] f = new float[values.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) values[i];
+        }
+        return wrap(b, shape, b.upload(f));
+    }
+
+    // ---------------------------------------------------------------- inspection and transfer
+
+    public int[] shape() {
+        checkOpen();
+        return shape.clone();
+    }
+
+    public int rank() {
+        checkOpen();
+        return shape.length;
+    }
+
+    public long numel() {
+        checkOpen();
+        return numel;
+    }
+
+    public DType dtype() {
+        checkOpen();
+        return dtype;
+    }
+
+    public Backend backend() {
+        checkOpen();
+        return backend;
+    }
+
+    /** Row-major copy of the values, converted to double. */
+    public double[] toDoubleArray() {
+        double[] out = new double[checkedHostLength()];
+        backend.download(storage(), out);
+        Reference.reachabilityFence(this);
+        return out;
+    }
+
+    /** Row-major copy of the values, converted to float. */
+    public float[] toFloatArray() {
+        float[] out = new float[checkedHostLength()];
+        backend.download(storage(), out);
+        Reference.reachabilityFence(this);
+        return out;
+    }
+
+    /** The value of a tensor with exactly one element. */
+    public double item() {
+        checkOpen();
+        if (numel != 1) {
+            throw new IllegalArgumentException("item() needs a tensor with one element, this one has shape "
+                    + Arrays.toString(shape) + " (" + numel + " elements)");
+        }
+        return toDoubleArray()[0];
+    }
+
+    /** This tensor converted to {@code target} (differentiable: gradients are converted back). */
+    public Tensor to(DType target) {
+        checkOpen();
+        return target == dtype ? this : ShapeOps.cast(this, target);
+    }
+
+    /** This tensor copied to another backend (differentiable: gradients travel back). */
+    public Tensor to(Backend target) {
+        checkOpen();
+        return target == backend ? this : ShapeOps.transfer(this, target);
+    }
+
+    // ---------------------------------------------------------------- arithmetic
+
+    public Tensor add(Tensor o) {
+        return ArithmeticOps.apply(BinaryOp.ADD, this, o);
+    }
+
+    public Tensor sub(Tensor o) {
+        return ArithmeticOps.apply(BinaryOp.SUB, this, o);
+    }
+
+    public Tensor mul(Tensor o) {
+        return ArithmeticOps.apply(BinaryOp.MUL, this, o);
+    }
+
+    public Tensor div(Tensor o) {
+        return ArithmeticOps.apply(BinaryOp.DIV, this, o);
+    }
+
+    public Tensor add(double s) {
+        return ElementwiseOps.apply(UnaryOp.ADD_SCALAR, s, this);
+    }
+
+    public Tensor sub(double s) {
+        return ElementwiseOps.apply(UnaryOp.ADD_SCALAR, -s, this);
+    }
+
+    public Tensor mul(double s) {
+        return ElementwiseOps.apply(UnaryOp.MUL_SCALAR, s, this);
+    }
+
+    public Tensor div(double s) {
+        return ElementwiseOps.apply(UnaryOp.MUL_SCALAR, 1.0 / s, this);
+    }
+
+    public Tensor neg() {
+        return ElementwiseOps.apply(UnaryOp.NEG, 0, this);
+    }
+
+    public Tensor pow(double p) {
+        return ElementwiseOps.apply(UnaryOp.POW, p, this);
+    }
+
+    public Tensor exp() {
+        return ElementwiseOps.apply(UnaryOp.EXP, 0, this);
+    }
+
+    public Tensor log() {
+        return ElementwiseOps.apply(UnaryOp.LOG, 0, this);
+    }
+
+    public Tensor sqrt() {
+        return ElementwiseOps.apply(UnaryOp.SQRT, 0, this);
+    }
+
+    public Tensor abs() {
+        return ElementwiseOps.apply(UnaryOp.ABS, 0, this);
+    }
+
+    public Tensor tanh() {
+        return ElementwiseOps.apply(UnaryOp.TANH, 0, this);
+    }
+
+    public Tensor sigmoid() {
+        return ElementwiseOps.apply(UnaryOp.SIGMOID, 0, this);
+    }
+
+    public Tensor relu() {
+        return ElementwiseOps.apply(UnaryOp.RELU, 0, this);
+    }
+
+    // ---------------------------------------------------------------- linear algebra and shape
+
+    /** [m,k]@[k,n] -> [m,n]; [m,k]@[k] -> [m]; [k]@[k,n] -> [n]; batched [..,m,k]@[..,k,n]. */
+    public Tensor matmul(Tensor o) {
+        return MatmulOp.matmul(this, o);
+    }
+
+    /** Swaps the last two axes (rank >= 2). */
+    public Tensor transpose() {
+        checkOpen();
+        if (shape.length < 2) {
+            throw new IllegalArgumentException("transpose() swaps the last two axes and needs rank >= 2, got shape "
+                    + Arrays.toString(shape));
+        }
+        return ShapeOps.transpose(this, shape.length - 2, shape.length - 1);
+    }
+
+    /** Swaps two axes (negative axes count from the end). */
+    public Tensor transpose(int axisA, int axisB) {
+        checkOpen();
+        return ShapeOps.transpose(this, normalizeAxis("transpose", axisA), normalizeAxis("transpose", axisB));
+    }
+
+    /** Same data in another shape of the same size; one axis may be -1 (inferred). Shares memory. */
+    public Tensor reshape(int... newShape) {
+        return ShapeOps.reshape(this, newShape);
+    }
+
+    // ---------------------------------------------------------------- reductions
+
+    public Tensor sum() {
+        return ReductionOps.sumAll(this);
+    }
+
+    public Tensor sum(int axis, boolean keepDim) {
+        return ReductionOps.sum(this, normalizeAxis("sum", axis), keepDim);
+    }
+
+    public Tensor mean() {
+        return ReductionOps.meanAll(this);
+    }
+
+    public Tensor mean(int axis, boolean keepDim) {
+        return ReductionOps.mean(this, normalizeAxis("mean", axis), keepDim);
+    }
+
+    /** Largest value along an axis; its gradient goes to the first position holding it. */
+    public Tensor max(int axis, boolean keepDim) {
+        return ReductionOps.max(this, normalizeAxis("max", axis), keepDim);
+    }
+
+    public Tensor softmax(int axis) {
+        return SoftmaxOps.softmax(this, normalizeAxis("softmax", axis), false);
+    }
+
+    public Tensor logSoftmax(int axis) {
+        return SoftmaxOps.softmax(this, normalizeAxis("logSoftmax", axis), true);
+    }
+
+    // ---------------------------------------------------------------- autograd
+
+    /** Marks a leaf as a parameter whose gradient {@link #backward()} accumulates. Returns this. */
+    public Tensor requiresGrad(boolean flag) {
+        checkOpen();
+        if (gradFn != null) {
+            throw new IllegalArgumentException("requiresGrad can only be set on leaf tensors; this one was computed by '"
+                    + gradFn.op + "' (use detach() to get a leaf)");
+        }
+        requiresGrad = flag;
+        return this;
+    }
+
+    public boolean requiresGrad() {
+        checkOpen();
+        return requiresGrad;
+    }
+
+    /** Accumulated gradient (same shape and dtype as this), or null before any backward. */
+    public Tensor grad() {
+        checkOpen();
+        return grad;
+    }
+
+    /** Backpropagates from this one-element tensor, seeding with 1; frees the graph. */
+    public void backward() {
+        checkOpen();
+        if (numel != 1) {
+            throw new IllegalArgumentException("backward() without an upstream gradient needs a tensor with one "
+                    + "element, this one has shape " + Arrays.toString(shape) + "; pass backward(upstream)");
+        }
+        backward(full(backend, dtype, 1.0, shape), false);
+    }
+
+    /** Backpropagates {@code upstream} (this tensor's shape); frees the graph. */
+    public void backward(Tensor upstream) {
+        backward(upstream, false);
+    }
+
+    /** Backpropagates {@code upstream}; with {@code retainGraph} the graph can be walked again. */
+    public void backward(Tensor upstream, boolean retainGraph) {
+        checkOpen();
+        upstream.checkOpen();
+        if (!Arrays.equals(upstream.shape, shape)) {
+            throw new IllegalArgumentException("backward: upstream gradient has shape " + Arrays.toString(upstream.shape)
+                    + " but this tensor has shape " + Arrays.toString(shape));
+        }
+        if (upstream.dtype != dtype || upstream.backend != backend) {
+            throw new IllegalArgumentException("backward: upstream gradient is " + upstream.dtype + " on "
+                    + upstream.backend.name() + " but this tensor is " + dtype + " on " + backend.name());
+        }
+        if (!requiresGrad) {
+            throw new IllegalArgumentException("backward: this tensor does not require grad (no input had "
+                    + "requiresGrad(true), or it was computed inside Autograd.noGrad())");
+        }
+        Engine.backward(this, upstream, retainGraph);
+    }
+
+    /** The same data without history (shares memory). */
+    public Tensor detach() {
+        return view(shape);
+    }
+
+    /** Sets the accumulated gradient to zeros (in place, so references to it stay valid). */
+    public void zeroGrad() {
+        checkOpen();
+        if (grad != null) {
+            backend.fill(grad.storage(), 0.0);
+        }
+    }
+
+    /**
+     * Registers a function applied to the gradient flowing into this tensor during backward; it
+     * returns a replacement gradient or null to keep it. Hooks run in registration order.
+     */
+    public HookHandle registerHook(UnaryOperator<Tensor> hook) {
+        checkOpen();
+        if (hooks == null) {
+            hooks = new ArrayList<>(2);
+        }
+        hooks.add(hook);
+        return () -> {
+            if (hooks != null) {
+                hooks.remove(hook);
+            }
+        };
+    }
+
+    /** Removes a hook registered with {@link #registerHook}. */
+    @FunctionalInterface
+    public interface HookHandle extends AutoCloseable {
+        void remove();
+
+        @Override
+        default void close() {
+            remove();
+        }
+    }
+
+    /** Frees backend memory now (shared views keep it alive); any later use throws. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            gradFn = null;
+            tangent = null;
+            cleanable.clean();
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public String toString() {
+        if (closed) {
+            return "Tensor(closed)";
+        }
+        StringBuilder sb = new StringBuilder("Tensor(shape=").append(Arrays.toString(shape))
+                .append(", dtype=").append(dtype).append(", backend=").append(backend.name());
+        if (gradFn != null) {
+            sb.append(", gradFn=").append(gradFn.op);
+        } else if (requiresGrad) {
+            sb.append(", requiresGrad=true");
+        }
+        if (numel <= 16) {
+            sb.append(", data=").append(Arrays.toString(toDoubleArray()));
+        }
+        return sb.append(')').toString();
+    }
+
+    // ---------------------------------------------------------------- internals for ops and engine
+
+    Storage storage() {
+        checkOpen();
+        return ref.storage();
+    }
+
+    int[] shapeInternal() {
+        return shape;
+    }
+
+    long numelInternal() {
+        return numel;
+    }
+
+    DType dtypeInternal() {
+        return dtype;
+    }
+
+    Backend backendInternal() {
+        return backend;
+    }
+
+    boolean requiresGradInternal() {
+        return requiresGrad;
+    }
+
+    Node gradFn() {
+        return gradFn;
+    }
+
+    void attachHistory(Node node) {
+        gradFn = node;
+        requiresGrad = true;
+    }
+
+    List<UnaryOperator<Tensor>> hooks() {
+        return hooks;
+    }
+
+    Tensor gradInternal() {
+        return grad;
+    }
+
+    void setGrad(Tensor g) {
+        grad = g;
+    }
+
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("this tensor was closed; its memory is gone (shape "
+                    + Arrays.toString(shape) + ", " + dtype + ")");
+        }
+    }
+
+    int normalizeAxis(String op, int axis) {
+        checkOpen();
+        int r = shape.length;
+        if (axis < -r || axis >= r) {
+            throw new IllegalArgumentException(op + ": axis " + axis + " is out of range for shape "
+                    + Arrays.toString(shape) + " (rank " + r + "; valid: " + (-r) + ".." + (r - 1) + ")");
+        }
+        return axis < 0 ? axis + r : axis;
+    }
+
+    private int checkedHostLength() {
+        checkOpen();
+        if (numel > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("tensor of " + numel + " elements does not fit in a Java array");
+        }
+        return (int) numel;
+    }
+
+    static void checkShape(String where, int[] shape) {
+        if (shape == null) {
+            throw new IllegalArgumentException(where + ": shape is null");
+        }
+        long n = 1;
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException(where + ": negative dimension in shape " + Arrays.toString(shape));
+            }
+            n *= d;
+            if (n > (1L << 50)) {
+                throw new IllegalArgumentException(where + ": shape " + Arrays.toString(shape) + " is too large");
+            }
+        }
+    }
+
+    private static void checkLength(int length, int[] shape) {
+        long n = BroadcastShape.numel(shape);
+        if (length != n) {
+            throw new IllegalArgumentException("Tensor.of: data has " + length + " elements but shape "
+                    + Arrays.toString(shape) + " needs " + n);
+        }
+    }
+
+    /** Both operands on one backend with one dtype, or an IllegalArgumentException naming both. */
+    static void checkCompatible(String op, Tensor a, Tensor b) {
+        a.checkOpen();
+        b.checkOpen();
+        if (a.dtype != b.dtype) {
+            throw new IllegalArgumentException(op + ": dtypes differ: " + a.dtype + " " + Arrays.toString(a.shape)
+                    + " vs " + b.dtype + " " + Arrays.toString(b.shape) + " (convert one with to(DType))");
+        }
+        if (a.backend != b.backend) {
+            throw new IllegalArgumentException(op + ": backends differ: " + a.backend.name() + " vs "
+                    + b.backend.name() + " (move one with to(Backend))");
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package io.grad4j.autograd;
+
+import io.grad4j.DType;
+import io.grad4j.Engine;
+import io.grad4j.Tensor;
+import io.grad4j.backend.Backends;
+
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * Gradients as functions, in the style of JAX: {@link #grad}, {@link #vjp} (reverse mode),
+ * {@link #jvp} (forward mode), {@link #jacobian}; plus the {@link #noGrad()} scope, anomaly
+ * detection and user-defined operations ({@link #apply}).
+ */
+public final class Autograd {
+    private Autograd() {
+    }
+
+    /**
+     * d output / d input for each input; output must hold one element. Inputs may be leaves or
+     * intermediates of the graph; an input output does not depend on gets zeros. Leaves'
+     * {@code grad()} is left untouched. The graph is freed afterwards.
+     */
+    public static Tensor[] grad(Tensor output, Tensor... inputs) {
+        if (output.numel() != 1) {
+            throw new IllegalArgumentException("Autograd.grad needs an output with one element, got shape "
+                    + Arrays.toString(output.shape()) + "; use vjp for other outputs");
+        }
+        return grad(output, seed(output, 1.0), false, inputs);
+    }
+
+    /** Like {@link #grad(Tensor, Tensor...)} with an explicit upstream gradient and graph retention. */
+    public static Tensor[] grad(Tensor output, Tensor upstream, boolean retainGraph, Tensor... inputs) {
+        if (!Arrays.equals(upstream.shape(), output.shape())) {
+            throw new IllegalArgumentException("Autograd.grad: upstream has shape " + Arrays.toString(upstream.shape())
+                    + " but the output has shape " + Arrays.toString(output.shape()));
+        }
+        Tensor[] grads = Engine.gradients(output, upstream, retainGraph, inputs);
+        for (int i = 0; i < grads.length; i++) {
+            if (grads[i] == null) {
+                grads[i] = zerosLike(inputs[i]);
+            }
+        }
+        return grads;
+    }
+
+    /** v^T J of f at x (reverse mode); v has f(x)'s shape, the result x's shape. */
+    public static Tensor vjp(Function<Tensor, Tensor> f, Tensor x, Tensor v) {
+        Tensor leaf = x.detach().requiresGrad(true);
+        Tensor y = f.apply(leaf);
+        if (!Arrays.equals(v.shape(), y.shape())) {
+            throw new IllegalArgumentException("vjp: v has shape " + Arrays.toString(v.shape())
+                    + " but f(x) has shape " + Arrays.toString(y.shape()));
+        }
+        return grad(y, v, false, leaf)[0];
+    }
+
+    /** J v of f at x (forward mode, one pass with dual numbers); v has x's shape, the result f(x)'s. */
+    public static Tensor jvp(Function<Tensor, Tensor> f, Tensor x, Tensor v) {
+        return Engine.pushForward(f, x, v)[1];
+    }
+
+    /** The Jacobian of f at x, shape f(x).shape ++ x.shape, built row by row from VJPs. */
+    public static Tensor jacobian(Function<Tensor, Tensor> f, Tensor x) {
+        return jacobian(f, x, JacobianMode.REVERSE);
+    }
+
+    /** The Jacobian of f at x, from VJPs (rows) or JVPs (columns); both give the same matrix. */
+    public static Tensor jacobian(Function<Tensor, Tensor> f, Tensor x, JacobianMode mode) {
+        Objects.requireNonNull(mode, "mode");
+        int n = Math.toIntExact(x.numel());
+        double[] jac;
+        int[] yShape;
+        if (mode == JacobianMode.REVERSE) {
+            Tensor leaf = x.detach().requiresGrad(true);
+            Tensor y = f.apply(leaf);
+            yShape = y.shape();
+            int m = Math.toIntExact(y.numel());
+            jac = new double[Math.multiplyExact(m, n)];
+            for (int i = 0; i < m; i++) {
+                Tensor row = grad(y, basis(y, i), i < m - 1, leaf)[0];
+                System.arraycopy(row.toDoubleArray(), 0, jac, i * n, n);
+            }
+        } else {
+            double[][] columns = new double[n][];
+            int[] shape = null;
+            for (int j = 0; j < n; j++) {
+                Tensor[] yt = Engine.pushForward(f, x, basis(x, j));
+                shape = yt[0].shape();
+                columns[j] = yt[1].toDoubleArray();
+            }
+            if (n == 0) {
+                shape = f.apply(x).shape();
+            }
+            yShape = shape;
+            int m = Math.toIntExact(numel(yShape));
+            jac = new double[Math.multiplyExact(m, n)];
+            for (int j = 0; j < n; j++) {
+                for (int i = 0; i < m; i++) {
+                    jac[i * n + j] = columns[j][i];
+                }
+            }
+        }
+        int[] xShape = x.shape();
+        int[] shape = Arrays.copyOf(yShape, yShape.length + xShape.length);
+        System.arraycopy(xShape, 0, shape, yShape.length, xShape.length);
+        try (Backends.Scope ignored = Backends.use(x.backend())) {
+            return Tensor.of(jac, shape).to(x.dtype());
+        }
+    }
+
+    /** A scope in which operations record no history (thread-local; scopes nest). */
+    public static NoGrad noGrad() {
+        return GradMode.enterNoGrad();
+    }
+
+    /**
+     * A scope in which every backward step checks the gradients it produced and throws an
+     * {@link ArithmeticException} naming the first operation whose backward gave NaN or Inf.
+     * Costs a host copy per gradient: for debugging.
+     */
+    public static NoGrad detectAnomaly() {
+        return GradMode.enterAnomaly();
+    }
+
+    /** Applies a user-defined operation so that gradients flow through its {@code backward}. */
+    public static Tensor apply(CustomFunction fn, Tensor... inputs) {
+        Objects.requireNonNull(fn, "fn");
+        Tensor out;
+        try (NoGrad ignored = noGrad()) {
+            out = fn.forward(inputs);
+        }
+        if (out == null) {
+            throw new IllegalStateException(fn.getClass().getName() + ".forward returned null");
+        }
+        Tensor result = out;
+        return Engine.recordCustom(fn.getClass().getSimpleName(), out, inputs, g -> {
+            Tensor[] grads = fn.backward(inputs, result, g);
+            if (grads == null || grads.length != inputs.length) {
+                throw new IllegalStateException(fn.getClass().getName() + ".backward must return one gradient per input ("
+                        + inputs.length + "), got " + (grads == null ? "null" : grads.length));
+            }
+            return grads;
+        });
+    }
+
+    static Tensor seed(Tensor like, double value) {
+        try (Backends.Scope ignored = Backends.use(like.backend())) {
+            return Tensor.full(like.dtype(), value, like.shape());
+        }
+    }
+
+    static Tensor zerosLike(Tensor like) {
+        return seed(like, 0.0);
+    }
+
+    /** One-hot tensor with like's shape, dtype and backend. */
+    static Tensor basis(Tensor like, int index) {
+        double[] e = new double[Math.toIntExact(like.numel())];
+        e[index] = 1.0;
+        try (Backends.Scope ignored = Backends.use(like.backend())) {
+            Tensor t = Tensor.of(e, like.shape());
+            return like.dtype() == DType.FLOAT64 ? t : t.to(like.dtype());
+        }
+    }
+
+    private static long numel(int[] shape) {
+        long n = 1;
+        for (int d : shape) {
+            n *= d;
+        }
+        return n;
+    }
+}

@@ -1,0 +1,101 @@
+package io.grad4j.backend;
+
+import io.grad4j.DType;
+
+/**
+ * The primitives a device must provide; everything else in grad4j (autograd, broadcasting
+ * gradients, losses, optimizers) is composed from these in core. All storages are contiguous and
+ * row-major; strided access is expressed by explicit element strides. Backends know nothing of
+ * autograd. Methods never record history and never allocate their outputs: core allocates, the
+ * backend fills. Calls may run asynchronously (a GPU stream) as long as {@link #download} returns
+ * finished data.
+ */
+public interface Backend {
+    /** Short name used for selection: "cpu", "cuda". */
+    String name();
+
+    /** One line for humans: device, memory, matrix engine, threads. */
+    String description();
+
+    // --- storage -------------------------------------------------------------------------------
+
+    /** New storage of {@code length} elements; contents undefined. */
+    Storage allocate(DType dtype, long length);
+
+    /** New FLOAT64 storage holding a copy of {@code data}. */
+    Storage upload(double[] data);
+
+    /** New FLOAT32 storage holding a copy of {@code data}. */
+    Storage upload(float[] data);
+
+    /** Copies the whole storage into {@code dst} (converting to double); lengths must match. */
+    void download(Storage src, double[] dst);
+
+    /** Copies the whole storage into {@code dst} (converting to float); lengths must match. */
+    void download(Storage src, float[] dst);
+
+    /** dst = src, same dtype and length. */
+    void copy(Storage src, Storage dst);
+
+    /** dst = (dst.dtype) src, same length, any dtypes. */
+    void cast(Storage src, Storage dst);
+
+    /** Every element of dst = value. */
+    void fill(Storage dst, double value);
+
+    /**
+     * dst[contiguous index over shape] = src[sum of index_i * srcStrides_i] (element strides,
+     * any of them 0 or permuted). This materialises transposes and broadcasts.
+     */
+    void stridedCopy(Storage src, long[] srcStrides, Storage dst, int[] shape);
+
+    // --- elementwise ---------------------------------------------------------------------------
+
+    /** out = op(x) elementwise; same length and dtype. */
+    void unary(UnaryOp op, double param, Storage x, Storage out);
+
+    /**
+     * out = grad * op'(x): the product of the diagonal Jacobian of an elementwise function with a
+     * vector, fused in one pass. It is the VJP of op for reverse mode and, with a tangent in place
+     * of grad, its JVP for forward mode. {@code y} is op(x) (backends read whichever is cheaper;
+     * see {@link UnaryOp#derivativeNeedsOutput()}).
+     */
+    void unaryBackward(UnaryOp op, double param, Storage x, Storage y, Storage grad, Storage out);
+
+    /**
+     * out[i] = op(a[.], b[.]) over {@code outShape} (out contiguous) where the operands are read
+     * at element strides given per output axis; a stride of 0 broadcasts that axis.
+     */
+    void binary(BinaryOp op, Storage a, long[] aStrides, Storage b, long[] bStrides,
+                Storage out, int[] outShape);
+
+    // --- linear algebra ------------------------------------------------------------------------
+
+    /** c = op(a) @ op(b), batched, see {@link MatmulShape}; c is overwritten. */
+    void matmul(Storage a, Storage b, Storage c, MatmulShape shape);
+
+    // --- reductions and softmax over one axis of a tensor viewed as [outer, axis, inner] ---------
+
+    /** out[o, i] = reduce over j of x[o, j, i]; out has outer * inner elements. */
+    void reduce(ReduceOp op, Storage x, Storage out, long outer, int axis, long inner);
+
+    /**
+     * Gradient of a max reduction: out[o, j, i] = grad[o, i] where j is the first index at which
+     * x[o, j, i] equals max[o, i], else 0. Only one element per row receives the gradient, as in
+     * PyTorch's {@code max(dim)}.
+     */
+    void maxBackward(Storage x, Storage max, Storage grad, Storage out, long outer, int axis, long inner);
+
+    /** y = softmax(x) (or log-softmax) along the middle axis, max-subtracted so large logits are safe. */
+    void softmax(Storage x, Storage y, long outer, int axis, long inner, boolean log);
+
+    /**
+     * Gradient through softmax given its output y: out = y * (g - sum(g * y)) for softmax,
+     * out = g - exp(y) * sum(g) for log-softmax (y then holds log-probabilities).
+     */
+    void softmaxBackward(Storage y, Storage grad, Storage out, long outer, int axis, long inner, boolean log);
+
+    /** Waits until all queued work is done. CPU backends that run synchronously do nothing. */
+    default void synchronize() {
+    }
+}

@@ -1,0 +1,167 @@
+package io.grad4j.backend;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+
+/**
+ * Finds backends with {@link ServiceLoader} and chooses the one tensors are created on.
+ *
+ * <p>Selection, done once per JVM on first use: the system property {@code grad4j.backend}, else
+ * the environment variable {@code GRAD4J_BACKEND}, else {@code auto}. {@code auto} takes the
+ * available provider of highest priority (cuda over cpu) and logs one line naming it and, when a
+ * higher-priority one was skipped, why. A backend named explicitly that is not available fails with
+ * an {@link IllegalStateException} giving the provider's reason; there is no silent switch.
+ *
+ * <p>{@link #use(Backend)} overrides the choice for the current thread inside a
+ * try-with-resources block (tests and programs that mix devices use it).
+ */
+public final class Backends {
+    public static final String PROPERTY = "grad4j.backend";
+    public static final String ENV = "GRAD4J_BACKEND";
+
+    private static final Logger LOG = Logger.getLogger(Backends.class.getName());
+    private static final Map<String, Backend> CREATED = new ConcurrentHashMap<>();
+    private static final ThreadLocal<Backend> OVERRIDE = new ThreadLocal<>();
+    private static volatile Backend chosen;
+
+    private Backends() {
+    }
+
+    /** The backend new tensors are created on. */
+    public static Backend current() {
+        Backend local = OVERRIDE.get();
+        if (local != null) {
+            return local;
+        }
+        Backend b = chosen;
+        if (b == null) {
+            synchronized (Backends.class) {
+                b = chosen;
+                if (b == null) {
+                    b = choose(requestedName());
+                    chosen = b;
+                }
+            }
+        }
+        return b;
+    }
+
+    /** The backend of that name ("cpu", "cuda"), created once; fails with the reason if unavailable. */
+    public static Backend get(String name) {
+        String key = name.trim().toLowerCase(Locale.ROOT);
+        Backend existing = CREATED.get(key);
+        if (existing != null) {
+            return existing;
+        }
+        synchronized (Backends.class) {
+            existing = CREATED.get(key);
+            if (existing != null) {
+                return existing;
+            }
+            BackendProvider provider = providers().stream()
+                    .filter(p -> p.name().equalsIgnoreCase(key))
+                    .findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("unknown backend '" + name
+                            + "'; installed backends: " + names(providers())
+                            + " (add the grad4j-" + key + "-backend artifact to the classpath)"));
+            if (!provider.isAvailable()) {
+                throw new IllegalStateException("backend '" + provider.name() + "' is not available: "
+                        + provider.unavailableReason());
+            }
+            Backend created = provider.create();
+            CREATED.put(key, created);
+            return created;
+        }
+    }
+
+    /** Names of the providers that are available here, highest priority first. */
+    public static List<String> available() {
+        List<String> names = new ArrayList<>();
+        for (BackendProvider p : providers()) {
+            if (p.isAvailable()) {
+                names.add(p.name());
+            }
+        }
+        return names;
+    }
+
+    /** Every installed provider, available or not, highest priority first (for diagnostics). */
+    public static List<BackendProvider> providers() {
+        List<BackendProvider> list = new ArrayList<>();
+        for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) {
+            list.add(p);
+        }
+        list.sort(Comparator.comparingInt(BackendProvider::priority).reversed());
+        return list;
+    }
+
+    /**
+     * Makes {@code backend} the current one for this thread until the returned scope is closed;
+     * scopes nest.
+     */
+    public static Scope use(Backend backend) {
+        Backend previous = OVERRIDE.get();
+        OVERRIDE.set(backend);
+        return () -> OVERRIDE.set(previous);
+    }
+
+    /** A thread-local backend override; closing it restores the previous one. */
+    @FunctionalInterface
+    public interface Scope extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** What the configuration asks for: property, then environment, then "auto". */
+    static String requestedName() {
+        String value = System.getProperty(PROPERTY);
+        if (value == null || value.isBlank()) {
+            value = System.getenv(ENV);
+        }
+        if (value == null || value.isBlank()) {
+            value = "auto";
+        }
+        return value.trim().toLowerCase(Locale.ROOT);
+    }
+
+    static Backend choose(String requested) {
+        if (!requested.equals("auto")) {
+            Backend b = get(requested);
+            LOG.info("grad4j backend: " + b.name() + " (requested explicitly) - " + b.description());
+            return b;
+        }
+        List<BackendProvider> all = providers();
+        if (all.isEmpty()) {
+            throw new IllegalStateException("no grad4j backend installed: add grad4j-cpu-backend "
+                    + "(or grad4j-cuda-backend) to the classpath");
+        }
+        StringBuilder skipped = new StringBuilder();
+        for (BackendProvider p : all) {
+            if (p.isAvailable()) {
+                Backend b = get(p.name());
+                LOG.info("grad4j backend: " + b.name() + " (auto" + (skipped.isEmpty() ? "" : "; fell back: " + skipped)
+                        + ") - " + b.description());
+                return b;
+            }
+            if (!skipped.isEmpty()) {
+                skipped.append("; ");
+            }
+            skipped.append(p.name()).append(" unavailable: ").append(p.unavailableReason());
+        }
+        throw new IllegalStateException("no grad4j backend is available: " + skipped);
+    }
+
+    private static String names(List<BackendProvider> list) {
+        List<String> n = new ArrayList<>();
+        for (BackendProvider p : list) {
+            n.add(p.name());
+        }
+        return n.toString();
+    }
+}

@@ -1,0 +1,301 @@
+package io.grad4j.cpu;
+
+import io.grad4j.DType;
+import io.grad4j.backend.Backend;
+import io.grad4j.backend.BinaryOp;
+import io.grad4j.backend.MatmulShape;
+import io.grad4j.backend.ReduceOp;
+import io.grad4j.backend.Storage;
+import io.grad4j.backend.UnaryOp;
+
+import java.util.Arrays;
+
+/**
+ * The CPU backend: tensors live in Java arrays, matrix products go to OpenBLAS (the build ND4J
+ * ships, called directly), and everything else runs as fused Java loops the JIT vectorises.
+ * ND4J's per-op layer (~28 us a call here) is deliberately not on the hot path: a training step is
+ * hundreds of small ops, and PyTorch pays ~3 us for each.
+ */
+public final class CpuBackend implements Backend {
+    private final Gemm gemm;
+
+    public CpuBackend(Gemm gemm) {
+        this.gemm = gemm;
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public String description() {
+        return "cpu: " + Runtime.getRuntime().availableProcessors() + " cores, matmul engine " + gemm.name();
+    }
+
+    /** Name of the matrix engine in use. */
+    public String gemmEngine() {
+        return gemm.name();
+    }
+
+    // ------------------------------------------------------------------ storage
+
+    @Override
+    public Storage allocate(DType dtype, long length) {
+        return CpuStorage.allocate(dtype, length);
+    }
+
+    @Override
+    public Storage upload(double[] data) {
+        return CpuStorage.of(data.clone());
+    }
+
+    @Override
+    public Storage upload(float[] data) {
+        return CpuStorage.of(data.clone());
+    }
+
+    @Override
+    public void download(Storage src, double[] dst) {
+        CpuStorage s = cpu(src);
+        checkLength("download", s.size(), dst.length);
+        if (s.isFloat()) {
+            for (int i = 0; i < dst.length; i++) {
+                dst[i] = s.f[i];
+            }
+        } else {
+            System.arraycopy(s.d, 0, dst, 0, dst.length);
+        }
+    }
+
+    @Override
+    public void download(Storage src, float[] dst) {
+        CpuStorage s = cpu(src);
+        checkLength("download", s.size(), dst.length);
+        if (s.isFloat()) {
+            System.arraycopy(s.f, 0, dst, 0, dst.length);
+        } else {
+            for (int i = 0; i < dst.length; i++) {
+                dst[i] = (float) s.d[i];
+            }
+        }
+    }
+
+    @Override
+    public void copy(Storage src, Storage dst) {
+        CpuStorage s = cpu(src);
+        CpuStorage d = cpu(dst);
+        checkLength("copy", s.size(), d.size());
+        if (s.isFloat() != d.isFloat()) {
+            throw new IllegalArgumentException("copy: dtypes differ (" + s.dtype() + " -> " + d.dtype() + "); use cast");
+        }
+        if (s.isFloat()) {
+            System.arraycopy(s.f, 0, d.f, 0, s.size());
+        } else {
+            System.arraycopy(s.d, 0, d.d, 0, s.size());
+        }
+    }
+
+    @Override
+    public void cast(Storage src, Storage dst) {
+        CpuStorage s = cpu(src);
+        CpuStorage d = cpu(dst);
+        checkLength("cast", s.size(), d.size());
+        if (d.isFloat()) {
+            download(s, d.f);
+        } else {
+            download(s, d.d);
+        }
+    }
+
+    @Override
+    public void fill(Storage dst, double value) {
+        CpuStorage d = cpu(dst);
+        if (d.isFloat()) {
+            Arrays.fill(d.f, (float) value);
+        } else {
+            Arrays.fill(d.d, value);
+        }
+    }
+
+    @Override
+    public void stridedCopy(Storage src, long[] srcStrides, Storage dst, int[] shape) {
+        CpuStorage s = cpu(src);
+        CpuStorage d = cpu(dst);
+        long[] none = new long[shape.length];
+        if (s.isFloat()) {
+            float[] in = s.f;
+            float[] out = d.f;
+            StridedLoops.forEachRow(shape, srcStrides, none, (o, n, a, sa, b, sb) -> {
+                for (int i = 0; i < n; i++) {
+                    out[o + i] = in[a + i * sa];
+                }
+            });
+        } else {
+            double[] in = s.d;
+            double[] out = d.d;
+            StridedLoops.forEachRow(shape, srcStrides, none, (o, n, a, sa, b, sb) -> {
+                for (int i = 0; i < n; i++) {
+                    out[o + i] = in[a + i * sa];
+                }
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ elementwise
+
+    @Override
+    public void unary(UnaryOp op, double p, Storage xs, Storage outs) {
+        CpuStorage x = cpu(xs);
+        CpuStorage out = cpu(outs);
+        checkLength(op.name(), x.size(), out.size());
+        if (x.isFloat()) {
+            FloatKernels.unary(op, (float) p, x.f, out.f);
+        } else {
+            double[] in = x.d;
+            double[] o = out.d;
+            for (int i = 0; i < in.length; i++) {
+                o[i] = op.apply(in[i], p);
+            }
+        }
+    }
+
+    @Override
+    public void unaryBackward(UnaryOp op, double p, Storage xs, Storage ys, Storage gs, Storage outs) {
+        CpuStorage x = cpu(xs);
+        CpuStorage y = cpu(ys);
+        CpuStorage g = cpu(gs);
+        CpuStorage out = cpu(outs);
+        checkLength(op.name() + " backward", x.size(), out.size());
+        checkLength(op.name() + " backward", g.size(), out.size());
+        if (x.isFloat()) {
+            FloatKernels.unaryBackward(op, (float) p, x.f, y.f, g.f, out.f);
+        } else {
+            double[] xv = x.d;
+            double[] yv = y.d;
+            double[] gv = g.d;
+            double[] o = out.d;
+            for (int i = 0; i < o.length; i++) {
+                o[i] = gv[i] * op.derivative(xv[i], yv[i], p);
+            }
+        }
+    }
+
+    @Override
+    public void binary(BinaryOp op, Storage as, long[] aStrides, Storage bs, long[] bStrides, Storage outs, int[] outShape) {
+        CpuStorage a = cpu(as);
+        CpuStorage b = cpu(bs);
+        CpuStorage out = cpu(outs);
+        if (a.isFloat()) {
+            float[] av = a.f;
+            float[] bv = b.f;
+            float[] o = out.f;
+            StridedLoops.forEachRow(outShape, aStrides, bStrides,
+                    (oo, n, ao, sa, bo, sb) -> FloatKernels.binaryRow(op, av, ao, sa, bv, bo, sb, o, oo, n));
+        } else {
+            double[] av = a.d;
+            double[] bv = b.d;
+            double[] o = out.d;
+            StridedLoops.forEachRow(outShape, aStrides, bStrides, (oo, n, ao, sa, bo, sb) -> {
+                for (int i = 0; i < n; i++) {
+                    o[oo + i] = op.apply(av[ao + i * sa], bv[bo + i * sb]);
+                }
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ matmul
+
+    @Override
+    public void matmul(Storage as, Storage bs, Storage cs, MatmulShape s) {
+        CpuStorage a = cpu(as);
+        CpuStorage b = cpu(bs);
+        CpuStorage c = cpu(cs);
+        long mn = (long) s.m() * s.n();
+        if (mn == 0 || s.batch() == 0) {
+            return;
+        }
+        if (s.k() == 0) {
+            fill(c, 0.0);
+            return;
+        }
+        for (int i = 0; i < s.batch(); i++) {
+            if (a.isFloat()) {
+                gemm.sgemm(s, a.f, i * s.batchStrideA(), b.f, i * s.batchStrideB(), c.f, i * mn);
+            } else {
+                gemm.dgemm(s, a.d, i * s.batchStrideA(), b.d, i * s.batchStrideB(), c.d, i * mn);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ reductions and softmax
+
+    @Override
+    public void reduce(ReduceOp op, Storage xs, Storage outs, long outer, int axis, long inner) {
+        CpuStorage x = cpu(xs);
+        CpuStorage out = cpu(outs);
+        int in = (int) inner;
+        for (int o = 0; o < outer; o++) {
+            int base = o * axis * in;
+            int ob = o * in;
+            if (x.isFloat()) {
+                Reductions.reduceF(op, x.f, base, axis, in, out.f, ob);
+            } else {
+                Reductions.reduceD(op, x.d, base, axis, in, out.d, ob);
+            }
+        }
+    }
+
+    @Override
+    public void maxBackward(Storage xs, Storage maxs, Storage gs, Storage outs, long outer, int axis, long inner) {
+        CpuStorage x = cpu(xs);
+        CpuStorage max = cpu(maxs);
+        CpuStorage g = cpu(gs);
+        CpuStorage out = cpu(outs);
+        fill(out, 0.0);
+        int in = (int) inner;
+        for (int o = 0; o < outer; o++) {
+            for (int i = 0; i < in; i++) {
+                int base = o * axis * in + i;
+                int r = o * in + i;
+                double m = x.isFloat() ? max.f[r] : max.d[r];
+                for (int j = 0; j < axis; j++) {
+                    double v = x.isFloat() ? x.f[base + j * in] : x.d[base + j * in];
+                    if (v == m || (Double.isNaN(m) && Double.isNaN(v))) {
+                        if (x.isFloat()) {
+                            out.f[base + j * in] = g.f[r];
+                        } else {
+                            out.d[base + j * in] = g.d[r];
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void softmax(Storage xs, Storage ys, long outer, int axis, long inner, boolean log) {
+        CpuStorage x = cpu(xs);
+        CpuStorage y = cpu(ys);
+        Reductions.softmax(x, y, (int) outer, axis, (int) inner, log);
+    }
+
+    @Override
+    public void softmaxBackward(Storage ys, Storage gs, Storage outs, long outer, int axis, long inner, boolean log) {
+        Reductions.softmaxBackward(cpu(ys), cpu(gs), cpu(outs), (int) outer, axis, (int) inner, log);
+    }
+
+    private static CpuStorage cpu(Storage s) {
+        if (s instanceof CpuStorage c) {
+            return c;
+        }
+        throw new IllegalArgumentException("the cpu backend got storage of another backend: " + s.getClass().getName());
+    }
+
+    private static void checkLength(String op, long a, long b) {
+        if (a != b) {
+            throw new IllegalArgumentException(op + ": lengths differ (" + a + " vs " + b + ")");
+        }
+    }
+}

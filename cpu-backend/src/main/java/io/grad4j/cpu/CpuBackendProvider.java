@@ -1,0 +1,55 @@
+package io.grad4j.cpu;
+
+import io.grad4j.backend.Backend;
+import io.grad4j.backend.BackendProvider;
+
+import java.util.Locale;
+import java.util.logging.Logger;
+
+/**
+ * Provider "cpu", always available: matrix products use ND4J's OpenBLAS when it loads and plain
+ * Java otherwise (an unsupported platform keeps working, slower). {@code grad4j.cpu.gemm} =
+ * {@code auto|openblas|java} overrides the choice; naming openblas when it cannot load fails.
+ */
+public final class CpuBackendProvider implements BackendProvider {
+    public static final String GEMM_PROPERTY = "grad4j.cpu.gemm";
+    private static final Logger LOG = Logger.getLogger(CpuBackendProvider.class.getName());
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public int priority() {
+        return 10;
+    }
+
+    @Override
+    public boolean isAvailable() {
+        return true;
+    }
+
+    @Override
+    public Backend create() {
+        return new CpuBackend(chooseGemm(System.getProperty(GEMM_PROPERTY, "auto").trim().toLowerCase(Locale.ROOT)));
+    }
+
+    static Gemm chooseGemm(String requested) {
+        switch (requested) {
+            case "java":
+                return new JavaGemm();
+            case "openblas":
+                return OpenBlasGemm.load();
+            case "auto":
+                try {
+                    return OpenBlasGemm.load();
+                } catch (RuntimeException | LinkageError e) {
+                    LOG.warning("grad4j cpu: OpenBLAS could not be loaded (" + e + "); using the plain-Java matmul");
+                    return new JavaGemm();
+                }
+            default:
+                throw new IllegalArgumentException(GEMM_PROPERTY + " must be auto, openblas or java, got '" + requested + "'");
+        }
+    }
+}
