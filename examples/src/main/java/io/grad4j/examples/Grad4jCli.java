@@ -1,0 +1,33 @@
+package io.grad4j.examples;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code grad4j} command line. */
+@Command(name = "grad4j", mixinStandardHelpOptions = true, version = "grad4j 0.1.0-SNAPSHOT",
+        description = "GPU-accelerated tensors with automatic differentiation for Java.",
+        subcommands = {InfoCommand.class, GradCheckCommand.class})
+public final class Grad4jCli implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        // one line per log record (the backend choice), not java.util.logging's two
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");
+        }
+        System.exit(new CommandLine(new Grad4jCli()).execute(args));
+    }
+
+    /** Applies --backend before anything touches {@link io.grad4j.backend.Backends}. */
+    static void selectBackend(String backend) {
+        if (backend != null && !backend.isBlank()) {
+            System.setProperty(io.grad4j.backend.Backends.PROPERTY, backend);
+        }
+    }
+}
