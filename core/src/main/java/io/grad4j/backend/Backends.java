@@ -44,7 +44,7 @@ public final class Backends {
             synchronized (Backends.class) {
                 b = chosen;
                 if (b == null) {
-                    b = choose(requestedName());
+                    b = choose(requestedName(), providers());
                     chosen = b;
                 }
             }
@@ -54,6 +54,10 @@ public final class Backends {
 
     /** The backend of that name ("cpu", "cuda"), created once; fails with the reason if unavailable. */
     public static Backend get(String name) {
+        return get(name, null);
+    }
+
+    private static Backend get(String name, List<BackendProvider> installed) {
         String key = name.trim().toLowerCase(Locale.ROOT);
         Backend existing = CREATED.get(key);
         if (existing != null) {
@@ -64,20 +68,25 @@ public final class Backends {
             if (existing != null) {
                 return existing;
             }
-            BackendProvider provider = providers().stream()
-                    .filter(p -> p.name().equalsIgnoreCase(key))
-                    .findFirst()
-                    .orElseThrow(() -> new IllegalArgumentException("unknown backend '" + name
-                            + "'; installed backends: " + names(providers())
-                            + " (add the grad4j-" + key + "-backend artifact to the classpath)"));
-            if (!provider.isAvailable()) {
-                throw new IllegalStateException("backend '" + provider.name() + "' is not available: "
-                        + provider.unavailableReason());
-            }
-            Backend created = provider.create();
+            Backend created = create(key, installed != null ? installed : providers());
             CREATED.put(key, created);
             return created;
         }
+    }
+
+    /** Creates the named backend from the given providers, or says precisely why it cannot. */
+    static Backend create(String name, List<BackendProvider> installed) {
+        BackendProvider provider = installed.stream()
+                .filter(p -> p.name().equalsIgnoreCase(name))
+                .findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("unknown backend '" + name
+                        + "'; installed backends: " + names(installed)
+                        + " (add the grad4j-" + name + "-backend artifact to the classpath)"));
+        if (!provider.isAvailable()) {
+            throw new IllegalStateException("backend '" + provider.name() + "' is not available: "
+                    + provider.unavailableReason());
+        }
+        return provider.create();
     }
 
     /** Names of the providers that are available here, highest priority first. */
@@ -130,13 +139,12 @@ public final class Backends {
         return value.trim().toLowerCase(Locale.ROOT);
     }
 
-    static Backend choose(String requested) {
+    static Backend choose(String requested, List<BackendProvider> all) {
         if (!requested.equals("auto")) {
-            Backend b = get(requested);
+            Backend b = get(requested, all);
             LOG.info("grad4j backend: " + b.name() + " (requested explicitly) - " + b.description());
             return b;
         }
-        List<BackendProvider> all = providers();
         if (all.isEmpty()) {
             throw new IllegalStateException("no grad4j backend installed: add grad4j-cpu-backend "
                     + "(or grad4j-cuda-backend) to the classpath");
@@ -144,7 +152,7 @@ public final class Backends {
         StringBuilder skipped = new StringBuilder();
         for (BackendProvider p : all) {
             if (p.isAvailable()) {
-                Backend b = get(p.name());
+                Backend b = get(p.name(), all);
                 LOG.info("grad4j backend: " + b.name() + " (auto" + (skipped.isEmpty() ? "" : "; fell back: " + skipped)
                         + ") - " + b.description());
                 return b;
