@@ -433,6 +433,26 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /**
+     * Overwrites this tensor's values with {@code source}'s, in place (same shape, dtype and
+     * backend). Views sharing the memory see the change. For optimizers and initialisation: a
+     * tensor that requires grad may only be assigned inside {@link io.grad4j.autograd.Autograd#noGrad()},
+     * since the graph would otherwise silently use the new values.
+     */
+    public void assign(Tensor source) {
+        checkCompatible("assign", this, source);
+        if (!Arrays.equals(shape, source.shape)) {
+            throw new IllegalArgumentException("assign: shapes differ: this " + Arrays.toString(shape)
+                    + " vs source " + Arrays.toString(source.shape));
+        }
+        if (requiresGrad && io.grad4j.autograd.GradMode.isEnabled()) {
+            throw new IllegalStateException("assign into a tensor that requires grad must happen inside "
+                    + "Autograd.noGrad() (as optimizers do)");
+        }
+        backend.copy(source.storage(), storage());
+        Reference.reachabilityFence(source);
+    }
+
     /** Frees backend memory now (shared views keep it alive); any later use throws. Idempotent. */
     @Override
     public void close() {
