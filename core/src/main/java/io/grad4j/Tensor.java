@@ -52,6 +52,7 @@ public final class Tensor implements AutoCloseable {
         this.numel = BroadcastShape.numel(shape);
         this.ref = ref;
         this.cleanable = CLEANER.register(this, ref::releaseOne);
+        TensorScope.track(this);
     }
 
     /** A tensor over freshly made storage (which it now owns). */
@@ -464,6 +465,15 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /**
+     * Marks this tensor as long-lived state (optimizer buffers, running statistics): no open
+     * {@link TensorScope} will close it. Returns this.
+     */
+    public Tensor persistent() {
+        TensorScope.untrack(this);
+        return this;
+    }
+
     public boolean isClosed() {
         return closed;
     }
@@ -531,6 +541,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     void setGrad(Tensor g) {
+        TensorScope.untrack(g); // a leaf's gradient outlives the step that made it
         grad = g;
     }
 

@@ -57,7 +57,7 @@ public final class SGD implements Optimizer {
                     if (velocity[i] != null) {
                         velocity[i].close();
                     }
-                    velocity[i] = v;
+                    velocity[i] = v.persistent();
                     g = v;
                 }
                 p.assign(p.sub(g.mul(lr)));

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code grad4j} command line. */
 @Command(name = "grad4j", mixinStandardHelpOptions = true, version = "grad4j 0.1.0-SNAPSHOT",
         description = "GPU-accelerated tensors with automatic differentiation for Java.",
-        subcommands = {InfoCommand.class, GradCheckCommand.class})
+        subcommands = {TrainCommand.class, GradCheckCommand.class, InfoCommand.class})
 public final class Grad4jCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
