@@ -1,0 +1,71 @@
+package io.grad4j.examples;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The command line end to end on the cpu backend, with small runs. */
+class CliTest {
+    @TempDir
+    Path out;
+
+    private record Run(int exit, String stdout, String stderr) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter err = new StringWriter();
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream saved = System.out;
+        int exit;
+        try (java.io.PrintStream capture = new java.io.PrintStream(bytes, true)) {
+            System.setOut(capture);
+            CommandLine cli = new CommandLine(new Grad4jCli());
+            cli.setErr(new PrintWriter(err, true));
+            exit = cli.execute(args);
+        } finally {
+            System.setOut(saved);
+        }
+        return new Run(exit, bytes.toString(), err.toString());
+    }
+
+    @Test
+    void trainPrintsEpochLinesAMetricsFileAndTheFinalLine() throws Exception {
+        Run r = run("train", "--epochs", "2", "--hidden", "32", "--batch", "128", "--out", out.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        List<String> lines = r.stdout().lines().toList();
+        String last = lines.get(lines.size() - 1);
+        assertTrue(last.matches("final: epochs=2 test_accuracy=0\\.\\d{4} train_loss=\\d+\\.\\d{4} seconds=\\d+\\.\\d backend=cpu"), last);
+        double accuracy = Double.parseDouble(last.replaceAll(".*test_accuracy=(\\S+).*", "$1"));
+        assertTrue(accuracy > 0.85, "two epochs of a small MLP should pass 85%: " + last);
+        assertEquals(3, Files.readAllLines(out.resolve("metrics.csv")).size());
+    }
+
+    @Test
+    void badOptionsAreRefusedWithTheValues() {
+        Run r = run("train", "--epochs", "0", "--lr", "-1", "--out", out.toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.stderr().contains("--epochs must be >= 1, got 0") && r.stderr().contains("--lr"), r.stderr());
+        Run o = run("train", "--optimizer", "adagrad", "--out", out.toString());
+        assertEquals(2, o.exit());
+        assertTrue(o.stderr().contains("adagrad"), o.stderr());
+    }
+
+    @Test
+    void gradcheckAndInfoRun() {
+        Run g = run("gradcheck");
+        assertEquals(0, g.exit(), g.stdout() + g.stderr());
+        assertTrue(g.stdout().contains("all gradients match"), g.stdout());
+        Run i = run("info");
+        assertEquals(0, i.exit());
+        assertTrue(i.stdout().contains("chosen:    cpu"), i.stdout());
+    }
+}
