@@ -215,6 +215,47 @@ template <typename A> __device__ __forceinline__ A warp_max(A v) {
     return v;
 }
 
+// Block-wide reduction of one value per thread; result valid in every thread.
+template <typename A, bool IS_MAX> __device__ A block_reduce(A v, A* scratch) {
+    int lane = threadIdx.x & 31;
+    int wid = threadIdx.x >> 5;
+    v = IS_MAX ? warp_max(v) : warp_sum(v);
+    __syncthreads(); // scratch may still be read from a previous call
+    if (lane == 0) scratch[wid] = v;
+    __syncthreads();
+    int nw = blockDim.x >> 5;
+    if (wid == 0) {
+        A w = lane < nw ? scratch[lane] : (IS_MAX ? (A)(-CUDART_INF) : A(0));
+        w = IS_MAX ? warp_max(w) : warp_sum(w);
+        if (lane == 0) scratch[0] = w;
+    }
+    __syncthreads();
+    return scratch[0];
+}
+
+// inner == 1 with long rows (a full sum, a loss): one block per row, a fixed-shape tree over the
+// block (warp shuffles, then one warp over the warps' partials).
+template <typename T> __device__ void reduce_rows_block_impl(int op, const T* x, T* out, i64 rows, int axis) {
+    typedef typename Acc<T>::type A;
+    __shared__ A scratch[32];
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const T* row = x + r * axis;
+        if (op == R_SUM) {
+            A s = 0;
+            for (int j = threadIdx.x; j < axis; j += blockDim.x) s += (A)row[j];
+            s = block_reduce<A, false>(s, scratch);
+            if (threadIdx.x == 0) out[r] = (T)s;
+        } else {
+            A m = (A)neg_inf<T>();
+            for (int j = threadIdx.x; j < axis; j += blockDim.x) m = max_nan(m, (A)row[j]);
+            m = block_reduce<A, true>(m, scratch);
+            if (threadIdx.x == 0) out[r] = (T)m;
+        }
+    }
+}
+extern "C" __global__ void reduce_rows_block_f32(int op, const float* x, float* out, i64 rows, int axis) { reduce_rows_block_impl(op, x, out, rows, axis); }
+extern "C" __global__ void reduce_rows_block_f64(int op, const double* x, double* out, i64 rows, int axis) { reduce_rows_block_impl(op, x, out, rows, axis); }
+
 // inner == 1: one warp per output row; lanes stride over the (contiguous) row, then shuffle.
 // blockDim.x = 256 (8 warps, 8 rows per block), grid-stride over rows.
 template <typename T> __device__ void reduce_rows_impl(int op, const T* x, T* out, i64 rows, int axis) {
@@ -311,26 +352,6 @@ extern "C" __global__ void max_backward_cols_f64(const double* x, const double* 
 
 // =========================================================================== softmax
 // Accumulates in double for both dtypes (as the CPU does); exp in the element type.
-
-#define SOFTMAX_THREADS 256
-
-// Block-wide reduction of one value per thread; result valid in every thread.
-template <typename A, bool IS_MAX> __device__ A block_reduce(A v, A* scratch) {
-    int lane = threadIdx.x & 31;
-    int wid = threadIdx.x >> 5;
-    v = IS_MAX ? warp_max(v) : warp_sum(v);
-    __syncthreads(); // scratch may still be read from a previous call
-    if (lane == 0) scratch[wid] = v;
-    __syncthreads();
-    int nw = blockDim.x >> 5;
-    if (wid == 0) {
-        A w = lane < nw ? scratch[lane] : (IS_MAX ? (A)(-CUDART_INF) : A(0));
-        w = IS_MAX ? warp_max(w) : warp_sum(w);
-        if (lane == 0) scratch[0] = w;
-    }
-    __syncthreads();
-    return scratch[0];
-}
 
 // inner == 1: one block per row (grid-stride over rows).
 template <typename T> __device__ void softmax_rows_impl(const T* x, T* y, i64 rows, int axis, int log_) {

@@ -40,6 +40,8 @@ public final class CudaBackend implements Backend {
     private static final int THREADS = 256;
     private static final int MAX_BLOCKS = 1 << 16; // grid-stride loops cover the rest
     private static final int MAX_GRID_Z = 65535;
+    /** Rows at least this long are reduced by a whole block rather than one warp. */
+    private static final int LONG_ROW = 4096;
 
     private final CudaProbe.Result device;
     private final CUcontext context;
@@ -364,7 +366,10 @@ public final class CudaBackend implements Backend {
         if (rows == 0) {
             return;
         }
-        if (inner == 1) {
+        if (inner == 1 && axis >= LONG_ROW) {
+            // few long rows (a full sum): a whole block per row instead of one warp
+            launch(fn("reduce_rows_block", x), (int) Math.min(MAX_BLOCKS, rows), 1, 1, 1024, op.ordinal(), x, out, rows, axis);
+        } else if (inner == 1) {
             launchWarps(fn("reduce_rows", x), rows, op.ordinal(), x, out, rows, axis);
         } else {
             launch1d(fn("reduce_cols", x), rows, op.ordinal(), x, out, outer, axis, inner);

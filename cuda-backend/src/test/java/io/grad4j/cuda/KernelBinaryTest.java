@@ -45,7 +45,7 @@ class KernelBinaryTest {
     void everyLaunchedKernelIsExported() throws IOException {
         String src = Files.readString(CUDA_DIR.resolve("grad4j_kernels.cu"));
         String[] bases = {"fill", "unary", "unary_backward", "binary_contig", "binary_strided", "strided_copy",
-                "reduce_rows", "reduce_cols", "max_backward_rows", "max_backward_cols", "softmax_rows", "softmax_cols",
+                "reduce_rows", "reduce_rows_block", "reduce_cols", "max_backward_rows", "max_backward_cols", "softmax_rows", "softmax_cols",
                 "softmax_backward_rows", "softmax_backward_cols", "gemm"};
         for (String b : bases) {
             for (String suffix : new String[]{"_f32", "_f64"}) {
