@@ -71,7 +71,7 @@ fi
 echo
 echo "=== grad4j gpu-check summary ($(( $(date +%s) - t0 ))s; logs in $out) ==="
 [[ -f .gpu/MANIFEST.txt ]] && head -1 .gpu/MANIFEST.txt
-grep -h -E "tests (successful|failed|skipped|aborted)" "$out/suites.log" 2>/dev/null | sed 's/^/  suites: /'
+grep -h -E "(tests|containers) (successful|failed|skipped|aborted)" "$out/suites.log" 2>/dev/null | sed 's/^/  suites: /'
 status=0
 for i in "${!names[@]}"; do
   printf '  %-30s %s\n' "${names[$i]}" "${results[$i]}"
