@@ -1,0 +1,60 @@
+package io.grad4j.cuda;
+
+import io.grad4j.DType;
+import io.grad4j.backend.MatmulShape;
+import jcuda.Pointer;
+import jcuda.driver.CUstream;
+import jcuda.jcublas.JCublas2;
+import jcuda.jcublas.cublasHandle;
+import jcuda.jcublas.cublasOperation;
+import jcuda.jcublas.cublasStatus;
+import jcuda.runtime.cudaStream_t;
+
+/**
+ * Matrix products through cuBLAS (libcublas.so.12 via JCublas2), on the backend's stream.
+ * cuBLAS is column-major; a row-major C = op(A) op(B) is the column-major product
+ * C^T = op(B)^T op(A)^T, so the operands are passed swapped and nothing is copied.
+ */
+final class CublasGemm {
+    private final cublasHandle handle;
+
+    private CublasGemm(cublasHandle handle) {
+        this.handle = handle;
+    }
+
+    /** Loads JCublas2 and creates a handle bound to {@code stream}; throws LinkageError or IllegalStateException. */
+    static CublasGemm load(CUstream stream) {
+        JCublas2.setExceptionsEnabled(false);
+        cublasHandle h = new cublasHandle();
+        int rc = JCublas2.cublasCreate(h);
+        if (rc != cublasStatus.CUBLAS_STATUS_SUCCESS) {
+            throw new IllegalStateException("cublasCreate failed: " + cublasStatus.stringFor(rc));
+        }
+        rc = JCublas2.cublasSetStream(h, new cudaStream_t(stream));
+        if (rc != cublasStatus.CUBLAS_STATUS_SUCCESS) {
+            throw new IllegalStateException("cublasSetStream failed: " + cublasStatus.stringFor(rc));
+        }
+        return new CublasGemm(h);
+    }
+
+    void gemm(MatmulShape s, CudaStorage a, CudaStorage b, CudaStorage c) {
+        int opA = s.transposeA() ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
+        int opB = s.transposeB() ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
+        long mn = (long) s.m() * s.n();
+        int rc;
+        if (c.dtype() == DType.FLOAT32) {
+            rc = JCublas2.cublasSgemmStridedBatched(handle, opB, opA, s.n(), s.m(), s.k(),
+                    Pointer.to(new float[]{1f}), b.pointer(), s.ldb(), s.batchStrideB(),
+                    a.pointer(), s.lda(), s.batchStrideA(),
+                    Pointer.to(new float[]{0f}), c.pointer(), s.n(), mn, s.batch());
+        } else {
+            rc = JCublas2.cublasDgemmStridedBatched(handle, opB, opA, s.n(), s.m(), s.k(),
+                    Pointer.to(new double[]{1.0}), b.pointer(), s.ldb(), s.batchStrideB(),
+                    a.pointer(), s.lda(), s.batchStrideA(),
+                    Pointer.to(new double[]{0.0}), c.pointer(), s.n(), mn, s.batch());
+        }
+        if (rc != cublasStatus.CUBLAS_STATUS_SUCCESS) {
+            throw new IllegalStateException("cuBLAS gemm failed: " + cublasStatus.stringFor(rc) + " for " + s);
+        }
+    }
+}

@@ -1,0 +1,597 @@
+package io.grad4j.cuda;
+
+import io.grad4j.DType;
+import io.grad4j.backend.Backend;
+import io.grad4j.backend.BinaryOp;
+import io.grad4j.backend.MatmulShape;
+import io.grad4j.backend.ReduceOp;
+import io.grad4j.backend.Storage;
+import io.grad4j.backend.UnaryOp;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstream;
+import jcuda.driver.JCudaDriver;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.logging.Logger;
+
+/**
+ * The CUDA backend: storages are device blocks from a {@link CachingAllocator}, every primitive is
+ * one launch of a kernel from grad4j_kernels.fatbin (loaded with cuModuleLoadData) on a single
+ * stream, and nothing waits for the GPU except {@link #download} and {@link #synchronize}.
+ * Matrix products use cuBLAS when libcublas.so.12 loads and the builtin tiled kernel otherwise
+ * ({@code grad4j.cuda.gemm=auto|cublas|builtin}).
+ *
+ * <p>The stream is a blocking one: the synchronous host copies (which run on the legacy default
+ * stream) are therefore ordered after all queued kernels, and kernels queued later after them.
+ * Methods are synchronized: one stream, one queue.
+ */
+public final class CudaBackend implements Backend {
+    private static final Logger LOG = Logger.getLogger(CudaBackend.class.getName());
+    static final String FATBIN = "/io/grad4j/cuda/grad4j_kernels.fatbin";
+    private static final int THREADS = 256;
+    private static final int MAX_BLOCKS = 1 << 16; // grid-stride loops cover the rest
+    private static final int MAX_GRID_Z = 65535;
+    /** Rows at least this long are reduced by a whole block rather than one warp. */
+    private static final int LONG_ROW = 4096;
+
+    private final CudaProbe.Result device;
+    private final CUcontext context;
+    private final CUstream stream;
+    private final CUmodule module;
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final CachingAllocator<CUdeviceptr> allocator;
+    private final CublasGemm cublas;
+    private final String gemmEngine;
+    private final ThreadLocal<Boolean> contextBound = ThreadLocal.withInitial(() -> false);
+
+    private CudaBackend(CudaProbe.Result device, CUcontext context, CUstream stream, CUmodule module,
+                        CublasGemm cublas, String gemmEngine) {
+        this.device = device;
+        this.context = context;
+        this.stream = stream;
+        this.module = module;
+        this.cublas = cublas;
+        this.gemmEngine = gemmEngine;
+        this.allocator = new CachingAllocator<>(new DriverMemory());
+        contextBound.set(true);
+    }
+
+    /** Retains the device's primary context, creates the stream, loads the kernels, picks the matmul engine. */
+    static CudaBackend create(CudaProbe.Result probe, GemmChoice gemm) {
+        CUdevice dev = new CUdevice();
+        check(JCudaDriver.cuDeviceGet(dev, probe.device()), "cuDeviceGet");
+        CUcontext ctx = new CUcontext();
+        check(JCudaDriver.cuDevicePrimaryCtxRetain(ctx, dev), "cuDevicePrimaryCtxRetain");
+        check(JCudaDriver.cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
+        CUstream stream = new CUstream();
+        check(JCudaDriver.cuStreamCreate(stream, 0), "cuStreamCreate");
+        CUmodule module = new CUmodule();
+        byte[] image = readFatbin();
+        int rc = JCudaDriver.cuModuleLoadData(module, image);
+        if (rc != CUresult.CUDA_SUCCESS) {
+            throw new IllegalStateException("cuda: could not load grad4j_kernels.fatbin (" + CUresult.stringFor(rc)
+                    + ") on " + probe.deviceName() + " (compute capability " + probe.computeCapabilityString()
+                    + ", driver CUDA " + probe.driverVersionString() + "); it holds sm_80/sm_90 code and compute_90 PTX");
+        }
+        CublasGemm cublas = null;
+        String engine = "builtin tiled kernel (64x64 tiles, 4x4 per thread)";
+        if (gemm != GemmChoice.BUILTIN) {
+            try {
+                cublas = CublasGemm.load(stream);
+                engine = "cuBLAS (libcublas.so.12)";
+            } catch (LinkageError | RuntimeException e) {
+                String why = CudaProbe.oneLine(e);
+                if (gemm == GemmChoice.CUBLAS) {
+                    throw new IllegalStateException(GemmChoice.PROPERTY + "=cublas but cuBLAS could not be loaded: " + why
+                            + " (JCublas 12.6 needs libcublas.so.12; use " + GemmChoice.PROPERTY + "=builtin)");
+                }
+                LOG.info("grad4j cuda: cuBLAS unavailable (" + why + "); matmul uses the builtin kernel");
+                engine += "; cuBLAS unavailable";
+            }
+        }
+        return new CudaBackend(probe, ctx, stream, module, cublas, engine);
+    }
+
+    private static byte[] readFatbin() {
+        try (InputStream in = CudaBackend.class.getResourceAsStream(FATBIN)) {
+            if (in == null) {
+                throw new IllegalStateException("cuda: " + FATBIN + " is missing from the classpath (rebuild grad4j-cuda-backend)");
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new IllegalStateException("cuda: could not read " + FATBIN + ": " + e, e);
+        }
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public String description() {
+        return "cuda: device " + device.device() + " " + device.deviceName() + " (compute capability "
+                + device.computeCapabilityString() + ", " + (device.totalMemory() >> 20) + " MiB), driver CUDA "
+                + device.driverVersionString() + ", matmul engine " + gemmEngine;
+    }
+
+    /** Name of the matrix engine in use. */
+    public String gemmEngine() {
+        return gemmEngine;
+    }
+
+    /** The allocator's current bookkeeping. */
+    public CachingAllocator.Stats memoryStats() {
+        return allocator.stats();
+    }
+
+    /** Frees every cached (unused) device block. */
+    public synchronized void emptyCache() {
+        bind();
+        allocator.emptyCache();
+    }
+
+    CachingAllocator<CUdeviceptr> allocator() {
+        return allocator;
+    }
+
+    // ------------------------------------------------------------------ storage
+
+    @Override
+    public synchronized Storage allocate(DType dtype, long length) {
+        if (length < 0) {
+            throw new IllegalArgumentException("cuda: cannot allocate " + length + " elements");
+        }
+        bind();
+        return new CudaStorage(this, allocator.allocate(length * CudaStorage.elementSize(dtype)), dtype, length);
+    }
+
+    @Override
+    public synchronized Storage upload(double[] data) {
+        CudaStorage s = (CudaStorage) allocate(DType.FLOAT64, data.length);
+        if (data.length > 0) {
+            check(JCudaDriver.cuMemcpyHtoD(s.pointer(), Pointer.to(data), s.bytes()), "cuMemcpyHtoD");
+        }
+        return s;
+    }
+
+    @Override
+    public synchronized Storage upload(float[] data) {
+        CudaStorage s = (CudaStorage) allocate(DType.FLOAT32, data.length);
+        if (data.length > 0) {
+            check(JCudaDriver.cuMemcpyHtoD(s.pointer(), Pointer.to(data), s.bytes()), "cuMemcpyHtoD");
+        }
+        return s;
+    }
+
+    @Override
+    public synchronized void download(Storage src, double[] dst) {
+        CudaStorage s = cuda(src);
+        checkLength("download", s.length(), dst.length);
+        bind();
+        if (dst.length == 0) {
+            sync();
+            return;
+        }
+        if (s.dtype() == DType.FLOAT64) {
+            check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), s.pointer(), s.bytes()), "cuMemcpyDtoH");
+        } else {
+            float[] tmp = new float[dst.length];
+            check(JCudaDriver.cuMemcpyDtoH(Pointer.to(tmp), s.pointer(), s.bytes()), "cuMemcpyDtoH");
+            for (int i = 0; i < tmp.length; i++) {
+                dst[i] = tmp[i];
+            }
+        }
+        sync(); // surfaces asynchronous kernel errors at the first point the caller waits anyway
+    }
+
+    @Override
+    public synchronized void download(Storage src, float[] dst) {
+        CudaStorage s = cuda(src);
+        checkLength("download", s.length(), dst.length);
+        bind();
+        if (dst.length == 0) {
+            sync();
+            return;
+        }
+        if (s.dtype() == DType.FLOAT32) {
+            check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), s.pointer(), s.bytes()), "cuMemcpyDtoH");
+        } else {
+            double[] tmp = new double[dst.length];
+            check(JCudaDriver.cuMemcpyDtoH(Pointer.to(tmp), s.pointer(), s.bytes()), "cuMemcpyDtoH");
+            for (int i = 0; i < tmp.length; i++) {
+                dst[i] = (float) tmp[i];
+            }
+        }
+        sync();
+    }
+
+    @Override
+    public synchronized void copy(Storage src, Storage dst) {
+        CudaStorage s = cuda(src);
+        CudaStorage d = cuda(dst);
+        checkLength("copy", s.length(), d.length());
+        if (s.dtype() != d.dtype()) {
+            throw new IllegalArgumentException("copy: dtypes differ (" + s.dtype() + " -> " + d.dtype() + "); use cast");
+        }
+        bind();
+        if (s.length() > 0) {
+            check(JCudaDriver.cuMemcpyDtoDAsync(d.pointer(), s.pointer(), s.bytes(), stream), "cuMemcpyDtoDAsync");
+        }
+    }
+
+    @Override
+    public synchronized void cast(Storage src, Storage dst) {
+        CudaStorage s = cuda(src);
+        CudaStorage d = cuda(dst);
+        checkLength("cast", s.length(), d.length());
+        if (s.dtype() == d.dtype()) {
+            copy(s, d);
+            return;
+        }
+        long n = s.length();
+        launch1d(s.dtype() == DType.FLOAT32 ? "cast_f2d" : "cast_d2f", n, s, d, n);
+    }
+
+    @Override
+    public synchronized void fill(Storage dst, double value) {
+        CudaStorage d = cuda(dst);
+        long n = d.length();
+        launch1d(fn("fill", d), n, d, n, scalar(d.dtype(), value));
+    }
+
+    @Override
+    public synchronized void stridedCopy(Storage src, long[] srcStrides, Storage dst, int[] shape) {
+        CudaStorage s = cuda(src);
+        CudaStorage d = cuda(dst);
+        sameDtype("stridedCopy", s, d);
+        StridedLayout l = StridedLayout.of("stridedCopy", shape, srcStrides, s.length(), null, 0, d.length());
+        if (l.elements() == 0) {
+            return;
+        }
+        if (l.rank() == 1 && l.aStrides()[0] == 1 || l.rank() == 0) {
+            if (l.rank() == 0) {
+                launch1d(fn("strided_copy", s), 1, s, d, 1L, 0, StridedLayout.dims(new int[0]), StridedLayout.dims(new long[0]));
+            } else {
+                check(JCudaDriver.cuMemcpyDtoDAsync(d.pointer(), s.pointer(), d.bytes(), stream), "cuMemcpyDtoDAsync");
+            }
+            return;
+        }
+        launch1d(fn("strided_copy", s), l.elements(), s, d, l.elements(), l.rank(),
+                StridedLayout.dims(l.shape()), StridedLayout.dims(l.aStrides()));
+    }
+
+    // ------------------------------------------------------------------ elementwise
+
+    @Override
+    public synchronized void unary(UnaryOp op, double p, Storage xs, Storage outs) {
+        CudaStorage x = cuda(xs);
+        CudaStorage out = cuda(outs);
+        checkLength(op.name(), x.length(), out.length());
+        sameDtype(op.name(), x, out);
+        long n = x.length();
+        launch1d(fn("unary", x), n, op.ordinal(), scalar(x.dtype(), p), x, out, n);
+    }
+
+    @Override
+    public synchronized void unaryBackward(UnaryOp op, double p, Storage xs, Storage ys, Storage gs, Storage outs) {
+        CudaStorage x = cuda(xs);
+        CudaStorage y = cuda(ys);
+        CudaStorage g = cuda(gs);
+        CudaStorage out = cuda(outs);
+        String what = op.name() + " backward";
+        checkLength(what, x.length(), out.length());
+        checkLength(what, y.length(), out.length());
+        checkLength(what, g.length(), out.length());
+        sameDtype(what, x, out);
+        sameDtype(what, y, out);
+        sameDtype(what, g, out);
+        long n = out.length();
+        launch1d(fn("unary_backward", x), n, op.ordinal(), scalar(x.dtype(), p), x, y, g, out, n);
+    }
+
+    @Override
+    public synchronized void binary(BinaryOp op, Storage as, long[] aStrides, Storage bs, long[] bStrides,
+                                    Storage outs, int[] outShape) {
+        CudaStorage a = cuda(as);
+        CudaStorage b = cuda(bs);
+        CudaStorage out = cuda(outs);
+        sameDtype(op.name(), a, b);
+        sameDtype(op.name(), a, out);
+        StridedLayout l = StridedLayout.of(op.name(), outShape, aStrides, a.length(), bStrides, b.length(), out.length());
+        long n = l.elements();
+        if (n == 0) {
+            return;
+        }
+        if (l.isFlat()) {
+            launch1d(fn("binary_contig", a), n, op.ordinal(), a, l.aStep(), b, l.bStep(), out, n);
+        } else {
+            launch1d(fn("binary_strided", a), n, op.ordinal(), a, b, out, n, l.rank(),
+                    StridedLayout.dims(l.shape()), StridedLayout.dims(l.aStrides()), StridedLayout.dims(l.bStrides()));
+        }
+    }
+
+    // ------------------------------------------------------------------ matmul
+
+    @Override
+    public synchronized void matmul(Storage as, Storage bs, Storage cs, MatmulShape s) {
+        CudaStorage a = cuda(as);
+        CudaStorage b = cuda(bs);
+        CudaStorage c = cuda(cs);
+        sameDtype("matmul", a, b);
+        sameDtype("matmul", a, c);
+        MatmulBounds.check(s, a.length(), b.length(), c.length());
+        long mn = (long) s.m() * s.n();
+        if (mn == 0 || s.batch() == 0) {
+            return;
+        }
+        if (s.k() == 0) {
+            fill(c, 0.0);
+            return;
+        }
+        bind();
+        if (cublas != null) {
+            cublas.gemm(s, a, b, c);
+            return;
+        }
+        String name = fn("gemm", a);
+        int gx = Math.ceilDiv(s.n(), 64);
+        int gy = Math.ceilDiv(s.m(), 64);
+        for (long base = 0; base < s.batch(); base += MAX_GRID_Z) {
+            int gz = (int) Math.min(MAX_GRID_Z, s.batch() - base);
+            launch(name, gx, gy, gz, THREADS, s.transposeA() ? 1 : 0, s.transposeB() ? 1 : 0, s.m(), s.n(), s.k(),
+                    a, s.lda(), s.batchStrideA(), b, s.ldb(), s.batchStrideB(), c, base);
+        }
+    }
+
+    // ------------------------------------------------------------------ reductions and softmax
+
+    @Override
+    public synchronized void reduce(ReduceOp op, Storage xs, Storage outs, long outer, int axis, long inner) {
+        CudaStorage x = cuda(xs);
+        CudaStorage out = cuda(outs);
+        sameDtype(op.name(), x, out);
+        checkAxisView(op.name(), x.length(), outer, axis, inner);
+        checkLength(op.name() + " output", outer * inner, out.length());
+        long rows = outer * inner;
+        if (rows == 0) {
+            return;
+        }
+        if (inner == 1 && axis >= LONG_ROW) {
+            // few long rows (a full sum): a whole block per row instead of one warp
+            launch(fn("reduce_rows_block", x), (int) Math.min(MAX_BLOCKS, rows), 1, 1, 1024, op.ordinal(), x, out, rows, axis);
+        } else if (inner == 1) {
+            launchWarps(fn("reduce_rows", x), rows, op.ordinal(), x, out, rows, axis);
+        } else {
+            launch1d(fn("reduce_cols", x), rows, op.ordinal(), x, out, outer, axis, inner);
+        }
+    }
+
+    @Override
+    public synchronized void maxBackward(Storage xs, Storage maxs, Storage gs, Storage outs, long outer, int axis, long inner) {
+        CudaStorage x = cuda(xs);
+        CudaStorage max = cuda(maxs);
+        CudaStorage g = cuda(gs);
+        CudaStorage out = cuda(outs);
+        sameDtype("max backward", x, max);
+        sameDtype("max backward", x, g);
+        sameDtype("max backward", x, out);
+        checkAxisView("max backward", x.length(), outer, axis, inner);
+        checkLength("max backward output", x.length(), out.length());
+        checkLength("max backward max", outer * inner, max.length());
+        checkLength("max backward grad", outer * inner, g.length());
+        long rows = outer * inner;
+        if (rows == 0 || axis == 0) {
+            return;
+        }
+        if (inner == 1) {
+            launchWarps(fn("max_backward_rows", x), rows, x, max, g, out, rows, axis);
+        } else {
+            launch1d(fn("max_backward_cols", x), rows, x, max, g, out, outer, axis, inner);
+        }
+    }
+
+    @Override
+    public synchronized void softmax(Storage xs, Storage ys, long outer, int axis, long inner, boolean log) {
+        CudaStorage x = cuda(xs);
+        CudaStorage y = cuda(ys);
+        sameDtype("softmax", x, y);
+        checkAxisView("softmax", x.length(), outer, axis, inner);
+        checkLength("softmax output", x.length(), y.length());
+        long rows = outer * inner;
+        if (rows == 0 || axis == 0) {
+            return;
+        }
+        if (inner == 1 && axis >= 64) {
+            launchBlocks(fn("softmax_rows", x), rows, x, y, rows, axis, log ? 1 : 0);
+        } else {
+            launch1d(fn("softmax_cols", x), rows, x, y, outer, axis, inner, log ? 1 : 0);
+        }
+    }
+
+    @Override
+    public synchronized void softmaxBackward(Storage ys, Storage gs, Storage outs, long outer, int axis, long inner, boolean log) {
+        CudaStorage y = cuda(ys);
+        CudaStorage g = cuda(gs);
+        CudaStorage out = cuda(outs);
+        sameDtype("softmax backward", y, g);
+        sameDtype("softmax backward", y, out);
+        checkAxisView("softmax backward", y.length(), outer, axis, inner);
+        checkLength("softmax backward grad", y.length(), g.length());
+        checkLength("softmax backward output", y.length(), out.length());
+        long rows = outer * inner;
+        if (rows == 0 || axis == 0) {
+            return;
+        }
+        if (inner == 1 && axis >= 64) {
+            launchBlocks(fn("softmax_backward_rows", y), rows, y, g, out, rows, axis, log ? 1 : 0);
+        } else {
+            launch1d(fn("softmax_backward_cols", y), rows, y, g, out, outer, axis, inner, log ? 1 : 0);
+        }
+    }
+
+    @Override
+    public synchronized void synchronize() {
+        bind();
+        sync();
+    }
+
+    // ------------------------------------------------------------------ launching
+
+    /** One thread per element, grid-stride beyond {@link #MAX_BLOCKS} blocks; nothing for n == 0. */
+    private void launch1d(String name, long n, Object... args) {
+        if (n == 0) {
+            return;
+        }
+        launch(name, (int) Math.min(MAX_BLOCKS, Math.ceilDiv(n, THREADS)), 1, 1, THREADS, args);
+    }
+
+    /** One warp per row (8 rows per 256-thread block). */
+    private void launchWarps(String name, long rows, Object... args) {
+        launch(name, (int) Math.min(MAX_BLOCKS, Math.ceilDiv(rows, THREADS / 32)), 1, 1, THREADS, args);
+    }
+
+    /** One block per row. */
+    private void launchBlocks(String name, long rows, Object... args) {
+        launch(name, (int) Math.min(MAX_BLOCKS, rows), 1, 1, THREADS, args);
+    }
+
+    private void launch(String name, int gx, int gy, int gz, int block, Object... args) {
+        bind();
+        Pointer[] params = new Pointer[args.length];
+        for (int i = 0; i < args.length; i++) {
+            params[i] = switch (args[i]) {
+                case CudaStorage s -> Pointer.to(s.pointer());
+                case Integer v -> Pointer.to(new int[]{v});
+                case Long v -> Pointer.to(new long[]{v});
+                case Float v -> Pointer.to(new float[]{v});
+                case Double v -> Pointer.to(new double[]{v});
+                case long[] dims -> Pointer.to(dims); // a struct Dims passed by value
+                default -> throw new IllegalArgumentException("unsupported kernel argument " + args[i]);
+            };
+        }
+        int rc = JCudaDriver.cuLaunchKernel(function(name), gx, gy, gz, block, 1, 1, 0, stream, Pointer.to(params), null);
+        if (rc != CUresult.CUDA_SUCCESS) {
+            throw new IllegalStateException("cuda: launching " + name + " <<<(" + gx + "," + gy + "," + gz + "), " + block
+                    + ">>> failed: " + CUresult.stringFor(rc));
+        }
+    }
+
+    private CUfunction function(String name) {
+        return functions.computeIfAbsent(name, n -> {
+            CUfunction f = new CUfunction();
+            check(JCudaDriver.cuModuleGetFunction(f, module, n), "cuModuleGetFunction(" + n + ")");
+            return f;
+        });
+    }
+
+    private static String fn(String base, CudaStorage s) {
+        return base + (s.dtype() == DType.FLOAT32 ? "_f32" : "_f64");
+    }
+
+    private static Object scalar(DType dtype, double value) {
+        return dtype == DType.FLOAT32 ? (Object) (float) value : (Object) value;
+    }
+
+    /** Makes the primary context current on the calling thread (once per thread). */
+    private void bind() {
+        if (!contextBound.get()) {
+            check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            contextBound.set(true);
+        }
+    }
+
+    private void sync() {
+        int rc = JCudaDriver.cuStreamSynchronize(stream);
+        if (rc != CUresult.CUDA_SUCCESS) {
+            throw new IllegalStateException("cuda: a kernel failed (" + CUresult.stringFor(rc)
+                    + "); the context is unusable now. Rerun under compute-sanitizer to find it.");
+        }
+    }
+
+    private CudaStorage cuda(Storage s) {
+        if (s instanceof CudaStorage c && c.owner() == this) {
+            return c;
+        }
+        throw new IllegalArgumentException("the cuda backend got storage of another backend or device: " + s);
+    }
+
+    private static void sameDtype(String op, CudaStorage a, CudaStorage b) {
+        if (a.dtype() != b.dtype()) {
+            throw new IllegalArgumentException(op + ": dtypes differ (" + a.dtype() + " and " + b.dtype() + ")");
+        }
+    }
+
+    static void checkLength(String op, long expected, long actual) {
+        if (expected != actual) {
+            throw new IllegalArgumentException(op + ": lengths differ (" + expected + " vs " + actual + ")");
+        }
+    }
+
+    static void checkAxisView(String op, long length, long outer, int axis, long inner) {
+        if (outer < 0 || axis < 0 || inner < 0 || outer * axis * inner != length) {
+            throw new IllegalArgumentException(op + ": view [outer=" + outer + ", axis=" + axis + ", inner=" + inner
+                    + "] does not match the input's " + length + " elements");
+        }
+    }
+
+    static void check(int rc, String what) {
+        if (rc != CUresult.CUDA_SUCCESS) {
+            throw new IllegalStateException("cuda: " + what + " failed: " + CUresult.stringFor(rc));
+        }
+    }
+
+    /** cuMemAlloc/cuMemFree for the allocator; out-of-memory comes back as null so it can retry. */
+    private final class DriverMemory implements DeviceMemory<CUdeviceptr> {
+        @Override
+        public CUdeviceptr allocate(long bytes) {
+            bind();
+            CUdeviceptr p = new CUdeviceptr();
+            int rc = JCudaDriver.cuMemAlloc(p, bytes);
+            if (rc == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
+                return null;
+            }
+            check(rc, "cuMemAlloc(" + bytes + ")");
+            return p;
+        }
+
+        @Override
+        public void free(CUdeviceptr block) {
+            bind();
+            check(JCudaDriver.cuMemFree(block), "cuMemFree");
+        }
+
+        @Override
+        public long freeBytes() {
+            return memInfo()[0];
+        }
+
+        @Override
+        public long totalBytes() {
+            return memInfo()[1];
+        }
+
+        private long[] memInfo() {
+            bind();
+            long[] free = new long[1];
+            long[] total = new long[1];
+            check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+            return new long[]{free[0], total[0]};
+        }
+
+        @Override
+        public void synchronize() {
+            bind();
+            sync();
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package io.grad4j.cuda;
+
+import io.grad4j.DType;
+import io.grad4j.backend.Storage;
+import jcuda.driver.CUdeviceptr;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/** A device block holding {@code length} elements of one dtype; release() returns it to the cache. */
+final class CudaStorage implements Storage {
+    private final CudaBackend owner;
+    private final CachingAllocator.Block<CUdeviceptr> block;
+    private final DType dtype;
+    private final long length;
+    private final AtomicBoolean released = new AtomicBoolean();
+
+    CudaStorage(CudaBackend owner, CachingAllocator.Block<CUdeviceptr> block, DType dtype, long length) {
+        this.owner = owner;
+        this.block = block;
+        this.dtype = dtype;
+        this.length = length;
+    }
+
+    @Override
+    public DType dtype() {
+        return dtype;
+    }
+
+    @Override
+    public long length() {
+        return length;
+    }
+
+    long bytes() {
+        return length * elementSize(dtype);
+    }
+
+    static long elementSize(DType dtype) {
+        return dtype == DType.FLOAT32 ? Float.BYTES : Double.BYTES;
+    }
+
+    CudaBackend owner() {
+        return owner;
+    }
+
+    /** The device pointer; fails if the storage was released. */
+    CUdeviceptr pointer() {
+        if (released.get()) {
+            throw new IllegalStateException("cuda storage (" + dtype + ", " + length + " elements) was used after release()");
+        }
+        return block.handle();
+    }
+
+    @Override
+    public void release() {
+        if (released.compareAndSet(false, true)) {
+            owner.allocator().release(block);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CudaStorage[" + dtype + ", " + length + "]";
+    }
+}

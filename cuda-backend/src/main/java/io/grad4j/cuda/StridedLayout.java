@@ -1,0 +1,112 @@
+package io.grad4j.cuda;
+
+import java.util.Arrays;
+
+/**
+ * A contiguous output shape with one or two operands read at element strides, checked against
+ * the operands' lengths (a GPU kernel reading out of bounds corrupts silently, so the host checks
+ * first) and with axes merged where every operand is contiguous across them: a same-shape op
+ * becomes one flat axis, a bias add two axes. Kernels take at most {@link #MAX_RANK} axes.
+ */
+record StridedLayout(long elements, int[] shape, long[] aStrides, long[] bStrides) {
+    static final int MAX_RANK = 8;
+
+    /** Validates and collapses; {@code bStrides} may be null for a single operand. */
+    static StridedLayout of(String op, int[] shape, long[] aStrides, long aLength, long[] bStrides, long bLength, long outLength) {
+        long n = 1;
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException(op + ": negative size in shape " + Arrays.toString(shape));
+            }
+            n *= d;
+        }
+        if (n != outLength) {
+            throw new IllegalArgumentException(op + ": output has " + outLength + " elements but shape "
+                    + Arrays.toString(shape) + " has " + n);
+        }
+        checkOperand(op, "first operand", shape, aStrides, aLength, n);
+        long[] b = bStrides == null ? new long[shape.length] : bStrides;
+        if (bStrides != null) {
+            checkOperand(op, "second operand", shape, bStrides, bLength, n);
+        }
+        int rank = shape.length;
+        int[] s = new int[rank];
+        long[] sa = new long[rank];
+        long[] sb = new long[rank];
+        int r = 0;
+        for (int i = 0; i < rank; i++) {
+            if (shape[i] == 1) {
+                continue; // a size-1 axis moves nothing
+            }
+            if (r > 0 && sa[r - 1] == aStrides[i] * shape[i] && sb[r - 1] == b[i] * shape[i]) {
+                s[r - 1] *= shape[i];
+                sa[r - 1] = aStrides[i];
+                sb[r - 1] = b[i];
+            } else {
+                s[r] = shape[i];
+                sa[r] = aStrides[i];
+                sb[r] = b[i];
+                r++;
+            }
+        }
+        if (r > MAX_RANK) {
+            throw new IllegalArgumentException(op + ": the cuda backend handles at most " + MAX_RANK
+                    + " non-mergeable axes, got shape " + Arrays.toString(shape) + " with strides "
+                    + Arrays.toString(aStrides) + (bStrides == null ? "" : " and " + Arrays.toString(bStrides)));
+        }
+        return new StridedLayout(n, Arrays.copyOf(s, r), Arrays.copyOf(sa, r), Arrays.copyOf(sb, r));
+    }
+
+    private static void checkOperand(String op, String which, int[] shape, long[] strides, long length, long n) {
+        if (strides.length != shape.length) {
+            throw new IllegalArgumentException(op + ": " + which + " has " + strides.length
+                    + " strides for the " + shape.length + " axes of shape " + Arrays.toString(shape));
+        }
+        if (n == 0) {
+            return;
+        }
+        long last = 0;
+        for (int i = 0; i < shape.length; i++) {
+            if (strides[i] < 0) {
+                throw new IllegalArgumentException(op + ": " + which + " has a negative stride: " + Arrays.toString(strides));
+            }
+            last += (shape[i] - 1L) * strides[i];
+        }
+        if (last >= length) {
+            throw new IllegalArgumentException(op + ": " + which + " read at strides " + Arrays.toString(strides)
+                    + " over shape " + Arrays.toString(shape) + " reaches element " + last
+                    + " but its storage has only " + length + " elements");
+        }
+    }
+
+    int rank() {
+        return shape.length;
+    }
+
+    /** Single axis where each operand is contiguous (stride 1) or a broadcast scalar (stride 0). */
+    boolean isFlat() {
+        return rank() <= 1 && (rank() == 0 || ((aStrides[0] == 0 || aStrides[0] == 1) && (bStrides[0] == 0 || bStrides[0] == 1)));
+    }
+
+    /** Element step of operand a on the flat path (0 or 1). */
+    int aStep() {
+        return rank() == 0 ? 0 : (int) aStrides[0];
+    }
+
+    int bStep() {
+        return rank() == 0 ? 0 : (int) bStrides[0];
+    }
+
+    /** Pads an array to the kernels' fixed {@link #MAX_RANK} slots. */
+    static long[] dims(int[] v) {
+        long[] d = new long[MAX_RANK];
+        for (int i = 0; i < v.length; i++) {
+            d[i] = v[i];
+        }
+        return d;
+    }
+
+    static long[] dims(long[] v) {
+        return Arrays.copyOf(v, MAX_RANK);
+    }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Builds .gpu/ (git-ignored) at the repository root: everything scripts/gpu-check.sh needs on a
+# GPU machine that has a CUDA driver but no Java and no Maven, in under 58 MB (it travels in a
+# 64 MiB limit):
+#   .gpu/jdk/   a jlink'd JDK 25 runtime (java.base, java.logging, jdk.unsupported, java.management,
+#               java.xml for the launcher's JUnit XML reports)
+#   .gpu/lib/   grad4j-core (+ its test jar: the conformance suites), grad4j-cuda-backend (+ test
+#               classes), JCuda + JCublas with their linux-x86_64 natives (the driver and runtime
+#               bindings only: JCuda's 24 MB PTX-compiler binding is dropped), and the JUnit
+#               console launcher (platform 1.14.1 = Jupiter 5.14.1).
+# Nothing from ND4J. Run here from anywhere: scripts/gpu-bundle.sh
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export JAVA_HOME="${JAVA_HOME_25:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+export PATH="$JAVA_HOME/bin:$PATH"
+m2="${M2_REPO:-$HOME/.m2/repository}"
+ver=0.1.0-SNAPSHOT
+jcuda=12.6.0
+junitPlatform=1.14.1
+limit_mb=58
+
+echo "gpu-bundle: building grad4j-cuda-backend (jar + test jar)"
+mvn -B -q -o -pl cuda-backend package
+
+console="$m2/org/junit/platform/junit-platform-console-standalone/$junitPlatform/junit-platform-console-standalone-$junitPlatform.jar"
+if [[ ! -f "$console" ]]; then
+  mvn -B -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:$junitPlatform
+fi
+
+rm -rf .gpu
+mkdir -p .gpu/lib
+echo "gpu-bundle: jlink runtime"
+jlink --add-modules java.base,java.logging,jdk.unsupported,java.management,java.xml \
+  --strip-debug --no-header-files --no-man-pages --compress zip-6 --output .gpu/jdk
+
+cp "$m2/io/grad4j/grad4j-core/$ver/grad4j-core-$ver.jar" \
+   "$m2/io/grad4j/grad4j-core/$ver/grad4j-core-$ver-tests.jar" \
+   cuda-backend/target/grad4j-cuda-backend-$ver.jar \
+   cuda-backend/target/grad4j-cuda-backend-$ver-tests.jar \
+   "$m2/org/jcuda/jcuda/$jcuda/jcuda-$jcuda.jar" \
+   "$m2/org/jcuda/jcublas/$jcuda/jcublas-$jcuda.jar" \
+   "$m2/org/jcuda/jcublas-natives/$jcuda/jcublas-natives-$jcuda-linux-x86_64.jar" \
+   "$console" \
+   .gpu/lib/
+
+# JCuda loads natives from /lib/lib<Name>-12.6.0-linux-x86_64.so on the classpath; keep the two it
+# needs (driver API, runtime) and drop the PTX compiler and NVRTC bindings (25 MB unpacked).
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+(cd "$tmp" && jar xf "$m2/org/jcuda/jcuda-natives/$jcuda/jcuda-natives-$jcuda-linux-x86_64.jar" \
+   lib/libJCudaDriver-$jcuda-linux-x86_64.so lib/libJCudaRuntime-$jcuda-linux-x86_64.so)
+jar cf .gpu/lib/jcuda-natives-$jcuda-linux-x86_64-slim.jar -C "$tmp" lib
+
+# what produced this bundle, for the check's log
+{
+  echo "built $(date -u +%FT%TZ) on $(hostname) from $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty)')"
+  java -version 2>&1 | head -1
+  (cd .gpu/lib && sha256sum *.jar)
+} > .gpu/MANIFEST.txt
+
+size_kb=$(du -sk .gpu | cut -f1)
+echo "gpu-bundle: .gpu is $((size_kb / 1024)) MB ($(du -sh .gpu/jdk | cut -f1) runtime, $(du -sh .gpu/lib | cut -f1) jars)"
+if (( size_kb > limit_mb * 1024 )); then
+  echo "ERROR: .gpu is over ${limit_mb} MB; it must fit the 64 MiB transfer limit" >&2
+  exit 1
+fi

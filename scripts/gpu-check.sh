@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs grad4j's CUDA checks on a GPU machine, from the repository root, with .gpu/ built by
+# scripts/gpu-bundle.sh (no Java or Maven needed there). Ends within 5 minutes.
+#   1. nvidia-smi
+#   2. the conformance, autograd and training suites plus the primitive-level GPU test on cuda
+#      (-Dgrad4j.backend=cuda) through the JUnit console launcher
+#   3. compute-sanitizer --tool memcheck over the primitive-level test class
+#   4. a pass/fail table
+# Logs and JUnit XML go to $OUT (or .gpu-out/ when OUT is unset). Exit status 0 only when all pass.
+# Options: GRAD4J_CUDA_GEMM=builtin|cublas|auto (default auto), SKIP_MEMCHECK=1.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+out="${OUT:-$root/.gpu-out}"
+mkdir -p "$out"
+java=".gpu/jdk/bin/java"
+lib=".gpu/lib"
+if [[ ! -x "$java" ]]; then
+  echo "ERROR: $java missing: run scripts/gpu-bundle.sh on the build machine and bring .gpu/ along" >&2
+  exit 2
+fi
+cp="$(ls "$lib"/*.jar | grep -v console-standalone | tr '\n' ':')"
+console="$(ls "$lib"/junit-platform-console-standalone-*.jar)"
+tmpdir="$(mktemp -d)"  # JCuda unpacks its natives here
+trap 'rm -rf "$tmpdir"' EXIT
+jvm=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
+     -Djava.io.tmpdir="$tmpdir" -Dgrad4j.backend=cuda -Dgrad4j.cuda.gemm="${GRAD4J_CUDA_GEMM:-auto}")
+declare -a names results
+t0=$(date +%s)
+
+step() { # name, log file, lines of the log to show, timeout seconds, command...
+  local name="$1" log="$2" show="$3" limit="$4"; shift 4
+  echo; echo "=== $name (limit ${limit}s, full log $out/$log) ==="
+  local s=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@" > "$out/$log" 2>&1
+  local rc=$?
+  tail -n "$show" "$out/$log"
+  local verdict=PASS
+  if (( rc == 124 || rc == 137 )); then verdict="TIMEOUT"; elif (( rc != 0 )); then verdict="FAIL(rc=$rc)"; fi
+  names+=("$name"); results+=("$verdict in $(( $(date +%s) - s ))s, log $log")
+}
+
+step "nvidia-smi" nvidia-smi.log 40 20 nvidia-smi
+
+step "cuda suites" suites.log 16 170 "$java" "${jvm[@]}" -jar "$console" execute \
+  --class-path "$cp" --disable-banner --disable-ansi-colors --details=tree --details-theme=ascii \
+  --reports-dir "$out/junit-suites" \
+  --select-class io.grad4j.cuda.CudaProbeTest \
+  --select-class io.grad4j.cuda.CudaBackendGpuTest \
+  --select-class io.grad4j.cuda.CudaConformanceTest \
+  --select-class io.grad4j.cuda.CudaAutogradTest \
+  --select-class io.grad4j.cuda.CudaTrainingTest \
+  --fail-if-no-tests
+grep -E "\[X\]" "$out/suites.log" | head -40 | sed 's/^/  FAILED: /'
+
+if [[ "${SKIP_MEMCHECK:-0}" != 1 ]]; then
+  if command -v compute-sanitizer >/dev/null 2>&1; then
+    left=$(( 285 - ($(date +%s) - t0) ))
+    (( left > 120 )) && left=120
+    step "memcheck CudaBackendGpuTest" memcheck.log 25 "$left" compute-sanitizer --tool memcheck \
+      --error-exitcode 99 --print-limit 50 \
+      "$java" "${jvm[@]}" -Dgrad4j.cuda.gemm=builtin -jar "$console" execute \
+      --class-path "$cp" --disable-banner --disable-ansi-colors --details=tree --details-theme=ascii \
+      --reports-dir "$out/junit-memcheck" \
+      --select-class io.grad4j.cuda.CudaBackendGpuTest --fail-if-no-tests
+  else
+    names+=("memcheck"); results+=("SKIPPED: compute-sanitizer not on PATH")
+  fi
+fi
+
+echo
+echo "=== grad4j gpu-check summary ($(( $(date +%s) - t0 ))s; logs in $out) ==="
+[[ -f .gpu/MANIFEST.txt ]] && head -1 .gpu/MANIFEST.txt
+grep -h -E "(tests|containers) (successful|failed|skipped|aborted)" "$out/suites.log" 2>/dev/null | sed 's/^/  suites: /'
+status=0
+for i in "${!names[@]}"; do
+  printf '  %-30s %s\n' "${names[$i]}" "${results[$i]}"
+  [[ "${results[$i]}" == PASS* || "${results[$i]}" == SKIPPED* ]] || status=1
+done
+if grep -q "no usable CUDA GPU here" "$out/suites.log" 2>/dev/null; then
+  echo "  NOTE: the GPU test classes were skipped (aborted): $(grep -o 'no usable CUDA GPU here: .*' "$out/suites.log" | head -1)"
+  status=1
+fi
+echo "  overall: $([[ $status == 0 ]] && echo PASS || echo FAIL)"
+exit $status
