@@ -7,7 +7,9 @@
 #   .gpu/lib/   grad4j-core (+ its test jar: the conformance suites), grad4j-cuda-backend (+ test
 #               classes), JCuda + JCublas with their linux-x86_64 natives (the driver and runtime
 #               bindings only: JCuda's 24 MB PTX-compiler binding is dropped), and the JUnit
-#               console launcher (platform 1.14.1 = Jupiter 5.14.1).
+#               console launcher (platform 1.14.1 = Jupiter 5.14.1); the grad4j command line
+#               (examples jar with the shipped digits, picocli, the cpu backend jar, whose
+#               OpenBLAS is absent there so it falls back to Java loops).
 # Nothing from ND4J. Run here from anywhere: scripts/gpu-bundle.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,8 +22,8 @@ jcuda=12.6.0
 junitPlatform=1.14.1
 limit_mb=58
 
-echo "gpu-bundle: building grad4j-cuda-backend (jar + test jar)"
-mvn -B -q -o -pl cuda-backend package
+echo "gpu-bundle: building grad4j (cuda-backend jar + test jar, cpu-backend, examples)"
+mvn -B -q -o -pl core,cpu-backend,cuda-backend,examples install -DskipTests
 
 console="$m2/org/junit/platform/junit-platform-console-standalone/$junitPlatform/junit-platform-console-standalone-$junitPlatform.jar"
 if [[ ! -f "$console" ]]; then
@@ -38,6 +40,9 @@ cp "$m2/io/grad4j/grad4j-core/$ver/grad4j-core-$ver.jar" \
    "$m2/io/grad4j/grad4j-core/$ver/grad4j-core-$ver-tests.jar" \
    cuda-backend/target/grad4j-cuda-backend-$ver.jar \
    cuda-backend/target/grad4j-cuda-backend-$ver-tests.jar \
+   cpu-backend/target/grad4j-cpu-backend-$ver.jar \
+   examples/target/grad4j.jar \
+   "$m2/info/picocli/picocli/4.7.7/picocli-4.7.7.jar" \
    "$m2/org/jcuda/jcuda/$jcuda/jcuda-$jcuda.jar" \
    "$m2/org/jcuda/jcublas/$jcuda/jcublas-$jcuda.jar" \
    "$m2/org/jcuda/jcublas-natives/$jcuda/jcublas-natives-$jcuda-linux-x86_64.jar" \

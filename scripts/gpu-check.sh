@@ -4,8 +4,9 @@
 #   1. nvidia-smi
 #   2. the conformance, autograd and training suites plus the primitive-level GPU test on cuda
 #      (-Dgrad4j.backend=cuda) through the JUnit console launcher
-#   3. compute-sanitizer --tool memcheck over the primitive-level test class
-#   4. a pass/fail table
+#   3. grad4j info, gradcheck and a 5-epoch train on cuda (the command line users run)
+#   4. compute-sanitizer --tool memcheck over the primitive-level test class
+#   5. a pass/fail table
 # Logs and JUnit XML go to $OUT (or .gpu-out/ when OUT is unset). Exit status 0 only when all pass.
 # Options: GRAD4J_CUDA_GEMM=builtin|cublas|auto (default auto), SKIP_MEMCHECK=1.
 set -uo pipefail
@@ -52,6 +53,12 @@ step "cuda suites" suites.log 16 170 "$java" "${jvm[@]}" -jar "$console" execute
   --select-class io.grad4j.cuda.CudaTrainingTest \
   --fail-if-no-tests
 grep -E "\[X\]" "$out/suites.log" | head -40 | sed 's/^/  FAILED: /'
+
+cli=("$java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Djava.io.tmpdir="$tmpdir"
+     -Dgrad4j.cuda.gemm="${GRAD4J_CUDA_GEMM:-auto}" -cp "$cp" io.grad4j.examples.Grad4jCli)
+step "grad4j info" info.log 12 30 "${cli[@]}" info --backend cuda
+step "grad4j gradcheck on cuda" gradcheck.log 10 60 "${cli[@]}" gradcheck --backend cuda
+step "grad4j train on cuda" train.log 16 90 "${cli[@]}" train --backend cuda --epochs 5 --out "$out/run-cuda"
 
 if [[ "${SKIP_MEMCHECK:-0}" != 1 ]]; then
   if command -v compute-sanitizer >/dev/null 2>&1; then

@@ -21,7 +21,24 @@ public final class Grad4jCli implements Runnable {
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");
         }
-        System.exit(new CommandLine(new Grad4jCli()).execute(args));
+        System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The command line with its error policy: a failure the user can act on (unavailable backend,
+     * unreadable data, bad values) prints one line naming the problem, not a stack trace; set
+     * GRAD4J_DEBUG=1 for the trace.
+     */
+    static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new Grad4jCli());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("grad4j " + commandLine.getCommandName() + ": " + e.getMessage());
+            if (System.getenv("GRAD4J_DEBUG") != null) {
+                e.printStackTrace(commandLine.getErr());
+            }
+            return 1;
+        });
+        return cli;
     }
 
     /** Applies --backend before anything touches {@link io.grad4j.backend.Backends}. */

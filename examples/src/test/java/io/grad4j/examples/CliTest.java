@@ -28,7 +28,7 @@ class CliTest {
         int exit;
         try (java.io.PrintStream capture = new java.io.PrintStream(bytes, true)) {
             System.setOut(capture);
-            CommandLine cli = new CommandLine(new Grad4jCli());
+            CommandLine cli = Grad4jCli.commandLine();
             cli.setErr(new PrintWriter(err, true));
             exit = cli.execute(args);
         } finally {
@@ -54,6 +54,9 @@ class CliTest {
         Run r = run("train", "--epochs", "0", "--lr", "-1", "--out", out.toString());
         assertEquals(2, r.exit());
         assertTrue(r.stderr().contains("--epochs must be >= 1, got 0") && r.stderr().contains("--lr"), r.stderr());
+        Run missing = run("train", "--data", out.resolve("nowhere").toString(), "--out", out.toString());
+        assertEquals(1, missing.exit());
+        assertTrue(missing.stderr().startsWith("grad4j train: MNIST file train-images-idx3-ubyte[.gz] not found"), missing.stderr());
         Run o = run("train", "--optimizer", "adagrad", "--out", out.toString());
         assertEquals(2, o.exit());
         assertTrue(o.stderr().contains("adagrad"), o.stderr());
