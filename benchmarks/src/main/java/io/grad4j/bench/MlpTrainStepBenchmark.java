@@ -1,0 +1,80 @@
+package io.grad4j.bench;
+
+import io.grad4j.DType;
+import io.grad4j.Tensor;
+import io.grad4j.TensorScope;
+import io.grad4j.backend.Backend;
+import io.grad4j.backend.Backends;
+import io.grad4j.nn.Linear;
+import io.grad4j.nn.Losses;
+import io.grad4j.nn.ReLU;
+import io.grad4j.nn.Sequential;
+import io.grad4j.optim.SGD;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One training step of a 784-512-256-10 ReLU MLP: forward, cross-entropy, backward, SGD (lr 0.1),
+ * FLOAT32, inside a TensorScope as a training loop runs it. The loss is read back each step, which
+ * also makes a GPU step complete before the clock stops.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 5, time = 1)
+@Measurement(iterations = 10, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+        "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0"})
+public class MlpTrainStepBenchmark {
+    @Param({"cpu"})
+    public String backend;
+
+    @Param({"128", "1024"})
+    public int batch;
+
+    private Backends.Scope backendScope;
+    private Sequential model;
+    private SGD sgd;
+    private Tensor x;
+    private int[] labels;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        Backend b = BenchBackend.named(backend);
+        backendScope = Backends.use(b);
+        model = new Sequential(new Linear(784, 512, 1), new ReLU(), new Linear(512, 256, 2), new ReLU(), new Linear(256, 10, 3));
+        sgd = new SGD(model.parameters(), 0.1);
+        x = Tensor.rand(DType.FLOAT32, 4, batch, 784);
+        labels = new Random(5).ints(batch, 0, 10).toArray();
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        backendScope.close();
+    }
+
+    @Benchmark
+    public double trainStep() {
+        try (TensorScope step = TensorScope.open()) {
+            sgd.zeroGrad();
+            Tensor loss = Losses.crossEntropy(model.forward(x), labels);
+            loss.backward();
+            sgd.step();
+            return loss.item();
+        }
+    }
+}
