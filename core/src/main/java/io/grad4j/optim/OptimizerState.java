@@ -57,7 +57,8 @@ final class OptimizerState {
                 throw new IllegalArgumentException(optimizer + ".loadState: unexpected state '" + name
                         + "': this optimizer keeps no state (for example SGD without momentum)");
             }
-            if (index < 0 || index >= params || !buffers.contains(name.substring(dot + 1))) {
+            if (index < 0 || index >= params || !buffers.contains(name.substring(dot + 1))
+                    || !name.equals(key(index, name.substring(dot + 1)))) {
                 throw new IllegalArgumentException(optimizer + ".loadState: unknown state name '" + name
                         + "'; expected '<i>.<buffer>' with i in [0, " + params + ") and buffer one of " + buffers);
             }

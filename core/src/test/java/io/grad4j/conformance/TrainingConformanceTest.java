@@ -2,6 +2,7 @@ package io.grad4j.conformance;
 
 import io.grad4j.DType;
 import io.grad4j.Tensor;
+import io.grad4j.TensorScope;
 import io.grad4j.nn.Linear;
 import io.grad4j.nn.Losses;
 import io.grad4j.nn.ReLU;
@@ -340,6 +341,33 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     }
 
     @Test
+    void optimizerStateOutlivesTensorScopes() {
+        double[] start = {1, -2, 0.5};
+        Tensor scoped = Tensor.of(start, 3).requiresGrad(true);
+        Tensor unscoped = Tensor.of(start, 3).requiresGrad(true);
+        List<Optimizer> inScope = List.of(new Adam(List.of(scoped), 0.1), new SGD(List.of(scoped), 0.1, 0.9, 0, true));
+        List<Optimizer> outside = List.of(new Adam(List.of(unscoped), 0.1), new SGD(List.of(unscoped), 0.1, 0.9, 0, true));
+        Map<String, Tensor> exported;
+        for (int i = 0; i < 3; i++) {
+            for (int k = 0; k < 2; k++) {
+                try (TensorScope step = TensorScope.open()) {
+                    stepOnQuadratic(scoped, inScope.get(k)); // buffers made here must survive the scope
+                }
+                stepOnQuadratic(unscoped, outside.get(k));
+            }
+        }
+        assertArrayEquals(unscoped.toDoubleArray(), scoped.toDoubleArray(), 0.0);
+        try (TensorScope restore = TensorScope.open()) {
+            exported = outside.get(0).state();
+            inScope.get(0).loadState(exported); // same state: the loaded copies must survive this scope too
+        }
+        assertTrue(exported.get("0.exp_avg").isClosed(), "state() copies belong to the caller's scope");
+        stepOnQuadratic(scoped, inScope.get(0));
+        stepOnQuadratic(unscoped, outside.get(0));
+        assertArrayEquals(unscoped.toDoubleArray(), scoped.toDoubleArray(), 0.0);
+    }
+
+    @Test
     void loadStateRejectsBadNamesShapesAndDtypes() {
         Tensor p = Tensor.of(new double[] {1, 2, 3}, 3).requiresGrad(true);
         Adam adam = new Adam(List.of(p), 0.1);
@@ -349,6 +377,12 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
         Map<String, Tensor> unknown = new HashMap<>(good);
         unknown.put("0.momentum", Tensor.zeros(DType.FLOAT64, 3));
         assertMessageContains(() -> adam.loadState(unknown), "'0.momentum'");
+
+        Map<String, Tensor> notCanonical = new HashMap<>();
+        notCanonical.put("00.step", Tensor.scalar(1));
+        notCanonical.put("0.exp_avg", Tensor.zeros(DType.FLOAT64, 3));
+        notCanonical.put("0.exp_avg_sq", Tensor.zeros(DType.FLOAT64, 3));
+        assertMessageContains(() -> adam.loadState(notCanonical), "'00.step'");
 
         Map<String, Tensor> outOfRange = new HashMap<>();
         outOfRange.put("1.step", Tensor.scalar(1));
