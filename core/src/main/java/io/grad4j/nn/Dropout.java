@@ -13,8 +13,9 @@ import java.util.List;
  * 1/(1-p), so the gradient flows only through the kept elements, scaled the same way.
  *
  * <p>Masks are reproducible: the n-th training-mode call (n = 0, 1, ...) keeps element i when
- * {@code u_i >= p}, where u = {@code Tensor.rand(FLOAT64, callSeed(seed, n), x.shape())}; the
- * same seed gives the same masks on every backend. Evaluation-mode calls do not advance n.
+ * {@code u_i >= p}, where u = {@code Tensor.rand(FLOAT64, seed + 0x9E3779B97F4A7C15L * (n + 1), x.shape())};
+ * the same seed gives the same masks on every backend and for either dtype. Evaluation-mode calls
+ * do not advance n.
  * The threshold is taken on the host (the backend interface has no comparison), which costs one
  * download and one upload of the mask per training call.
  */
