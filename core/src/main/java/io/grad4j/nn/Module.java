@@ -10,4 +10,15 @@ public interface Module {
 
     /** The trainable tensors, in a stable order (optimizers and checkpoints rely on it). */
     List<Tensor> parameters();
+
+    /**
+     * Switches to training mode (layers such as {@link Dropout} behave as in training); containers
+     * pass it on to their layers. Modules start in training mode; those without modes ignore it.
+     */
+    default void train() {
+    }
+
+    /** Switches to evaluation mode (dropout becomes the identity); containers pass it on. */
+    default void eval() {
+    }
 }

@@ -30,6 +30,22 @@ public final class Sequential implements Module {
         return h;
     }
 
+    /** Switches every layer to training mode. */
+    @Override
+    public void train() {
+        for (Module m : layers) {
+            m.train();
+        }
+    }
+
+    /** Switches every layer to evaluation mode. */
+    @Override
+    public void eval() {
+        for (Module m : layers) {
+            m.eval();
+        }
+    }
+
     @Override
     public List<Tensor> parameters() {
         List<Tensor> all = new ArrayList<>();

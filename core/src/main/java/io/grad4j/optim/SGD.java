@@ -5,18 +5,31 @@ import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.NoGrad;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
- * Stochastic gradient descent, theta <- theta - lr * g, with PyTorch's conventions for momentum
- * and weight decay: g = grad + weightDecay * theta; v = momentum * v + g (v starts as g);
- * theta <- theta - lr * v. Parameters without a gradient are skipped.
+ * Stochastic gradient descent, theta <- theta - lr * g, with PyTorch's conventions for momentum,
+ * weight decay and Nesterov momentum:
+ * <pre>
+ *   g = grad + weightDecay * theta
+ *   v = momentum * v + g          (v starts as g)
+ *   g = nesterov ? g + momentum * v : v
+ *   theta <- theta - lr * g
+ * </pre>
+ * Parameters without a gradient are skipped. State: {@code "<i>.momentum"} (v) for each stepped
+ * parameter when momentum is non-zero; none otherwise.
  */
 public final class SGD implements Optimizer {
+    private static final String MOMENTUM = "momentum";
+
     private final List<Tensor> params;
-    private final double lr;
+    private double lr;
     private final double momentum;
     private final double weightDecay;
+    private final boolean nesterov;
     private final Tensor[] velocity;
 
     public SGD(List<Tensor> params, double lr) {
@@ -24,19 +37,26 @@ public final class SGD implements Optimizer {
     }
 
     public SGD(List<Tensor> params, double lr, double momentum, double weightDecay) {
-        if (!(lr > 0) || !(momentum >= 0) || !(weightDecay >= 0)) {
-            throw new IllegalArgumentException("SGD needs lr > 0, momentum >= 0, weightDecay >= 0; got lr=" + lr
+        this(params, lr, momentum, weightDecay, false);
+    }
+
+    /** With {@code nesterov}, momentum must be > 0 (PyTorch's rule: Nesterov needs a velocity to look ahead with). */
+    public SGD(List<Tensor> params, double lr, double momentum, double weightDecay, boolean nesterov) {
+        if (!(lr > 0) || !(momentum >= 0) || !(weightDecay >= 0)
+                || Double.isInfinite(lr) || Double.isInfinite(momentum) || Double.isInfinite(weightDecay)) {
+            throw new IllegalArgumentException("SGD needs finite lr > 0, momentum >= 0, weightDecay >= 0; got lr=" + lr
                     + " momentum=" + momentum + " weightDecay=" + weightDecay);
         }
-        this.params = new ArrayList<>(params);
-        for (Tensor p : this.params) {
-            if (!p.requiresGrad()) {
-                throw new IllegalArgumentException("SGD: a parameter does not require grad: " + p);
-            }
+        if (nesterov && momentum == 0) {
+            throw new IllegalArgumentException("SGD: Nesterov momentum needs momentum > 0, got momentum=" + momentum
+                    + "; pass a momentum such as 0.9 or set nesterov to false");
         }
+        this.params = new ArrayList<>(params);
+        OptimizerState.checkParams("SGD", this.params);
         this.lr = lr;
         this.momentum = momentum;
         this.weightDecay = weightDecay;
+        this.nesterov = nesterov;
         this.velocity = new Tensor[this.params.size()];
     }
 
@@ -58,7 +78,7 @@ public final class SGD implements Optimizer {
                         velocity[i].close();
                     }
                     velocity[i] = v.persistent();
-                    g = v;
+                    g = nesterov ? g.add(v.mul(momentum)) : v;
                 }
                 p.assign(p.sub(g.mul(lr)));
             }
@@ -69,6 +89,45 @@ public final class SGD implements Optimizer {
     public void zeroGrad() {
         for (Tensor p : params) {
             p.zeroGrad();
+        }
+    }
+
+    @Override
+    public double learningRate() {
+        return lr;
+    }
+
+    @Override
+    public void setLearningRate(double lr) {
+        OptimizerState.checkLearningRate("SGD", lr);
+        this.lr = lr;
+    }
+
+    @Override
+    public Map<String, Tensor> state() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (int i = 0; i < velocity.length; i++) {
+            if (velocity[i] != null) {
+                out.put(OptimizerState.key(i, MOMENTUM), OptimizerState.copy(velocity[i]));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void loadState(Map<String, Tensor> state) {
+        Set<String> buffers = momentum != 0 ? Set.of(MOMENTUM) : Set.of();
+        boolean[] present = OptimizerState.checkNames("SGD", state, params.size(), buffers);
+        for (int i = 0; i < present.length; i++) {
+            if (present[i]) {
+                OptimizerState.checkBuffer("SGD", state, OptimizerState.key(i, MOMENTUM), params.get(i));
+            }
+        }
+        OptimizerState.closeAll(velocity);
+        for (int i = 0; i < present.length; i++) {
+            if (present[i]) {
+                velocity[i] = OptimizerState.loadBuffer(state.get(OptimizerState.key(i, MOMENTUM)), params.get(i));
+            }
         }
     }
 }

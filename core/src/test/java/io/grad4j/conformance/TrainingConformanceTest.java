@@ -2,22 +2,35 @@ package io.grad4j.conformance;
 
 import io.grad4j.DType;
 import io.grad4j.Tensor;
+import io.grad4j.TensorScope;
 import io.grad4j.nn.Linear;
 import io.grad4j.nn.Losses;
 import io.grad4j.nn.ReLU;
 import io.grad4j.nn.Sequential;
 import io.grad4j.nn.Tanh;
+import io.grad4j.nn.Dropout;
+import io.grad4j.optim.Adam;
+import io.grad4j.optim.AdamW;
+import io.grad4j.optim.CosineAnnealingLR;
+import io.grad4j.optim.LearningRateSchedule;
+import io.grad4j.optim.Optimizer;
 import io.grad4j.optim.SGD;
+import io.grad4j.optim.StepLR;
 import org.junit.jupiter.api.Test;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Layers, losses and SGD on a backend, against hand-computed values. */
+/** Layers, losses, optimizers, schedules and dropout on a backend, against hand-computed values. */
 public abstract class TrainingConformanceTest extends BackendTestBase {
 
     @Test
@@ -100,5 +113,417 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
             loss = l.item();
         }
         assertTrue(loss < 0.01, "XOR loss after 400 steps: " + loss);
+    }
+
+    // ---------------------------------------------------------------- Nesterov, Adam, AdamW
+
+    /** loss = sum(p^2), so grad = 2p; one backward and one step. */
+    private static void stepOnSquares(Tensor p, Optimizer opt) {
+        opt.zeroGrad();
+        p.mul(p).sum().backward();
+        opt.step();
+    }
+
+    @Test
+    void nesterovMomentumFollowsPyTorch() {
+        Tensor p = Tensor.of(new double[] {1, -2}, 2).requiresGrad(true);
+        SGD sgd = new SGD(List.of(p), 0.1, 0.9, 0.1, true);
+        // step 1, element 0: g = 2*1 + 0.1*1 = 2.1; v = 2.1; g = 2.1 + 0.9*2.1 = 3.99; p = 1 - 0.1*3.99 = 0.601
+        //         element 1: g = -4 - 0.2 = -4.2; v = -4.2; g = -4.2 - 3.78 = -7.98; p = -2 + 0.798 = -1.202
+        stepOnSquares(p, sgd);
+        assertArrayEquals(new double[] {0.601, -1.202}, p.toDoubleArray(), 1e-12);
+        // step 2, element 0: g = 1.202 + 0.0601 = 1.2621; v = 0.9*2.1 + 1.2621 = 3.1521;
+        //         g = 1.2621 + 0.9*3.1521 = 4.09899; p = 0.601 - 0.409899 = 0.191101
+        //         element 1: g = -2.404 - 0.1202 = -2.5242; v = -3.78 - 2.5242 = -6.3042;
+        //         g = -2.5242 - 5.67378 = -8.19798; p = -1.202 + 0.819798 = -0.382202
+        stepOnSquares(p, sgd);
+        assertArrayEquals(new double[] {0.191101, -0.382202}, p.toDoubleArray(), 1e-12);
+    }
+
+    @Test
+    void adamFollowsPyTorchWithL2WeightDecay() {
+        Tensor p = Tensor.of(new double[] {1}, 1).requiresGrad(true);
+        Adam adam = new Adam(List.of(p), 0.1, 0.9, 0.999, 1e-8, 0.1);
+        // step 1: g = 2*1 + 0.1*1 = 2.1; m = 0.1*2.1 = 0.21; v = 0.001*2.1^2 = 0.00441;
+        //         bc1 = 1 - 0.9 = 0.1; bc2 = 1 - 0.999 = 0.001;
+        //         denom = sqrt(0.00441)/sqrt(0.001) + 1e-8 = 2.1 + 1e-8;
+        //         p = 1 - (0.1/0.1) * 0.21 / (2.1 + 1e-8) = 0.9000000004761904
+        stepOnSquares(p, adam);
+        double p1 = 1 - (0.1 / 0.1) * 0.21 / (Math.sqrt(0.00441) / Math.sqrt(0.001) + 1e-8);
+        assertEquals(0.9000000004761904, p1, 1e-15);
+        assertEquals(p1, p.toDoubleArray()[0], 1e-12);
+        // step 2: g = 2*p1 + 0.1*p1 = 2.1*p1 = 1.890000001; m = 0.9*0.21 + 0.1*g = 0.3780000001;
+        //         v = 0.999*0.00441 + 0.001*g^2 = 0.00797769000378; bc1 = 1 - 0.81 = 0.19;
+        //         bc2 = 1 - 0.998001 = 0.001999; denom = sqrt(v)/sqrt(0.001999) + 1e-8 = 1.99770880312;
+        //         p = p1 - (0.1/0.19) * m / denom = 0.8004122286431954
+        stepOnSquares(p, adam);
+        double g = 2.1 * p1;
+        double m = 0.9 * 0.21 + 0.1 * g;
+        double v = 0.999 * 0.00441 + 0.001 * g * g;
+        double p2 = p1 - (0.1 / (1 - 0.9 * 0.9)) * m / (Math.sqrt(v) / Math.sqrt(1 - 0.999 * 0.999) + 1e-8);
+        assertEquals(0.8004122286431954, p2, 1e-15);
+        assertEquals(p2, p.toDoubleArray()[0], 1e-12);
+    }
+
+    @Test
+    void adamWDecaysTheParameterBeforeTheAdamUpdate() {
+        Tensor p = Tensor.of(new double[] {1}, 1).requiresGrad(true);
+        AdamW adamW = new AdamW(List.of(p), 0.1, 0.9, 0.999, 1e-8, 0.1);
+        // step 1: g = 2*1 = 2 (no decay in the gradient); p = 1 * (1 - 0.1*0.1) = 0.99;
+        //         m = 0.2; v = 0.001*4 = 0.004; denom = sqrt(0.004)/sqrt(0.001) + 1e-8 = 2 + 1e-8;
+        //         p = 0.99 - (0.1/0.1) * 0.2 / (2 + 1e-8) = 0.8900000005
+        stepOnSquares(p, adamW);
+        double p1 = 0.99 - (0.1 / 0.1) * 0.2 / (Math.sqrt(0.004) / Math.sqrt(0.001) + 1e-8);
+        assertEquals(0.8900000005, p1, 1e-15);
+        assertEquals(p1, p.toDoubleArray()[0], 1e-12);
+        // step 2: g = 2*p1 = 1.780000001; p = 0.99*p1; m = 0.9*0.2 + 0.1*g = 0.3580000001;
+        //         v = 0.999*0.004 + 0.001*g^2 = 0.00716440000356; bc1 = 0.19; bc2 = 0.001999;
+        //         denom = sqrt(v)/sqrt(0.001999) + 1e-8 = 1.89314342712;
+        //         p = 0.99*p1 - (0.1/0.19) * m / denom = 0.7815718559365048
+        stepOnSquares(p, adamW);
+        double g = 2 * p1;
+        double m = 0.9 * 0.2 + 0.1 * g;
+        double v = 0.999 * 0.004 + 0.001 * g * g;
+        double p2 = 0.99 * p1 - (0.1 / (1 - 0.9 * 0.9)) * m / (Math.sqrt(v) / Math.sqrt(1 - 0.999 * 0.999) + 1e-8);
+        assertEquals(0.7815718559365048, p2, 1e-15);
+        assertEquals(p2, p.toDoubleArray()[0], 1e-12);
+    }
+
+    @Test
+    void adamDefaultsAreTorchDefaults() {
+        Tensor p = Tensor.of(new double[] {1}, 1).requiresGrad(true);
+        Tensor q = Tensor.of(new double[] {1}, 1).requiresGrad(true);
+        stepOnSquares(p, new Adam(List.of(p), 0.01));
+        stepOnSquares(q, new AdamW(List.of(q), 0.01));
+        // Adam, first step: m/bc1 = g, sqrt(v/bc2) = |g|, so p = 1 - 0.01 * 2 / (2 + 1e-8)
+        assertEquals(1 - 0.01 * 2 / (2 + 1e-8), p.toDoubleArray()[0], 1e-12);
+        // AdamW's default weight decay is 0.01: p = 1 * (1 - 0.01*0.01) - 0.01 * 2 / (2 + 1e-8)
+        assertEquals(0.9999 - 0.01 * 2 / (2 + 1e-8), q.toDoubleArray()[0], 1e-12);
+    }
+
+    @Test
+    void adamTrainsATinyNetwork() {
+        Sequential net = new Sequential(new Linear(2, 16, 1), new Tanh(), new Linear(16, 2, 3));
+        Tensor x = Tensor.of(new float[] {0, 0, 0, 1, 1, 0, 1, 1}, 4, 2);
+        int[] xor = {0, 1, 1, 0};
+        Adam adam = new Adam(net.parameters(), 0.05);
+        double loss = Double.NaN;
+        for (int step = 0; step < 300; step++) {
+            adam.zeroGrad();
+            Tensor l = Losses.crossEntropy(net.forward(x), xor);
+            l.backward();
+            adam.step();
+            loss = l.item();
+        }
+        assertTrue(loss < 0.01, "XOR loss after 300 Adam steps: " + loss);
+    }
+
+    // ---------------------------------------------------------------- learning-rate schedules
+
+    @Test
+    void stepLRMatchesPyTorchsClosedForm() {
+        StepLR schedule = new StepLR(0.1, 3, 0.5);
+        // lr = 0.1 * 0.5^floor(epoch / 3)
+        double[] expected = {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125};
+        for (int epoch = 0; epoch < expected.length; epoch++) {
+            assertEquals(expected[epoch], schedule.lr(epoch), 1e-15, "epoch " + epoch);
+        }
+        assertEquals(0.1 * Math.pow(0.5, 33), schedule.lr(100), 1e-25);
+    }
+
+    @Test
+    void cosineAnnealingMatchesPyTorchsClosedForm() {
+        CosineAnnealingLR schedule = new CosineAnnealingLR(0.1, 10, 0.001);
+        // lr = 0.001 + 0.099 * (1 + cos(pi * epoch / 10)) / 2
+        assertEquals(0.1, schedule.lr(0), 1e-15);
+        assertEquals(0.001 + 0.099 * (1 + Math.cos(0.3 * Math.PI)) / 2, schedule.lr(3), 1e-15);
+        assertEquals(0.07959536998847742, schedule.lr(3), 1e-15); // cos(0.3 pi) = 0.5877852522924731
+        assertEquals(0.0505, schedule.lr(5), 1e-15);              // cos(pi/2) = 0: halfway
+        assertEquals(0.001, schedule.lr(10), 1e-15);              // cos(pi) = -1: eta_min at T_max
+        assertEquals(0.0505, schedule.lr(15), 1e-15);             // past T_max the cosine rises again
+        assertEquals(0.1, schedule.lr(20), 1e-15);
+        for (int epoch = 1; epoch < 10; epoch++) {
+            assertTrue(schedule.lr(epoch) < schedule.lr(epoch - 1), "decreasing up to T_max, epoch " + epoch);
+        }
+    }
+
+    @Test
+    void aScheduleSetsTheOptimizersLearningRate() {
+        Tensor p = Tensor.of(new double[] {1}, 1).requiresGrad(true);
+        SGD sgd = new SGD(List.of(p), 0.1);
+        LearningRateSchedule schedule = new StepLR(0.1, 1, 0.5);
+        schedule.applyTo(sgd, 2); // 0.1 * 0.5^2 = 0.025
+        assertEquals(0.025, sgd.learningRate(), 1e-15);
+        stepOnSquares(p, sgd);    // p = 1 - 0.025 * 2 = 0.95
+        assertEquals(0.95, p.toDoubleArray()[0], 1e-12);
+        Adam adam = new Adam(List.of(p), 0.1);
+        adam.setLearningRate(0.0); // cosine annealing may reach 0: a zero rate leaves p alone
+        stepOnSquares(p, adam);
+        assertEquals(0.95, p.toDoubleArray()[0], 0.0);
+        assertEquals(0.0, adam.learningRate(), 0.0);
+    }
+
+    // ---------------------------------------------------------------- optimizer state
+
+    /** loss = sum(p^2 + c p) with a fixed c, so the gradient 2p + c differs per element. */
+    private static void stepOnQuadratic(Tensor p, Optimizer opt) {
+        opt.zeroGrad();
+        Tensor c = Tensor.of(new double[] {0.5, -1, 2}, 3);
+        p.mul(p).add(p.mul(c)).sum().backward();
+        opt.step();
+    }
+
+    private static void assertStateRoundTripContinuesIdentically(Function<Tensor, Optimizer> make, List<String> names) {
+        double[] start = {1, -2, 0.5};
+        Tensor uninterrupted = Tensor.of(start, 3).requiresGrad(true);
+        Optimizer reference = make.apply(uninterrupted);
+        for (int i = 0; i < 5; i++) {
+            stepOnQuadratic(uninterrupted, reference);
+        }
+
+        Tensor first = Tensor.of(start, 3).requiresGrad(true);
+        Optimizer before = make.apply(first);
+        for (int i = 0; i < 2; i++) {
+            stepOnQuadratic(first, before);
+        }
+        Map<String, Tensor> saved = before.state();
+        assertEquals(new java.util.TreeSet<>(names), new java.util.TreeSet<>(saved.keySet()));
+
+        Tensor resumed = Tensor.of(first.toDoubleArray(), 3).requiresGrad(true);
+        Optimizer after = make.apply(resumed);
+        after.loadState(saved);
+        for (Tensor t : saved.values()) {
+            t.close(); // loadState copied them
+        }
+        stepOnQuadratic(first, before); // the exported copies are independent of the optimizer's buffers
+        for (int i = 0; i < 3; i++) {
+            stepOnQuadratic(resumed, after);
+        }
+        assertArrayEquals(uninterrupted.toDoubleArray(), resumed.toDoubleArray(), 0.0);
+        Map<String, Tensor> finalState = after.state();
+        Map<String, Tensor> referenceState = reference.state();
+        for (String name : names) {
+            assertArrayEquals(referenceState.get(name).toDoubleArray(), finalState.get(name).toDoubleArray(), 0.0, name);
+        }
+    }
+
+    @Test
+    void sgdStateRoundTripContinuesIdentically() {
+        assertStateRoundTripContinuesIdentically(p -> new SGD(List.of(p), 0.1, 0.9, 0.01, true), List.of("0.momentum"));
+        Tensor p = Tensor.of(new double[] {1}, 1).requiresGrad(true);
+        SGD plain = new SGD(List.of(p), 0.1);
+        stepOnSquares(p, plain);
+        assertTrue(plain.state().isEmpty(), "plain SGD keeps no state");
+    }
+
+    @Test
+    void adamStateRoundTripContinuesIdentically() {
+        List<String> names = List.of("0.step", "0.exp_avg", "0.exp_avg_sq");
+        assertStateRoundTripContinuesIdentically(p -> new Adam(List.of(p), 0.1, 0.9, 0.999, 1e-8, 0.01), names);
+        assertStateRoundTripContinuesIdentically(p -> new AdamW(List.of(p), 0.1, 0.8, 0.99, 1e-6, 0.05), names);
+    }
+
+    @Test
+    void adamStateHoldsTheStepCountAndMoments() {
+        Tensor p = Tensor.of(new double[] {1}, 1).requiresGrad(true);
+        Tensor unused = Tensor.of(new double[] {3, 4}, 2).requiresGrad(true);
+        Adam adam = new Adam(List.of(p, unused), 0.1);
+        stepOnSquares(p, adam);
+        stepOnSquares(p, adam);
+        Map<String, Tensor> state = adam.state();
+        assertEquals(3, state.size(), "a parameter never stepped has no state: " + state.keySet());
+        assertEquals(2.0, state.get("0.step").item(), 0.0);
+        assertEquals(0, state.get("0.step").rank());
+        // m after two steps: 0.9 * 0.2 + 0.1 * g2, with g2 = 2 * p1 the second gradient
+        double p1 = 1 - 0.2 / (2 + 1e-8);
+        assertEquals(0.9 * 0.2 + 0.1 * 2 * p1, state.get("0.exp_avg").toDoubleArray()[0], 1e-12);
+        assertEquals(0.999 * 0.004 + 0.001 * 4 * p1 * p1, state.get("0.exp_avg_sq").toDoubleArray()[0], 1e-12);
+    }
+
+    @Test
+    void optimizerStateOutlivesTensorScopes() {
+        double[] start = {1, -2, 0.5};
+        Tensor scoped = Tensor.of(start, 3).requiresGrad(true);
+        Tensor unscoped = Tensor.of(start, 3).requiresGrad(true);
+        List<Optimizer> inScope = List.of(new Adam(List.of(scoped), 0.1), new SGD(List.of(scoped), 0.1, 0.9, 0, true));
+        List<Optimizer> outside = List.of(new Adam(List.of(unscoped), 0.1), new SGD(List.of(unscoped), 0.1, 0.9, 0, true));
+        Map<String, Tensor> exported;
+        for (int i = 0; i < 3; i++) {
+            for (int k = 0; k < 2; k++) {
+                try (TensorScope step = TensorScope.open()) {
+                    stepOnQuadratic(scoped, inScope.get(k)); // buffers made here must survive the scope
+                }
+                stepOnQuadratic(unscoped, outside.get(k));
+            }
+        }
+        assertArrayEquals(unscoped.toDoubleArray(), scoped.toDoubleArray(), 0.0);
+        try (TensorScope restore = TensorScope.open()) {
+            exported = outside.get(0).state();
+            inScope.get(0).loadState(exported); // same state: the loaded copies must survive this scope too
+        }
+        assertTrue(exported.get("0.exp_avg").isClosed(), "state() copies belong to the caller's scope");
+        stepOnQuadratic(scoped, inScope.get(0));
+        stepOnQuadratic(unscoped, outside.get(0));
+        assertArrayEquals(unscoped.toDoubleArray(), scoped.toDoubleArray(), 0.0);
+    }
+
+    @Test
+    void loadStateRejectsBadNamesShapesAndDtypes() {
+        Tensor p = Tensor.of(new double[] {1, 2, 3}, 3).requiresGrad(true);
+        Adam adam = new Adam(List.of(p), 0.1);
+        stepOnQuadratic(p, adam);
+        Map<String, Tensor> good = adam.state();
+
+        Map<String, Tensor> unknown = new HashMap<>(good);
+        unknown.put("0.momentum", Tensor.zeros(DType.FLOAT64, 3));
+        assertMessageContains(() -> adam.loadState(unknown), "'0.momentum'");
+
+        Map<String, Tensor> notCanonical = new HashMap<>();
+        notCanonical.put("00.step", Tensor.scalar(1));
+        notCanonical.put("0.exp_avg", Tensor.zeros(DType.FLOAT64, 3));
+        notCanonical.put("0.exp_avg_sq", Tensor.zeros(DType.FLOAT64, 3));
+        assertMessageContains(() -> adam.loadState(notCanonical), "'00.step'");
+
+        Map<String, Tensor> outOfRange = new HashMap<>();
+        outOfRange.put("1.step", Tensor.scalar(1));
+        outOfRange.put("1.exp_avg", Tensor.zeros(DType.FLOAT64, 3));
+        outOfRange.put("1.exp_avg_sq", Tensor.zeros(DType.FLOAT64, 3));
+        assertMessageContains(() -> adam.loadState(outOfRange), "'1.step'");
+
+        Map<String, Tensor> incomplete = new HashMap<>(good);
+        incomplete.remove("0.exp_avg_sq");
+        assertMessageContains(() -> adam.loadState(incomplete), "parameter 0 has only some");
+
+        Map<String, Tensor> wrongShape = new HashMap<>(good);
+        wrongShape.put("0.exp_avg", Tensor.zeros(DType.FLOAT64, 2));
+        assertMessageContains(() -> adam.loadState(wrongShape), "has shape [2] but its parameter has shape [3]");
+
+        Map<String, Tensor> wrongDtype = new HashMap<>(good);
+        wrongDtype.put("0.exp_avg_sq", Tensor.zeros(DType.FLOAT32, 3));
+        assertMessageContains(() -> adam.loadState(wrongDtype), "is FLOAT32 but its parameter is FLOAT64");
+
+        Map<String, Tensor> badStep = new HashMap<>(good);
+        badStep.put("0.step", Tensor.scalar(1.5));
+        assertMessageContains(() -> adam.loadState(badStep), "step count >= 1, got 1.5");
+
+        SGD plain = new SGD(List.of(p), 0.1);
+        assertMessageContains(() -> plain.loadState(Map.of("0.momentum", Tensor.zeros(DType.FLOAT64, 3))), "keeps no state");
+
+        // a rejected load changes nothing: the next step is the one an untouched optimizer takes
+        Tensor twin = Tensor.of(new double[] {1, 2, 3}, 3).requiresGrad(true);
+        Adam untouched = new Adam(List.of(twin), 0.1);
+        stepOnQuadratic(twin, untouched);
+        stepOnQuadratic(p, adam);
+        stepOnQuadratic(twin, untouched);
+        assertArrayEquals(twin.toDoubleArray(), p.toDoubleArray(), 0.0);
+
+        adam.loadState(Map.of()); // an empty state restarts the moments and the step count
+        assertTrue(adam.state().isEmpty());
+    }
+
+    @Test
+    void optimizersRejectBadHyperparametersWithTheValues() {
+        Tensor p = Tensor.of(new double[] {1}, 1).requiresGrad(true);
+        List<Tensor> ps = List.of(p);
+        assertMessageContains(() -> new SGD(ps, 0.1, 0.0, 0.0, true), "Nesterov momentum needs momentum > 0, got momentum=0.0");
+        assertMessageContains(() -> new SGD(ps, -0.1), "lr=-0.1");
+        assertMessageContains(() -> new Adam(ps, 0.1, 1.0, 0.999, 1e-8, 0), "beta1=1.0");
+        assertMessageContains(() -> new AdamW(ps, 0.1, 0.9, -0.5, 1e-8, 0), "beta2=-0.5");
+        assertMessageContains(() -> new Adam(ps, 0.1, 0.9, 0.999, -1e-8, 0), "eps=-1.0E-8");
+        assertMessageContains(() -> new AdamW(ps, 0.1, 0.9, 0.999, 1e-8, -0.01), "weightDecay=-0.01");
+        assertMessageContains(() -> new Adam(ps, Double.NaN), "lr=NaN");
+        assertMessageContains(() -> new Adam(List.of(Tensor.of(new double[] {1}, 1)), 0.1), "does not require grad");
+        assertMessageContains(() -> new SGD(ps, 0.1).setLearningRate(-1), "got -1.0");
+        assertMessageContains(() -> new AdamW(ps, 0.1).setLearningRate(Double.POSITIVE_INFINITY), "got Infinity");
+        assertMessageContains(() -> new StepLR(0.1, 0, 0.5), "stepSize=0");
+        assertMessageContains(() -> new StepLR(0.1, 2, 0.5).lr(-1), "got -1");
+        assertMessageContains(() -> new CosineAnnealingLR(0.1, 0, 0.0), "tMax=0");
+        assertMessageContains(() -> new CosineAnnealingLR(0.1, 10, -1), "etaMin=-1.0");
+        assertMessageContains(() -> new Dropout(1.0, 0), "p=1.0");
+        assertMessageContains(() -> new Dropout(-0.1, 0), "p=-0.1");
+        assertMessageContains(() -> new Dropout(Double.NaN, 0), "p=NaN");
+    }
+
+    private static void assertMessageContains(org.junit.jupiter.api.function.Executable call, String fragment) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+        assertTrue(e.getMessage().contains(fragment), "message '" + e.getMessage() + "' lacks '" + fragment + "'");
+    }
+
+    // ---------------------------------------------------------------- dropout
+
+    @Test
+    void dropoutZeroesAboutPAndPreservesTheMean() {
+        int n = 200_000;
+        double p = 0.3;
+        Dropout dropout = new Dropout(p, 7);
+        assertTrue(dropout.isTraining(), "modules start in training mode");
+        double[] y = dropout.forward(Tensor.ones(DType.FLOAT64, n)).toDoubleArray();
+        int zeros = 0;
+        double sum = 0;
+        for (double v : y) {
+            if (v == 0.0) {
+                zeros++;
+            } else {
+                assertEquals(1 / (1 - p), v, 1e-15, "kept elements are scaled by 1/(1-p)");
+            }
+            sum += v;
+        }
+        // binomial: the zero fraction has std sqrt(0.3 * 0.7 / 2e5) = 0.001; the mean's std is 0.0015
+        assertEquals(p, zeros / (double) n, 0.006);
+        assertEquals(1.0, sum / n, 0.008);
+    }
+
+    @Test
+    void dropoutMasksAreReproducibleAcrossDtypesAndDifferPerCall() {
+        Tensor x = Tensor.randn(DType.FLOAT64, 11, 50, 40);
+        double[] first = new Dropout(0.5, 3).forward(x).toDoubleArray();
+        Dropout again = new Dropout(0.5, 3);
+        assertArrayEquals(first, again.forward(x).toDoubleArray(), 0.0, "same seed, same first mask");
+        double[] second = again.forward(x).toDoubleArray();
+        double[] asFloat = new Dropout(0.5, 3).forward(x.to(DType.FLOAT32)).toDoubleArray();
+        double[] xs = x.toDoubleArray();
+        int differ = 0;
+        for (int i = 0; i < xs.length; i++) {
+            assertEquals(first[i] == 0, asFloat[i] == 0, "FLOAT32 and FLOAT64 share the mask, element " + i);
+            assertTrue(first[i] == 0 || first[i] == 2 * xs[i], "kept elements are x / (1 - p)");
+            if ((first[i] == 0) != (second[i] == 0)) {
+                differ++;
+            }
+        }
+        assertTrue(differ > xs.length / 4, "the second call draws a fresh mask; only " + differ + " differ");
+        assertNotEquals(0, differ);
+    }
+
+    @Test
+    void dropoutInEvalModeIsTheIdentity() {
+        Tensor x = Tensor.randn(DType.FLOAT32, 5, 8, 8);
+        Dropout dropout = new Dropout(0.9, 1);
+        Sequential net = new Sequential(new Linear(8, 8, 2), dropout);
+        net.eval();
+        assertFalse(dropout.isTraining(), "Sequential passes eval() on");
+        assertArrayEquals(x.toDoubleArray(), dropout.forward(x).toDoubleArray(), 0.0);
+        net.train();
+        assertTrue(dropout.isTraining(), "Sequential passes train() on");
+        assertArrayEquals(x.toDoubleArray(), new Dropout(0.0, 1).forward(x).toDoubleArray(), 0.0, "p = 0 keeps everything");
+    }
+
+    @Test
+    void dropoutGradientFlowsOnlyThroughKeptUnits() {
+        double p = 0.25;
+        Tensor x = Tensor.rand(DType.FLOAT64, 5, 400).add(1).requiresGrad(true); // in [1, 2): no zeros of its own
+        Tensor w = Tensor.randn(DType.FLOAT64, 6, 400);
+        Tensor y = new Dropout(p, 9).forward(x);
+        y.mul(w).sum().backward();
+        double[] ys = y.toDoubleArray();
+        double[] gs = x.grad().toDoubleArray();
+        double[] ws = w.toDoubleArray();
+        int kept = 0;
+        for (int i = 0; i < ys.length; i++) {
+            // d(sum(w * x * mask))/dx = w * mask, mask = 1/(1-p) where kept, 0 where dropped
+            double expected = ys[i] == 0 ? 0.0 : ws[i] / (1 - p);
+            assertEquals(expected, gs[i], 1e-12, "element " + i);
+            kept += ys[i] == 0 ? 0 : 1;
+        }
+        assertTrue(kept > 0 && kept < ys.length, "some kept, some dropped: " + kept);
     }
 }

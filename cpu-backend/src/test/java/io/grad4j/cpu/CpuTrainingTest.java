@@ -4,7 +4,7 @@ import io.grad4j.backend.Backend;
 import io.grad4j.backend.Backends;
 import io.grad4j.conformance.TrainingConformanceTest;
 
-/** Layers, losses and SGD on the cpu backend. */
+/** Layers, losses, optimizers, schedules and dropout on the cpu backend. */
 class CpuTrainingTest extends TrainingConformanceTest {
     @Override
     protected Backend backend() {

@@ -7,7 +7,7 @@ import org.junit.jupiter.api.BeforeAll;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-/** Runs the training conformance suite (losses, Linear, SGD, a tiny network) on the GPU; skipped with the probe's reason where there is none. */
+/** Runs the training conformance suite (losses, Linear, SGD, Adam, AdamW, schedules, optimizer state, Dropout, tiny networks) on the GPU; skipped with the probe's reason where there is none. */
 class CudaTrainingTest extends TrainingConformanceTest {
     @BeforeAll
     static void needsGpu() {

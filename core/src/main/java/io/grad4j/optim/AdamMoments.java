@@ -1,0 +1,157 @@
+package io.grad4j.optim;
+
+import io.grad4j.Tensor;
+import io.grad4j.autograd.Autograd;
+import io.grad4j.autograd.NoGrad;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The moment estimates and update shared by {@link Adam} and {@link AdamW}, which differ only in
+ * how weight decay enters (PyTorch's {@code torch.optim.Adam} and {@code AdamW}, amsgrad off):
+ * <pre>
+ *   t = t + 1                                   (per parameter, as PyTorch counts)
+ *   Adam:  g = grad + weightDecay * theta
+ *   AdamW: theta = theta * (1 - lr * weightDecay); g = grad
+ *   m = beta1 * m + (1 - beta1) * g             (m, v start at zero)
+ *   v = beta2 * v + (1 - beta2) * g^2
+ *   theta = theta - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ * </pre>
+ * State per stepped parameter i: {@code "<i>.step"} (a FLOAT64 scalar), {@code "<i>.exp_avg"} (m)
+ * and {@code "<i>.exp_avg_sq"} (v).
+ */
+final class AdamMoments {
+    static final String STEP = "step";
+    static final String EXP_AVG = "exp_avg";
+    static final String EXP_AVG_SQ = "exp_avg_sq";
+    private static final Set<String> BUFFERS = Set.of(STEP, EXP_AVG, EXP_AVG_SQ);
+
+    private final String name;
+    private final boolean decoupledWeightDecay;
+    private final List<Tensor> params;
+    private double lr;
+    private final double beta1;
+    private final double beta2;
+    private final double eps;
+    private final double weightDecay;
+    private final long[] steps;
+    private final Tensor[] expAvg;
+    private final Tensor[] expAvgSq;
+
+    AdamMoments(String name, boolean decoupledWeightDecay, List<Tensor> params,
+                double lr, double beta1, double beta2, double eps, double weightDecay) {
+        if (!(lr > 0) || Double.isInfinite(lr)) {
+            throw new IllegalArgumentException(name + ": lr must be finite and > 0, got lr=" + lr);
+        }
+        if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
+            throw new IllegalArgumentException(name + ": betas must lie in [0, 1), got beta1=" + beta1 + " beta2=" + beta2);
+        }
+        if (!(eps >= 0) || Double.isInfinite(eps)) {
+            throw new IllegalArgumentException(name + ": eps must be finite and >= 0, got eps=" + eps);
+        }
+        if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
+            throw new IllegalArgumentException(name + ": weightDecay must be finite and >= 0, got weightDecay=" + weightDecay);
+        }
+        this.name = name;
+        this.decoupledWeightDecay = decoupledWeightDecay;
+        this.params = new ArrayList<>(params);
+        OptimizerState.checkParams(name, this.params);
+        this.lr = lr;
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        this.weightDecay = weightDecay;
+        this.steps = new long[this.params.size()];
+        this.expAvg = new Tensor[this.params.size()];
+        this.expAvgSq = new Tensor[this.params.size()];
+    }
+
+    void step() {
+        try (NoGrad ignored = Autograd.noGrad()) {
+            for (int i = 0; i < params.size(); i++) {
+                Tensor p = params.get(i);
+                Tensor g = p.grad();
+                if (g == null) {
+                    continue;
+                }
+                long t = ++steps[i];
+                if (weightDecay != 0) {
+                    if (decoupledWeightDecay) {
+                        p.assign(p.mul(1 - lr * weightDecay));
+                    } else {
+                        g = g.add(p.mul(weightDecay));
+                    }
+                }
+                Tensor m = expAvg[i] == null ? g.mul(1 - beta1) : expAvg[i].mul(beta1).add(g.mul(1 - beta1));
+                Tensor v = expAvgSq[i] == null ? g.mul(g).mul(1 - beta2)
+                        : expAvgSq[i].mul(beta2).add(g.mul(g).mul(1 - beta2));
+                replace(expAvg, i, m);
+                replace(expAvgSq, i, v);
+                double biasCorrection1 = 1 - Math.pow(beta1, t);
+                double biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, t));
+                double stepSize = lr / biasCorrection1;
+                Tensor denom = v.sqrt().div(biasCorrection2Sqrt).add(eps);
+                p.assign(p.sub(m.div(denom).mul(stepSize)));
+            }
+        }
+    }
+
+    private static void replace(Tensor[] buffers, int i, Tensor next) {
+        if (buffers[i] != null) {
+            buffers[i].close();
+        }
+        buffers[i] = next.persistent();
+    }
+
+    void zeroGrad() {
+        for (Tensor p : params) {
+            p.zeroGrad();
+        }
+    }
+
+    double learningRate() {
+        return lr;
+    }
+
+    void setLearningRate(double lr) {
+        OptimizerState.checkLearningRate(name, lr);
+        this.lr = lr;
+    }
+
+    Map<String, Tensor> state() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (int i = 0; i < params.size(); i++) {
+            if (expAvg[i] != null) {
+                out.put(OptimizerState.key(i, STEP), OptimizerState.stepTensor(steps[i], params.get(i)));
+                out.put(OptimizerState.key(i, EXP_AVG), OptimizerState.copy(expAvg[i]));
+                out.put(OptimizerState.key(i, EXP_AVG_SQ), OptimizerState.copy(expAvgSq[i]));
+            }
+        }
+        return out;
+    }
+
+    void loadState(Map<String, Tensor> state) {
+        boolean[] present = OptimizerState.checkNames(name, state, params.size(), BUFFERS);
+        long[] loadedSteps = new long[params.size()];
+        for (int i = 0; i < present.length; i++) {
+            if (present[i]) {
+                loadedSteps[i] = OptimizerState.readStep(name, state, OptimizerState.key(i, STEP));
+                OptimizerState.checkBuffer(name, state, OptimizerState.key(i, EXP_AVG), params.get(i));
+                OptimizerState.checkBuffer(name, state, OptimizerState.key(i, EXP_AVG_SQ), params.get(i));
+            }
+        }
+        OptimizerState.closeAll(expAvg);
+        OptimizerState.closeAll(expAvgSq);
+        for (int i = 0; i < present.length; i++) {
+            steps[i] = loadedSteps[i];
+            if (present[i]) {
+                expAvg[i] = OptimizerState.loadBuffer(state.get(OptimizerState.key(i, EXP_AVG)), params.get(i));
+                expAvgSq[i] = OptimizerState.loadBuffer(state.get(OptimizerState.key(i, EXP_AVG_SQ)), params.get(i));
+            }
+        }
+    }
+}
