@@ -1,0 +1,207 @@
+package io.grad4j.checkpoint;
+
+import io.grad4j.Tensor;
+import io.grad4j.autograd.Autograd;
+import io.grad4j.autograd.NoGrad;
+import io.grad4j.nn.Linear;
+import io.grad4j.nn.Module;
+import io.grad4j.nn.Sequential;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Training checkpoints: a model's parameters under stable names (for example
+ * {@code "layers.0.weight"}) plus a few scalars, in a {@link Safetensors} file.
+ *
+ * <pre>{@code
+ * Map<String, Tensor> params = Checkpoint.named(model);
+ * Checkpoint.save(dir.resolve("last.safetensors"), params, new TrainingState(epoch, step, seed));
+ * ...
+ * Map<String, String> meta = Checkpoint.loadInto(dir.resolve("last.safetensors"), Checkpoint.named(model));
+ * TrainingState resumed = TrainingState.fromMetadata(meta);
+ * }</pre>
+ *
+ * Loading copies the values into the existing parameter tensors (so optimizers holding them keep
+ * working) and refuses a file whose names, shapes or dtypes differ from the model's, listing every
+ * difference before it changes anything.
+ */
+public final class Checkpoint {
+    private Checkpoint() {
+    }
+
+    /**
+     * Pairs names with parameters, in order. Fails if the lists differ in length, or a name is
+     * null, blank, repeated or {@code __metadata__}.
+     */
+    public static Map<String, Tensor> named(List<String> names, List<Tensor> parameters) {
+        Objects.requireNonNull(names, "names");
+        Objects.requireNonNull(parameters, "parameters");
+        if (names.size() != parameters.size()) {
+            throw new IllegalArgumentException(names.size() + " names for " + parameters.size()
+                    + " parameters: " + names);
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            put(out, names.get(i), parameters.get(i));
+        }
+        return out;
+    }
+
+    /**
+     * The module's parameters under PyTorch-style dotted names: a {@link Sequential}'s layer
+     * {@code i} contributes {@code "layers.i."} + its own names, a {@link Linear} has
+     * {@code "weight"} and {@code "bias"}, and any other module numbers its
+     * {@link Module#parameters()} {@code "0"}, {@code "1"}, ... Names depend only on the
+     * architecture, so a fresh model of the same shape finds its parameters in the file.
+     */
+    public static Map<String, Tensor> named(Module module) {
+        Objects.requireNonNull(module, "module");
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        collect("", module, out);
+        return out;
+    }
+
+    private static void collect(String prefix, Module m, Map<String, Tensor> out) {
+        if (m instanceof Sequential s) {
+            List<Module> layers = s.layers();
+            for (int i = 0; i < layers.size(); i++) {
+                collect(prefix + "layers." + i + ".", layers.get(i), out);
+            }
+        } else if (m instanceof Linear l) {
+            put(out, prefix + "weight", l.weight());
+            put(out, prefix + "bias", l.bias());
+        } else {
+            List<Tensor> ps = m.parameters();
+            for (int i = 0; i < ps.size(); i++) {
+                put(out, prefix + i, ps.get(i));
+            }
+        }
+    }
+
+    private static void put(Map<String, Tensor> out, String name, Tensor t) {
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException("parameter name '" + name + "' is null or blank");
+        }
+        if (name.equals(Safetensors.METADATA_KEY)) {
+            throw new IllegalArgumentException("'" + name + "' is reserved by safetensors and cannot name a parameter");
+        }
+        if (t == null) {
+            throw new IllegalArgumentException("parameter '" + name + "' is null");
+        }
+        if (out.putIfAbsent(name, t) != null) {
+            throw new IllegalArgumentException("parameter name '" + name + "' is used twice");
+        }
+    }
+
+    /** Saves the parameters and the training state (as metadata), replacing {@code file} atomically. */
+    public static void save(Path file, Map<String, Tensor> parameters, TrainingState state) throws IOException {
+        save(file, parameters, state, Map.of());
+    }
+
+    /**
+     * Saves the parameters, the training state and further string metadata (which must not reuse
+     * the state's keys), replacing {@code file} atomically.
+     */
+    public static void save(Path file, Map<String, Tensor> parameters, TrainingState state,
+                            Map<String, String> extraMetadata) throws IOException {
+        Objects.requireNonNull(state, "state");
+        Map<String, String> meta = new LinkedHashMap<>(state.toMetadata());
+        for (Map.Entry<String, String> e : extraMetadata.entrySet()) {
+            if (meta.containsKey(e.getKey())) {
+                throw new IllegalArgumentException("metadata key '" + e.getKey()
+                        + "' is the TrainingState's own; choose another name");
+            }
+            meta.put(e.getKey(), e.getValue());
+        }
+        Safetensors.save(file, parameters, meta);
+    }
+
+    /** Saves the parameters with arbitrary string metadata, replacing {@code file} atomically. */
+    public static void save(Path file, Map<String, Tensor> parameters, Map<String, String> metadata)
+            throws IOException {
+        Safetensors.save(file, parameters, metadata);
+    }
+
+    /**
+     * Copies the file's tensors into {@code target}'s tensors of the same names, inside
+     * {@link Autograd#noGrad()}, and returns the file's metadata. The file must hold exactly the
+     * target's names, each with the target tensor's shape and dtype; otherwise nothing is changed
+     * and the IllegalArgumentException lists the missing and unexpected names and every shape or
+     * dtype mismatch. Gradients and optimizer state are left as they are.
+     */
+    public static Map<String, String> loadInto(Path file, Map<String, Tensor> target) throws IOException {
+        Objects.requireNonNull(target, "target");
+        try (Safetensors.Loaded loaded = Safetensors.load(file)) {
+            copyInto(file.toString(), loaded.tensors(), target);
+            return loaded.metadata();
+        }
+    }
+
+    /** Checks everything first, then assigns; {@code origin} names the source in messages. */
+    static void copyInto(String origin, Map<String, Tensor> source, Map<String, Tensor> target) {
+        List<String> missing = new ArrayList<>();
+        for (String name : target.keySet()) {
+            if (!source.containsKey(name)) {
+                missing.add(name);
+            }
+        }
+        List<String> unexpected = new ArrayList<>();
+        for (String name : source.keySet()) {
+            if (!target.containsKey(name)) {
+                unexpected.add(name);
+            }
+        }
+        List<String> problems = new ArrayList<>();
+        if (!missing.isEmpty()) {
+            problems.add("missing from the file: " + missing);
+        }
+        if (!unexpected.isEmpty()) {
+            problems.add("in the file but not in the model: " + unexpected);
+        }
+        for (Map.Entry<String, Tensor> e : target.entrySet()) {
+            Tensor dst = e.getValue();
+            Tensor src = source.get(e.getKey());
+            if (src == null) {
+                continue;
+            }
+            if (dst == null) {
+                problems.add("'" + e.getKey() + "': the model's tensor is null");
+                continue;
+            }
+            boolean sameShape = Arrays.equals(src.shape(), dst.shape());
+            boolean sameDtype = src.dtype() == dst.dtype();
+            if (!sameShape || !sameDtype) {
+                problems.add("'" + e.getKey() + "': file has " + describe(src) + ", model has " + describe(dst)
+                        + (sameShape ? " (dtype differs)" : sameDtype ? " (shape differs)" : " (shape and dtype differ)"));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(origin + ": checkpoint does not match the model, nothing was loaded: "
+                    + String.join("; ", problems));
+        }
+        try (NoGrad ignored = Autograd.noGrad()) {
+            for (Map.Entry<String, Tensor> e : target.entrySet()) {
+                Tensor dst = e.getValue();
+                Tensor src = source.get(e.getKey());
+                if (src.backend() != dst.backend()) {
+                    try (Tensor moved = src.to(dst.backend())) {
+                        dst.assign(moved);
+                    }
+                } else {
+                    dst.assign(src);
+                }
+            }
+        }
+    }
+
+    private static String describe(Tensor t) {
+        return Safetensors.dtypeName(t.dtype()) + " " + Arrays.toString(t.shape());
+    }
+}

@@ -1,0 +1,65 @@
+package io.grad4j.checkpoint;
+
+import org.junit.jupiter.api.Test;
+
+import java.math.BigDecimal;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The header JSON reader accepts exactly RFC 8259 and the writer escapes what it must. */
+class HeaderJsonTest {
+
+    @Test
+    void parsesNestedValuesInOrder() throws Exception {
+        Object v = HeaderJson.parse(" {\"b\": [1, -2.5e1, true, false, null], \"a\": {\"x\": \"y\\n\\u00e9\"}}   ");
+        Map<?, ?> m = (Map<?, ?>) v;
+        assertEquals(List.of("b", "a"), List.copyOf(m.keySet()));
+        List<?> b = (List<?>) m.get("b");
+        assertEquals(0, new BigDecimal(1).compareTo((BigDecimal) b.get(0)));
+        assertEquals(0, new BigDecimal("-25").compareTo((BigDecimal) b.get(1)));
+        assertEquals(true, b.get(2));
+        assertEquals(false, b.get(3));
+        assertEquals(null, b.get(4));
+        assertEquals("y\n\u00e9", ((Map<?, ?>) m.get("a")).get("x"));
+    }
+
+    @Test
+    void rejectsMalformedJson() {
+        String[] bad = {
+            "", "{", "{\"a\":1,}", "{a:1}", "{\"a\" 1}", "[1 2]", "{\"a\":01}", "{\"a\":1.}", "{\"a\":-}",
+            "{\"a\":1e}", "{\"a\":tru}", "{\"a\":\"x}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12g4\"}",
+            "{\"a\":\"tab\there\"}", "{} x", "{}{}", "{\"a\":1,\"a\":2}", "{\"a\":1}\u0000", "'a'",
+            "{\"a\":[1,]}", "{\"a\":+1}", "/* c */ {}",
+        };
+        for (String s : bad) {
+            assertThrows(HeaderJson.Malformed.class, () -> HeaderJson.parse(s), () -> "accepted: " + s);
+        }
+    }
+
+    @Test
+    void duplicateKeyNamesTheKeyAndOffset() {
+        HeaderJson.Malformed e = assertThrows(HeaderJson.Malformed.class,
+                () -> HeaderJson.parse("{\"w\":1,\"w\":2}"));
+        assertTrue(e.getMessage().contains("duplicate key \"w\""), e.getMessage());
+        assertEquals(7, e.offset());
+    }
+
+    @Test
+    void writerEscapesAndReaderRoundTrips() throws Exception {
+        String tricky = "quote\" back\\ nl\n tab\t ctl\u0001 e\u00e9 emoji\uD83D\uDE00";
+        StringBuilder b = new StringBuilder();
+        HeaderJson.writeString(b, tricky);
+        assertEquals("\"quote\\\" back\\\\ nl\\n tab\\t ctl\\u0001 e\u00e9 emoji\uD83D\uDE00\"", b.toString());
+        assertEquals(tricky, HeaderJson.parse(b.toString()));
+    }
+
+    @Test
+    void deepNestingIsRefusedNotAStackOverflow() {
+        String deep = "[".repeat(10_000) + "]".repeat(10_000);
+        assertThrows(HeaderJson.Malformed.class, () -> HeaderJson.parse(deep));
+    }
+}
