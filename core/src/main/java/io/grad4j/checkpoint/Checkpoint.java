@@ -18,7 +18,7 @@ import java.util.Objects;
 
 /**
  * Training checkpoints: a model's parameters under stable names (for example
- * {@code "layers.0.weight"}) plus a few scalars, in a {@link Safetensors} file.
+ * {@code "0.weight"}, as PyTorch names a Sequential's layers) plus a few scalars, in a {@link Safetensors} file.
  *
  * <pre>{@code
  * Map<String, Tensor> params = Checkpoint.named(model);
@@ -56,7 +56,7 @@ public final class Checkpoint {
 
     /**
      * The module's parameters under PyTorch-style dotted names: a {@link Sequential}'s layer
-     * {@code i} contributes {@code "layers.i."} + its own names, a {@link Linear} has
+     * {@code i} contributes {@code "i."} (PyTorch's naming) + its own names, a {@link Linear} has
      * {@code "weight"} and {@code "bias"}, and any other module numbers its
      * {@link Module#parameters()} {@code "0"}, {@code "1"}, ... Names depend only on the
      * architecture, so a fresh model of the same shape finds its parameters in the file.
@@ -72,7 +72,7 @@ public final class Checkpoint {
         if (m instanceof Sequential s) {
             List<Module> layers = s.layers();
             for (int i = 0; i < layers.size(); i++) {
-                collect(prefix + "layers." + i + ".", layers.get(i), out);
+                collect(prefix + i + ".", layers.get(i), out);
             }
         } else if (m instanceof Linear l) {
             put(out, prefix + "weight", l.weight());

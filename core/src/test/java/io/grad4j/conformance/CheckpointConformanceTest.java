@@ -232,9 +232,9 @@ public abstract class CheckpointConformanceTest extends BackendTestBase {
     void namesFollowTheArchitecture() {
         Sequential m = model(1);
         Map<String, Tensor> named = Checkpoint.named(m);
-        assertEquals(List.of("layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"),
+        assertEquals(List.of("0.weight", "0.bias", "2.weight", "2.bias"),
                 List.copyOf(named.keySet()));
-        assertSame(((Linear) m.layers().get(2)).bias(), named.get("layers.2.bias"));
+        assertSame(((Linear) m.layers().get(2)).bias(), named.get("2.bias"));
         assertEquals(List.of("weight", "bias"), List.copyOf(Checkpoint.named(new Linear(2, 2, 0)).keySet()));
 
         Tensor a = Tensor.scalar(1);
