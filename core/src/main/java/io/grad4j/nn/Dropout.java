@@ -53,6 +53,19 @@ public final class Dropout implements Module {
         return training;
     }
 
+    /** Training calls made so far; the next mask is the one drawn for this count. */
+    public long calls() {
+        return calls;
+    }
+
+    /** Continues the mask sequence from {@code calls} (a resumed run restores it from its checkpoint). */
+    public void resumeAt(long calls) {
+        if (calls < 0) {
+            throw new IllegalArgumentException("Dropout.resumeAt: calls must be >= 0, got " + calls);
+        }
+        this.calls = calls;
+    }
+
     /** The seed of the n-th training call's mask: distinct streams per call, fixed by (seed, n). */
     static long callSeed(long seed, long n) {
         return seed + 0x9E3779B97F4A7C15L * (n + 1);

@@ -6,46 +6,66 @@ import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.NoGrad;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.Backends;
+import io.grad4j.checkpoint.Checkpoint;
+import io.grad4j.checkpoint.Safetensors;
 import io.grad4j.data.Batch;
 import io.grad4j.data.DataLoader;
 import io.grad4j.data.Dataset;
 import io.grad4j.data.Mnist;
+import io.grad4j.nn.Dropout;
 import io.grad4j.nn.Linear;
 import io.grad4j.nn.Losses;
 import io.grad4j.nn.Module;
 import io.grad4j.nn.ReLU;
 import io.grad4j.nn.Sequential;
+import io.grad4j.optim.Adam;
+import io.grad4j.optim.AdamW;
+import io.grad4j.optim.CosineAnnealingLR;
+import io.grad4j.optim.LearningRateSchedule;
+import io.grad4j.optim.Optimizer;
 import io.grad4j.optim.SGD;
+import io.grad4j.optim.StepLR;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * {@code grad4j train}: a ReLU MLP trained with mini-batch SGD (theta <- theta - lr * grad J) on the
- * shipped digits (or full MNIST with --data), one {@link TensorScope} per step so every
- * intermediate is freed deterministically.
+ * {@code grad4j train}: an MLP trained with mini-batches (SGD: theta <- theta - lr * grad J, or
+ * Adam/AdamW) on the shipped digits or full MNIST. Every step runs in a {@link TensorScope} so its
+ * intermediates are freed deterministically; with --checkpoint-dir each epoch ends with an atomic
+ * safetensors checkpoint (model, optimizer state, position) from which --resume continues exactly.
  */
 @Command(name = "train", description = "Train an MLP on the shipped MNIST digits (or --data DIR).")
 final class TrainCommand implements Callable<Integer> {
+    private static final String MODEL_FILE = "model.safetensors";
+    private static final String OPTIMIZER_FILE = "optimizer.safetensors";
+
     @Spec
     CommandSpec spec;
 
     @Option(names = "--hidden", split = ",", defaultValue = "256,128", description = "hidden layer sizes (default ${DEFAULT-VALUE})")
     int[] hidden;
 
-    @Option(names = "--epochs", defaultValue = "12", description = "passes over the training set (default ${DEFAULT-VALUE})")
+    @Option(names = "--epochs", defaultValue = "12", description = "epochs to train in total (default ${DEFAULT-VALUE})")
     int epochs;
 
     @Option(names = "--batch", defaultValue = "64", description = "batch size (default ${DEFAULT-VALUE})")
@@ -54,16 +74,31 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", defaultValue = "0.05", description = "learning rate (default ${DEFAULT-VALUE})")
     double lr;
 
+    @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd, adam or adamw (default ${DEFAULT-VALUE})")
+    String optimizer;
+
     @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum (default ${DEFAULT-VALUE})")
     double momentum;
 
-    @Option(names = "--weight-decay", defaultValue = "0", description = "L2 weight decay (default ${DEFAULT-VALUE})")
+    @Option(names = "--nesterov", description = "Nesterov momentum for SGD")
+    boolean nesterov;
+
+    @Option(names = "--weight-decay", defaultValue = "0", description = "weight decay (default ${DEFAULT-VALUE})")
     double weightDecay;
 
-    @Option(names = "--optimizer", defaultValue = "sgd", description = "optimizer: sgd (default ${DEFAULT-VALUE})")
-    String optimizer;
+    @Option(names = "--schedule", defaultValue = "none", description = "learning-rate schedule: none, step or cosine (default ${DEFAULT-VALUE})")
+    String schedule;
 
-    @Option(names = "--seed", defaultValue = "1", description = "seed for initialisation and shuffling (default ${DEFAULT-VALUE})")
+    @Option(names = "--step-size", defaultValue = "5", description = "epochs between decays for --schedule step (default ${DEFAULT-VALUE})")
+    int stepSize;
+
+    @Option(names = "--gamma", defaultValue = "0.5", description = "decay factor for --schedule step (default ${DEFAULT-VALUE})")
+    double gamma;
+
+    @Option(names = "--dropout", defaultValue = "0", description = "dropout probability after each hidden layer (default ${DEFAULT-VALUE})")
+    double dropout;
+
+    @Option(names = "--seed", defaultValue = "1", description = "seed for initialisation, shuffling and dropout (default ${DEFAULT-VALUE})")
     long seed;
 
     @Option(names = "--backend", description = "cpu, cuda or auto")
@@ -72,8 +107,20 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", description = "folder with the four MNIST IDX files (plain or .gz); default: the shipped digits")
     Path data;
 
-    @Option(names = "--out", defaultValue = "runs/latest", description = "folder for metrics.csv (default ${DEFAULT-VALUE})")
+    @Option(names = "--out", defaultValue = "runs/latest", description = "folder for metrics.csv and metrics.png (default ${DEFAULT-VALUE})")
     Path out;
+
+    @Option(names = "--checkpoint-dir", description = "save model and optimizer state here after every epoch")
+    Path checkpointDir;
+
+    @Option(names = "--resume", description = "continue from the checkpoint in --checkpoint-dir")
+    boolean resume;
+
+    @Option(names = "--no-progress", description = "no progress bar (for logs)")
+    boolean noProgress;
+
+    @Option(names = "--verbose", description = "print device memory statistics after every epoch")
+    boolean verbose;
 
     @Override
     public Integer call() throws IOException {
@@ -84,53 +131,88 @@ final class TrainCommand implements Callable<Integer> {
         Dataset test = data != null ? Mnist.test(data) : shipped("t10k");
 
         List<Module> layers = new ArrayList<>();
+        List<Dropout> dropouts = new ArrayList<>();
         int in = train.features();
         long layerSeed = seed;
         for (int h : hidden) {
             layers.add(new Linear(in, h, layerSeed++));
             layers.add(new ReLU());
+            if (dropout > 0) {
+                Dropout d = new Dropout(dropout, seed * 31 + layers.size());
+                dropouts.add(d);
+                layers.add(d);
+            }
             in = h;
         }
         layers.add(new Linear(in, 10, layerSeed));
         Sequential model = new Sequential(layers.toArray(Module[]::new));
-        SGD sgd = new SGD(model.parameters(), lr, momentum, weightDecay);
+        Optimizer opt = makeOptimizer(model.parameters());
+        LearningRateSchedule lrSchedule = makeSchedule();
         DataLoader loader = new DataLoader(train, batch, true, seed);
 
-        System.out.printf(Locale.ROOT, "training %s on %s: %d train / %d test examples, batch %d, lr %s, momentum %s, %d epochs%n",
-                describe(train.features()), device.name(), train.size(), test.size(), batch, lr, momentum, epochs);
+        int firstEpoch = 1;
+        if (resume) {
+            firstEpoch = restore(model, opt, dropouts) + 1;
+            System.out.println("resumed from " + checkpointDir.resolve(MODEL_FILE) + " after epoch " + (firstEpoch - 1));
+        }
+        System.out.printf(Locale.ROOT, "training %s on %s: %d train / %d test examples, batch %d, %s, %d epochs%n",
+                describe(train.features()), device.name(), train.size(), test.size(), batch, describeOptimizer(), epochs);
         Files.createDirectories(out);
+        Path csvFile = out.resolve("metrics.csv");
+        boolean appendCsv = resume && Files.exists(csvFile);
         long start = System.nanoTime();
         double trainLoss = Double.NaN;
         double testAccuracy = Double.NaN;
-        try (PrintWriter csv = new PrintWriter(Files.newBufferedWriter(out.resolve("metrics.csv")))) {
-            csv.println("epoch,train_loss,train_accuracy,test_accuracy,seconds");
-            for (int epoch = 1; epoch <= epochs; epoch++) {
+        List<double[]> history = new ArrayList<>();
+        try (PrintWriter csv = new PrintWriter(Files.newBufferedWriter(csvFile, StandardOpenOption.CREATE,
+                appendCsv ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING))) {
+            if (!appendCsv) {
+                csv.println("epoch,train_loss,train_accuracy,test_accuracy,learning_rate,seconds");
+            }
+            for (int epoch = firstEpoch; epoch <= epochs; epoch++) {
                 long t0 = System.nanoTime();
+                lrSchedule.applyTo(opt, epoch - 1);
+                model.train();
                 double lossSum = 0;
                 long correct = 0;
                 long seen = 0;
-                for (Batch b : loader.epoch(epoch)) {
-                    try (TensorScope step = TensorScope.open(); Tensor x = b.features()) {
-                        sgd.zeroGrad();
-                        Tensor logits = model.forward(x);
-                        Tensor loss = Losses.crossEntropy(logits, b.labels());
-                        loss.backward();
-                        sgd.step();
-                        lossSum += loss.item() * b.size();
-                        correct += countCorrect(logits, b.labels());
-                        seen += b.size();
+                try (ProgressBar bar = progressBar(epoch, loader.batchesPerEpoch())) {
+                    for (Batch b : loader.epoch(epoch)) {
+                        try (TensorScope step = TensorScope.open(); Tensor x = b.features()) {
+                            opt.zeroGrad();
+                            Tensor logits = model.forward(x);
+                            Tensor loss = Losses.crossEntropy(logits, b.labels());
+                            loss.backward();
+                            opt.step();
+                            lossSum += loss.item() * b.size();
+                            correct += countCorrect(logits, b.labels());
+                            seen += b.size();
+                        }
+                        if (bar != null) {
+                            bar.step();
+                            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f acc %.4f", lossSum / seen, (double) correct / seen));
+                        }
                     }
                 }
                 trainLoss = lossSum / seen;
                 double trainAccuracy = (double) correct / seen;
                 testAccuracy = evaluate(model, test);
                 double seconds = (System.nanoTime() - t0) / 1e9;
-                System.out.printf(Locale.ROOT, "epoch %d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  %.2fs%n",
-                        epoch, epochs, trainLoss, trainAccuracy, testAccuracy, seconds);
-                csv.printf(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.3f%n", epoch, trainLoss, trainAccuracy, testAccuracy, seconds);
+                System.out.printf(Locale.ROOT, "epoch %d/%d  loss %.4f  train_acc %.4f  test_acc %.4f  lr %.4g  %.2fs%n",
+                        epoch, epochs, trainLoss, trainAccuracy, testAccuracy, opt.learningRate(), seconds);
+                csv.printf(Locale.ROOT, "%d,%.6f,%.6f,%.6f,%.6g,%.3f%n", epoch, trainLoss, trainAccuracy, testAccuracy,
+                        opt.learningRate(), seconds);
                 csv.flush();
+                history.add(new double[] {epoch, trainLoss, trainAccuracy, testAccuracy});
+                if (verbose) {
+                    System.out.println("  memory: " + MemoryReport.describe(device));
+                }
+                if (checkpointDir != null) {
+                    save(model, opt, dropouts, epoch);
+                }
             }
         }
+        Plot.write(out.resolve("metrics.png"), csvFile);
         double total = (System.nanoTime() - start) / 1e9;
         System.out.printf(Locale.ROOT, "final: epochs=%d test_accuracy=%.4f train_loss=%.4f seconds=%.1f backend=%s%n",
                 epochs, testAccuracy, trainLoss, total, device.name());
@@ -144,13 +226,55 @@ final class TrainCommand implements Callable<Integer> {
         if (!(lr > 0) || !Double.isFinite(lr)) problems.add("--lr must be a positive number, got " + lr);
         if (!(momentum >= 0 && momentum < 1)) problems.add("--momentum must be in [0, 1), got " + momentum);
         if (!(weightDecay >= 0) || !Double.isFinite(weightDecay)) problems.add("--weight-decay must be >= 0, got " + weightDecay);
+        if (!(dropout >= 0 && dropout < 1)) problems.add("--dropout must be in [0, 1), got " + dropout);
         for (int h : hidden) {
             if (h < 1) problems.add("--hidden sizes must be >= 1, got " + h);
         }
-        if (!optimizer.equalsIgnoreCase("sgd")) problems.add("--optimizer: only 'sgd' is available, got '" + optimizer + "'");
+        if (!List.of("sgd", "adam", "adamw").contains(optimizer.toLowerCase(Locale.ROOT))) {
+            problems.add("--optimizer must be sgd, adam or adamw, got '" + optimizer + "'");
+        }
+        if (nesterov && (momentum == 0 || !optimizer.equalsIgnoreCase("sgd"))) {
+            problems.add("--nesterov needs --optimizer sgd with --momentum > 0");
+        }
+        if (!List.of("none", "step", "cosine").contains(schedule.toLowerCase(Locale.ROOT))) {
+            problems.add("--schedule must be none, step or cosine, got '" + schedule + "'");
+        }
+        if (stepSize < 1) problems.add("--step-size must be >= 1, got " + stepSize);
+        if (!(gamma > 0 && gamma <= 1)) problems.add("--gamma must be in (0, 1], got " + gamma);
+        if (resume && checkpointDir == null) problems.add("--resume needs --checkpoint-dir");
         if (!problems.isEmpty()) {
             throw new ParameterException(spec.commandLine(), String.join("; ", problems));
         }
+    }
+
+    private Optimizer makeOptimizer(List<Tensor> params) {
+        return switch (optimizer.toLowerCase(Locale.ROOT)) {
+            case "adam" -> new Adam(params, lr, 0.9, 0.999, 1e-8, weightDecay);
+            case "adamw" -> new AdamW(params, lr, 0.9, 0.999, 1e-8, weightDecay);
+            default -> new SGD(params, lr, momentum, weightDecay, nesterov);
+        };
+    }
+
+    private LearningRateSchedule makeSchedule() {
+        return switch (schedule.toLowerCase(Locale.ROOT)) {
+            case "step" -> new StepLR(lr, stepSize, gamma);
+            case "cosine" -> new CosineAnnealingLR(lr, epochs, 0.0);
+            default -> epoch -> lr;
+        };
+    }
+
+    private String describeOptimizer() {
+        String s = optimizer.toLowerCase(Locale.ROOT) + " lr " + lr;
+        if (optimizer.equalsIgnoreCase("sgd")) {
+            s += " momentum " + momentum + (nesterov ? " (nesterov)" : "");
+        }
+        if (weightDecay > 0) {
+            s += " weight decay " + weightDecay;
+        }
+        if (!schedule.equalsIgnoreCase("none")) {
+            s += ", " + schedule + " schedule";
+        }
+        return dropout > 0 ? s + ", dropout " + dropout : s;
     }
 
     private String describe(int features) {
@@ -161,8 +285,78 @@ final class TrainCommand implements Callable<Integer> {
         return sb.append("-10").toString();
     }
 
-    /** Test accuracy, batched, without recording history. */
+    private ProgressBar progressBar(int epoch, int steps) {
+        if (noProgress) {
+            return null;
+        }
+        return new ProgressBarBuilder().setTaskName("epoch " + epoch + "/" + epochs).setInitialMax(steps)
+                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).continuousUpdate().build();
+    }
+
+    /** What a checkpoint records besides tensors: enough to rebuild the run and check it matches. */
+    private Map<String, String> runMetadata(int epoch, List<Dropout> dropouts) {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("epoch", Integer.toString(epoch));
+        meta.put("seed", Long.toString(seed));
+        meta.put("hidden", Arrays.toString(hidden));
+        meta.put("optimizer", optimizer.toLowerCase(Locale.ROOT));
+        meta.put("batch", Integer.toString(batch));
+        for (int i = 0; i < dropouts.size(); i++) {
+            meta.put("dropout." + i + ".calls", Long.toString(dropouts.get(i).calls()));
+        }
+        return meta;
+    }
+
+    private void save(Sequential model, Optimizer opt, List<Dropout> dropouts, int epoch) throws IOException {
+        Files.createDirectories(checkpointDir);
+        Map<String, String> meta = runMetadata(epoch, dropouts);
+        // optimizer first: a crash between the two writes leaves a model file one epoch behind the
+        // optimizer's, which restore() detects by comparing their epochs
+        try (TensorScope scope = TensorScope.open()) {
+            Safetensors.save(checkpointDir.resolve(OPTIMIZER_FILE), opt.state(), meta);
+        }
+        Checkpoint.save(checkpointDir.resolve(MODEL_FILE), Checkpoint.named(model), meta);
+    }
+
+    /** Loads model, optimizer and dropout position; returns the last completed epoch. */
+    private int restore(Sequential model, Optimizer opt, List<Dropout> dropouts) throws IOException {
+        Path modelFile = checkpointDir.resolve(MODEL_FILE);
+        Path optFile = checkpointDir.resolve(OPTIMIZER_FILE);
+        if (!Files.exists(modelFile) || !Files.exists(optFile)) {
+            throw new IllegalArgumentException("--resume: no checkpoint in " + checkpointDir.toAbsolutePath()
+                    + " (expected " + MODEL_FILE + " and " + OPTIMIZER_FILE + ")");
+        }
+        // settings first: "this run has hidden=[32]" says more than a list of mismatched shapes
+        Map<String, String> meta = Safetensors.header(modelFile).metadata();
+        for (String key : List.of("seed", "hidden", "optimizer", "batch")) {
+            String now = runMetadata(0, List.of()).get(key);
+            if (!now.equals(meta.get(key))) {
+                throw new IllegalArgumentException("--resume: the checkpoint was made with " + key + "=" + meta.get(key)
+                        + " but this run has " + key + "=" + now + "; resume with the same settings");
+            }
+        }
+        Checkpoint.loadInto(modelFile, Checkpoint.named(model));
+        try (Safetensors.Loaded state = Safetensors.load(optFile)) {
+            if (!meta.get("epoch").equals(state.metadata().get("epoch"))) {
+                throw new IllegalArgumentException("--resume: " + optFile + " is from epoch " + state.metadata().get("epoch")
+                        + " but " + modelFile + " from epoch " + meta.get("epoch") + " (interrupted while saving?)");
+            }
+            opt.loadState(state.tensors());
+        }
+        for (int i = 0; i < dropouts.size(); i++) {
+            dropouts.get(i).resumeAt(Long.parseLong(meta.getOrDefault("dropout." + i + ".calls", "0")));
+        }
+        int epoch = Integer.parseInt(meta.get("epoch"));
+        if (epoch >= epochs) {
+            throw new IllegalArgumentException("--resume: the checkpoint already finished epoch " + epoch
+                    + " of --epochs " + epochs + "; ask for more epochs to continue");
+        }
+        return epoch;
+    }
+
+    /** Test accuracy, batched, in eval mode, without recording history. */
     static double evaluate(Module model, Dataset test) {
+        model.eval();
         DataLoader loader = new DataLoader(test, 500, false, 0);
         long correct = 0;
         try (NoGrad ignored = Autograd.noGrad()) {

@@ -39,7 +39,7 @@ class CliTest {
 
     @Test
     void trainPrintsEpochLinesAMetricsFileAndTheFinalLine() throws Exception {
-        Run r = run("train", "--epochs", "2", "--hidden", "32", "--batch", "128", "--out", out.toString());
+        Run r = run("train", "--no-progress", "--epochs", "2", "--hidden", "32", "--batch", "128", "--out", out.toString());
         assertEquals(0, r.exit(), r.stderr());
         List<String> lines = r.stdout().lines().toList();
         String last = lines.get(lines.size() - 1);
@@ -47,6 +47,40 @@ class CliTest {
         double accuracy = Double.parseDouble(last.replaceAll(".*test_accuracy=(\\S+).*", "$1"));
         assertTrue(accuracy > 0.85, "two epochs of a small MLP should pass 85%: " + last);
         assertEquals(3, Files.readAllLines(out.resolve("metrics.csv")).size());
+        assertTrue(Files.size(out.resolve("metrics.png")) > 1000, "the loss/accuracy plot is written");
+    }
+
+    @Test
+    void resumeContinuesExactlyWhereTheCheckpointLeftOff(@TempDir Path ckpt) {
+        String[] common = {"--no-progress", "--hidden", "24", "--batch", "256", "--optimizer", "adamw", "--lr", "0.003",
+                "--dropout", "0.1", "--schedule", "step", "--step-size", "1"};
+        Run straight = run(concat(common, "train", "--epochs", "3", "--out", out.resolve("a").toString()));
+        assertEquals(0, straight.exit(), straight.stderr());
+        Run first = run(concat(common, "train", "--epochs", "2", "--checkpoint-dir", ckpt.toString(), "--out", out.resolve("b").toString()));
+        assertEquals(0, first.exit(), first.stderr());
+        Run resumed = run(concat(common, "train", "--epochs", "3", "--checkpoint-dir", ckpt.toString(), "--resume",
+                "--out", out.resolve("b").toString()));
+        assertEquals(0, resumed.exit(), resumed.stderr());
+        assertTrue(resumed.stdout().contains("resumed from"), resumed.stdout());
+        assertEquals(epochLine(straight.stdout(), 3), epochLine(resumed.stdout(), 3));
+        Run mismatch = run("train", "--no-progress", "--hidden", "32", "--epochs", "3", "--checkpoint-dir", ckpt.toString(),
+                "--resume", "--out", out.resolve("c").toString());
+        assertEquals(1, mismatch.exit());
+        assertTrue(mismatch.stderr().contains("hidden"), mismatch.stderr());
+    }
+
+    private static String[] concat(String[] common, String... first) {
+        String[] all = new String[first.length + common.length];
+        System.arraycopy(first, 0, all, 0, 1);
+        System.arraycopy(common, 0, all, 1, common.length);
+        System.arraycopy(first, 1, all, 1 + common.length, first.length - 1);
+        return all;
+    }
+
+    /** The epoch line without its timing columns (lr and seconds vary / are wall-clock). */
+    private static String epochLine(String stdout, int epoch) {
+        return stdout.lines().filter(l -> l.startsWith("epoch " + epoch + "/")).findFirst().orElse("missing")
+                .replaceAll("\\s+lr .*", "");
     }
 
     @Test
@@ -64,7 +98,7 @@ class CliTest {
 
     @Test
     void gradcheckAndInfoRun() {
-        Run g = run("gradcheck");
+        Run g = run("gradcheck", "--hidden", "16", "--samples", "4", "--batch", "8");
         assertEquals(0, g.exit(), g.stdout() + g.stderr());
         assertTrue(g.stdout().contains("all gradients match"), g.stdout());
         Run i = run("info");
