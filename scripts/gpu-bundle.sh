@@ -23,7 +23,7 @@ junitPlatform=1.14.1
 limit_mb=58
 
 echo "gpu-bundle: building grad4j (cuda-backend jar + test jar, cpu-backend, examples)"
-mvn -B -q -o -pl core,cpu-backend,cuda-backend,examples install -DskipTests
+mvn -B -q -o -pl core,cpu-backend,cuda-backend,examples,benchmarks install -DskipTests
 
 console="$m2/org/junit/platform/junit-platform-console-standalone/$junitPlatform/junit-platform-console-standalone-$junitPlatform.jar"
 if [[ ! -f "$console" ]]; then
@@ -42,6 +42,10 @@ cp "$m2/io/grad4j/grad4j-core/$ver/grad4j-core-$ver.jar" \
    cuda-backend/target/grad4j-cuda-backend-$ver-tests.jar \
    cpu-backend/target/grad4j-cpu-backend-$ver.jar \
    examples/target/grad4j.jar \
+   benchmarks/target/grad4j-benchmarks-$ver.jar \
+   "$m2/org/openjdk/jmh/jmh-core/1.37/jmh-core-1.37.jar" \
+   "$m2/net/sf/jopt-simple/jopt-simple/5.0.4/jopt-simple-5.0.4.jar" \
+   "$m2/org/apache/commons/commons-math3/3.6.1/commons-math3-3.6.1.jar" \
    "$m2/info/picocli/picocli/4.7.7/picocli-4.7.7.jar" \
    "$m2/org/jcuda/jcuda/$jcuda/jcuda-$jcuda.jar" \
    "$m2/org/jcuda/jcublas/$jcuda/jcublas-$jcuda.jar" \

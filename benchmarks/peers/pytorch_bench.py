@@ -36,6 +36,9 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--batches", default="128,1024", help="MLP batch sizes")
+    ap.add_argument("--sizes", default="256,1024,2048", help="matmul sizes n")
+    ap.add_argument("--elements", type=int, default=16 * 1024 * 1024, help="tanh tensor size")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -45,11 +48,16 @@ def main():
     if dev.type == "cuda":
         out["gpu"] = torch.cuda.get_device_name(0)
         torch.backends.cuda.matmul.allow_tf32 = False
+        src = torch.empty(256 * 1024 * 1024, dtype=torch.float32, device=dev)
+        dst = torch.empty_like(src)
+        t = timed(lambda: dst.copy_(src), sync, reps)
+        out["d2d_copy_gbs"] = 2 * src.numel() * 4 / t / 1e9
+        del src, dst
     else:
         out["blas"] = torch.__config__.show().split("BLAS_INFO=")[-1].split(",")[0] if "BLAS_INFO=" in torch.__config__.show() else "?"
 
     g = torch.Generator(device="cpu").manual_seed(1)
-    for batch in (128, 1024):
+    for batch in [int(v) for v in args.batches.split(",")]:
         model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256),
                                     torch.nn.ReLU(), torch.nn.Linear(256, 10)).to(dev)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -64,14 +72,15 @@ def main():
             return loss.item()
         out["mlp_train_step_ms_batch%d" % batch] = 1e3 * timed(step, sync, reps * 2, inner=5)
 
-    for n in (256, 1024, 2048):
+    for n in [int(v) for v in args.sizes.split(",")]:
         a = torch.randn(n, n, generator=g).to(dev)
         b = torch.randn(n, n, generator=g).to(dev)
         t = timed(lambda: a @ b, sync, reps, inner=3 if n >= 1024 else 20)
         out["matmul_us_n%d" % n] = 1e6 * t
         out["matmul_gflops_n%d" % n] = 2 * n ** 3 / t / 1e9
 
-    size = 16 * 1024 * 1024
+    size = args.elements
+    out["tanh_elements"] = size
     x = (torch.rand(size, generator=g) * 8 - 4).to(dev)
     gy = x.clone()
     yv = torch.tanh(x)

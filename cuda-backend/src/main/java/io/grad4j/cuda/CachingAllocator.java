@@ -56,6 +56,10 @@ public final class CachingAllocator<H> {
         return Math.ceilDiv(bytes, LARGE_GRANULE) * LARGE_GRANULE;
     }
 
+    DeviceMemory<H> device() {
+        return device;
+    }
+
     /** A block of at least {@code bytes} bytes, reused from the cache when one of its class is there. */
     public synchronized Block<H> allocate(long bytes) {
         long size = sizeClass(bytes);

@@ -134,6 +134,11 @@ public final class CudaBackend implements Backend {
         return allocator.stats();
     }
 
+    /** Free device memory in bytes now, as the driver reports it (cached blocks count as used). */
+    public synchronized long freeDeviceBytes() {
+        return allocator.device().freeBytes();
+    }
+
     /** Frees every cached (unused) device block. */
     public synchronized void emptyCache() {
         bind();
