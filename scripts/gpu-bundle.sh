@@ -42,6 +42,7 @@ cp "$m2/io/grad4j/grad4j-core/$ver/grad4j-core-$ver.jar" \
    cuda-backend/target/grad4j-cuda-backend-$ver-tests.jar \
    cpu-backend/target/grad4j-cpu-backend-$ver.jar \
    examples/target/grad4j.jar \
+   examples/target/lib/progressbar-*.jar examples/target/lib/jline-terminal-*.jar examples/target/lib/jline-native-*.jar \
    benchmarks/target/grad4j-benchmarks-$ver.jar \
    "$m2/org/openjdk/jmh/jmh-core/1.37/jmh-core-1.37.jar" \
    "$m2/net/sf/jopt-simple/jopt-simple/5.0.4/jopt-simple-5.0.4.jar" \

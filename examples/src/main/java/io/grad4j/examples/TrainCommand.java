@@ -212,7 +212,12 @@ final class TrainCommand implements Callable<Integer> {
                 }
             }
         }
-        Plot.write(out.resolve("metrics.png"), csvFile);
+        try {
+            Plot.write(out.resolve("metrics.png"), csvFile);
+        } catch (LinkageError e) {
+            // a runtime without java.desktop or XChart (the slim GPU bundle) still trains
+            System.out.println("plot skipped (" + e + "); metrics are in " + csvFile);
+        }
         double total = (System.nanoTime() - start) / 1e9;
         System.out.printf(Locale.ROOT, "final: epochs=%d test_accuracy=%.4f train_loss=%.4f seconds=%.1f backend=%s%n",
                 epochs, testAccuracy, trainLoss, total, device.name());
