@@ -9,13 +9,17 @@
 #   4. compute-sanitizer memcheck and racecheck over the primitive-level test class
 #   5. speed beside PyTorch on the same GPU: the PyTorch training and workload peers, JMH on cuda
 #   6. a pass/fail table
-# Logs and JUnit XML go to $OUT (or .gpu-out/ when OUT is unset). Exit status 0 only when all pass.
+# Logs and JUnit XML are packed into $OUT/gpu-check-logs.tgz (.gpu-out/ when OUT is unset).
+# Exit status 0 only when all pass.
 # Options: GRAD4J_CUDA_GEMM=builtin|cublas|auto (default auto), SKIP_MEMCHECK=1, PERF=0.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-out="${OUT:-$root/.gpu-out}"
-mkdir -p "$out"
+# logs are written to a work folder and packed into $OUT/gpu-check-logs.tgz at the end: the device
+# tool returns at most 8 files, and this check writes about twenty
+dest="${OUT:-$root/.gpu-out}"
+mkdir -p "$dest"
+out="$(mktemp -d)"
 java=".gpu/jdk/bin/java"
 lib=".gpu/lib"
 if [[ ! -x "$java" ]]; then
@@ -124,4 +128,5 @@ if grep -q "no usable CUDA GPU here" "$out/suites.log" 2>/dev/null; then
   status=1
 fi
 echo "  overall: $([[ $status == 0 ]] && echo PASS || echo FAIL)"
+tar czf "$dest/gpu-check-logs.tgz" -C "$out" . && echo "  logs: $dest/gpu-check-logs.tgz"
 exit $status
