@@ -3,7 +3,6 @@ package io.grad4j.optim;
 import io.grad4j.Tensor;
 
 import java.util.List;
-import java.util.Map;
 
 /**
  * Adam (Kingma and Ba), as PyTorch's {@code torch.optim.Adam}: weight decay is L2 regularisation
@@ -12,44 +11,12 @@ import java.util.Map;
  * scalar), {@code "<i>.exp_avg"} and {@code "<i>.exp_avg_sq"}. Defaults as PyTorch: betas (0.9, 0.999),
  * eps 1e-8, weightDecay 0.
  */
-public final class Adam implements Optimizer {
-    private final AdamMoments moments;
-
+public final class Adam extends AdamMoments {
     public Adam(List<Tensor> params, double lr) {
         this(params, lr, 0.9, 0.999, 1e-8, 0.0);
     }
 
     public Adam(List<Tensor> params, double lr, double beta1, double beta2, double eps, double weightDecay) {
-        this.moments = new AdamMoments("Adam", false, params, lr, beta1, beta2, eps, weightDecay);
-    }
-
-    @Override
-    public void step() {
-        moments.step();
-    }
-
-    @Override
-    public void zeroGrad() {
-        moments.zeroGrad();
-    }
-
-    @Override
-    public double learningRate() {
-        return moments.learningRate();
-    }
-
-    @Override
-    public void setLearningRate(double lr) {
-        moments.setLearningRate(lr);
-    }
-
-    @Override
-    public Map<String, Tensor> state() {
-        return moments.state();
-    }
-
-    @Override
-    public void loadState(Map<String, Tensor> state) {
-        moments.loadState(state);
+        super("Adam", false, params, lr, beta1, beta2, eps, weightDecay);
     }
 }

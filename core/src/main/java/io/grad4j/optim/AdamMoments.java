@@ -24,7 +24,7 @@ import java.util.Set;
  * State per stepped parameter i: {@code "<i>.step"} (a FLOAT64 scalar), {@code "<i>.exp_avg"} (m)
  * and {@code "<i>.exp_avg_sq"} (v).
  */
-final class AdamMoments {
+abstract sealed class AdamMoments implements Optimizer permits Adam, AdamW {
     static final String STEP = "step";
     static final String EXP_AVG = "exp_avg";
     static final String EXP_AVG_SQ = "exp_avg_sq";
@@ -70,7 +70,8 @@ final class AdamMoments {
         this.expAvgSq = new Tensor[this.params.size()];
     }
 
-    void step() {
+    @Override
+    public void step() {
         try (NoGrad ignored = Autograd.noGrad()) {
             for (int i = 0; i < params.size(); i++) {
                 Tensor p = params.get(i);
@@ -107,22 +108,26 @@ final class AdamMoments {
         buffers[i] = next.persistent();
     }
 
-    void zeroGrad() {
+    @Override
+    public void zeroGrad() {
         for (Tensor p : params) {
             p.zeroGrad();
         }
     }
 
-    double learningRate() {
+    @Override
+    public double learningRate() {
         return lr;
     }
 
-    void setLearningRate(double lr) {
+    @Override
+    public void setLearningRate(double lr) {
         OptimizerState.checkLearningRate(name, lr);
         this.lr = lr;
     }
 
-    Map<String, Tensor> state() {
+    @Override
+    public Map<String, Tensor> state() {
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (int i = 0; i < params.size(); i++) {
             if (expAvg[i] != null) {
@@ -134,7 +139,8 @@ final class AdamMoments {
         return out;
     }
 
-    void loadState(Map<String, Tensor> state) {
+    @Override
+    public void loadState(Map<String, Tensor> state) {
         boolean[] present = OptimizerState.checkNames(name, state, params.size(), BUFFERS);
         long[] loadedSteps = new long[params.size()];
         for (int i = 0; i < present.length; i++) {

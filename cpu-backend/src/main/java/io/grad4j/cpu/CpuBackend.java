@@ -6,6 +6,7 @@ import io.grad4j.backend.BinaryOp;
 import io.grad4j.backend.MatmulShape;
 import io.grad4j.backend.ReduceOp;
 import io.grad4j.backend.Storage;
+import io.grad4j.backend.StridedLayout;
 import io.grad4j.backend.UnaryOp;
 
 import java.util.Arrays;
@@ -122,11 +123,11 @@ public final class CpuBackend implements Backend {
     public void stridedCopy(Storage src, long[] srcStrides, Storage dst, int[] shape) {
         CpuStorage s = cpu(src);
         CpuStorage d = cpu(dst);
-        long[] none = new long[shape.length];
+        StridedLayout layout = StridedLayout.of("stridedCopy", shape, srcStrides, s.length(), null, 0, d.length());
         if (s.isFloat()) {
             float[] in = s.f;
             float[] out = d.f;
-            StridedLoops.forEachRow(shape, srcStrides, none, (o, n, a, sa, b, sb) -> {
+            StridedLoops.forEachRow(layout, (o, n, a, sa, b, sb) -> {
                 for (int i = 0; i < n; i++) {
                     out[o + i] = in[a + i * sa];
                 }
@@ -134,7 +135,7 @@ public final class CpuBackend implements Backend {
         } else {
             double[] in = s.d;
             double[] out = d.d;
-            StridedLoops.forEachRow(shape, srcStrides, none, (o, n, a, sa, b, sb) -> {
+            StridedLoops.forEachRow(layout, (o, n, a, sa, b, sb) -> {
                 for (int i = 0; i < n; i++) {
                     out[o + i] = in[a + i * sa];
                 }
@@ -186,17 +187,18 @@ public final class CpuBackend implements Backend {
         CpuStorage a = cpu(as);
         CpuStorage b = cpu(bs);
         CpuStorage out = cpu(outs);
+        StridedLayout layout = StridedLayout.of(op.name(), outShape, aStrides, a.length(), bStrides, b.length(), out.length());
         if (a.isFloat()) {
             float[] av = a.f;
             float[] bv = b.f;
             float[] o = out.f;
-            StridedLoops.forEachRow(outShape, aStrides, bStrides,
+            StridedLoops.forEachRow(layout,
                     (oo, n, ao, sa, bo, sb) -> FloatKernels.binaryRow(op, av, ao, sa, bv, bo, sb, o, oo, n));
         } else {
             double[] av = a.d;
             double[] bv = b.d;
             double[] o = out.d;
-            StridedLoops.forEachRow(outShape, aStrides, bStrides, (oo, n, ao, sa, bo, sb) -> {
+            StridedLoops.forEachRow(layout, (oo, n, ao, sa, bo, sb) -> {
                 for (int i = 0; i < n; i++) {
                     o[oo + i] = op.apply(av[ao + i * sa], bv[bo + i * sb]);
                 }

@@ -1,9 +1,11 @@
 package io.grad4j.cpu;
 
+import io.grad4j.backend.StridedLayout;
+
 /**
- * Walks a contiguous output of some shape while reading operands at element strides. Axes are
- * first collapsed where every operand is contiguous across them (so a same-shape op is one flat
- * row and a bias add is rows of length n), then the last axis runs as a tight inner loop.
+ * Walks a contiguous output while reading operands at element strides, over a layout whose axes
+ * are already merged where every operand is contiguous (a same-shape op is one flat row, a bias add
+ * rows of length n); the last axis runs as a tight inner loop.
  */
 final class StridedLoops {
     private StridedLoops() {
@@ -14,42 +16,14 @@ final class StridedLoops {
         void run(int outOffset, int n, int aOffset, int aStride, int bOffset, int bStride);
     }
 
-    /** A shape and per-operand strides after merging axes that are contiguous for every operand. */
-    record Collapsed(int[] shape, long[] aStrides, long[] bStrides) {
-    }
-
-    static Collapsed collapse(int[] shape, long[] aStrides, long[] bStrides) {
-        int rank = shape.length;
-        int[] s = new int[rank];
-        long[] sa = new long[rank];
-        long[] sb = new long[rank];
-        int r = 0;
-        for (int i = 0; i < rank; i++) {
-            if (shape[i] == 1) {
-                continue; // a size-1 axis moves nothing
-            }
-            if (r > 0 && sa[r - 1] == aStrides[i] * shape[i] && sb[r - 1] == bStrides[i] * shape[i]) {
-                s[r - 1] *= shape[i];
-                sa[r - 1] = aStrides[i];
-                sb[r - 1] = bStrides[i];
-            } else {
-                s[r] = shape[i];
-                sa[r] = aStrides[i];
-                sb[r] = bStrides[i];
-                r++;
-            }
+    /**
+     * Calls row for every run of the innermost axis of the collapsed layout (see
+     * {@link StridedLayout}, which also checked every read against the operands' lengths).
+     */
+    static void forEachRow(StridedLayout c, Row row) {
+        if (c.elements() == 0) {
+            return;
         }
-        return new Collapsed(java.util.Arrays.copyOf(s, r), java.util.Arrays.copyOf(sa, r), java.util.Arrays.copyOf(sb, r));
-    }
-
-    /** Calls row for every run of the innermost axis of {@code shape} (b may be absent: strides of zeros). */
-    static void forEachRow(int[] shape, long[] aStrides, long[] bStrides, Row row) {
-        for (int d : shape) {
-            if (d == 0) {
-                return;
-            }
-        }
-        Collapsed c = collapse(shape, aStrides, bStrides);
         int rank = c.shape().length;
         if (rank == 0) {
             row.run(0, 1, 0, 0, 0, 0);

@@ -6,6 +6,7 @@ import io.grad4j.backend.BinaryOp;
 import io.grad4j.backend.MatmulShape;
 import io.grad4j.backend.ReduceOp;
 import io.grad4j.backend.Storage;
+import io.grad4j.backend.StridedLayout;
 import io.grad4j.backend.UnaryOp;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
@@ -259,20 +260,20 @@ public final class CudaBackend implements Backend {
         CudaStorage s = cuda(src);
         CudaStorage d = cuda(dst);
         sameDtype("stridedCopy", s, d);
-        StridedLayout l = StridedLayout.of("stridedCopy", shape, srcStrides, s.length(), null, 0, d.length());
+        StridedLayout l = KernelDims.layout("stridedCopy", shape, srcStrides, s.length(), null, 0, d.length());
         if (l.elements() == 0) {
             return;
         }
         if (l.rank() == 1 && l.aStrides()[0] == 1 || l.rank() == 0) {
             if (l.rank() == 0) {
-                launch1d(fn("strided_copy", s), 1, s, d, 1L, 0, StridedLayout.dims(new int[0]), StridedLayout.dims(new long[0]));
+                launch1d(fn("strided_copy", s), 1, s, d, 1L, 0, KernelDims.dims(new int[0]), KernelDims.dims(new long[0]));
             } else {
                 check(JCudaDriver.cuMemcpyDtoDAsync(d.pointer(), s.pointer(), d.bytes(), stream), "cuMemcpyDtoDAsync");
             }
             return;
         }
         launch1d(fn("strided_copy", s), l.elements(), s, d, l.elements(), l.rank(),
-                StridedLayout.dims(l.shape()), StridedLayout.dims(l.aStrides()));
+                KernelDims.dims(l.shape()), KernelDims.dims(l.aStrides()));
     }
 
     // ------------------------------------------------------------------ elementwise
@@ -312,7 +313,7 @@ public final class CudaBackend implements Backend {
         CudaStorage out = cuda(outs);
         sameDtype(op.name(), a, b);
         sameDtype(op.name(), a, out);
-        StridedLayout l = StridedLayout.of(op.name(), outShape, aStrides, a.length(), bStrides, b.length(), out.length());
+        StridedLayout l = KernelDims.layout(op.name(), outShape, aStrides, a.length(), bStrides, b.length(), out.length());
         long n = l.elements();
         if (n == 0) {
             return;
@@ -321,7 +322,7 @@ public final class CudaBackend implements Backend {
             launch1d(fn("binary_contig", a), n, op.ordinal(), a, l.aStep(), b, l.bStep(), out, n);
         } else {
             launch1d(fn("binary_strided", a), n, op.ordinal(), a, b, out, n, l.rank(),
-                    StridedLayout.dims(l.shape()), StridedLayout.dims(l.aStrides()), StridedLayout.dims(l.bStrides()));
+                    KernelDims.dims(l.shape()), KernelDims.dims(l.aStrides()), KernelDims.dims(l.bStrides()));
         }
     }
 

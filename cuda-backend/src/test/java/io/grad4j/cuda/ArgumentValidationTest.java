@@ -1,6 +1,7 @@
 package io.grad4j.cuda;
 
 import io.grad4j.backend.MatmulShape;
+import io.grad4j.backend.StridedLayout;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -80,7 +81,7 @@ class ArgumentValidationTest {
         long[] fs = strides;
         long fl = len;
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> StridedLayout.of("stridedCopy", shape, fs, fl, null, 0, 512));
+                () -> KernelDims.layout("stridedCopy", shape, fs, fl, null, 0, 512));
         assertTrue(e.getMessage().contains("at most 8"), e.getMessage());
     }
 

@@ -1,18 +1,18 @@
-package io.grad4j.cuda;
+package io.grad4j.backend;
 
 import java.util.Arrays;
 
 /**
- * A contiguous output shape with one or two operands read at element strides, checked against
- * the operands' lengths (a GPU kernel reading out of bounds corrupts silently, so the host checks
+ * For backends: a contiguous output shape with one or two operands read at element strides (the
+ * arguments of {@link Backend#binary} and {@link Backend#stridedCopy}), checked against the
+ * operands' lengths (a GPU kernel reading out of bounds corrupts silently, so the host checks
  * first) and with axes merged where every operand is contiguous across them: a same-shape op
- * becomes one flat axis, a bias add two axes. Kernels take at most {@link #MAX_RANK} axes.
+ * becomes one flat axis, a bias add two axes, a transpose stays two. Size-1 axes are dropped.
  */
-record StridedLayout(long elements, int[] shape, long[] aStrides, long[] bStrides) {
-    static final int MAX_RANK = 8;
+public record StridedLayout(long elements, int[] shape, long[] aStrides, long[] bStrides) {
 
-    /** Validates and collapses; {@code bStrides} may be null for a single operand. */
-    static StridedLayout of(String op, int[] shape, long[] aStrides, long aLength, long[] bStrides, long bLength, long outLength) {
+    /** Validates and collapses; {@code bStrides} may be null for a single operand (then all zero). */
+    public static StridedLayout of(String op, int[] shape, long[] aStrides, long aLength, long[] bStrides, long bLength, long outLength) {
         long n = 1;
         for (int d : shape) {
             if (d < 0) {
@@ -49,11 +49,6 @@ record StridedLayout(long elements, int[] shape, long[] aStrides, long[] bStride
                 r++;
             }
         }
-        if (r > MAX_RANK) {
-            throw new IllegalArgumentException(op + ": the cuda backend handles at most " + MAX_RANK
-                    + " non-mergeable axes, got shape " + Arrays.toString(shape) + " with strides "
-                    + Arrays.toString(aStrides) + (bStrides == null ? "" : " and " + Arrays.toString(bStrides)));
-        }
         return new StridedLayout(n, Arrays.copyOf(s, r), Arrays.copyOf(sa, r), Arrays.copyOf(sb, r));
     }
 
@@ -79,34 +74,22 @@ record StridedLayout(long elements, int[] shape, long[] aStrides, long[] bStride
         }
     }
 
-    int rank() {
+    public int rank() {
         return shape.length;
     }
 
     /** Single axis where each operand is contiguous (stride 1) or a broadcast scalar (stride 0). */
-    boolean isFlat() {
+    public boolean isFlat() {
         return rank() <= 1 && (rank() == 0 || ((aStrides[0] == 0 || aStrides[0] == 1) && (bStrides[0] == 0 || bStrides[0] == 1)));
     }
 
     /** Element step of operand a on the flat path (0 or 1). */
-    int aStep() {
+    public int aStep() {
         return rank() == 0 ? 0 : (int) aStrides[0];
     }
 
-    int bStep() {
+    public int bStep() {
         return rank() == 0 ? 0 : (int) bStrides[0];
     }
 
-    /** Pads an array to the kernels' fixed {@link #MAX_RANK} slots. */
-    static long[] dims(int[] v) {
-        long[] d = new long[MAX_RANK];
-        for (int i = 0; i < v.length; i++) {
-            d[i] = v[i];
-        }
-        return d;
-    }
-
-    static long[] dims(long[] v) {
-        return Arrays.copyOf(v, MAX_RANK);
-    }
 }
