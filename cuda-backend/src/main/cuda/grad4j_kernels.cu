@@ -155,6 +155,13 @@ extern "C" __global__ void unary_backward_f64(int op, double p, const double* x,
     unary_backward_impl(op, p, x, y, g, out, n);
 }
 
+// y = alpha * x + beta * y in place: optimizer updates in one pass.
+template <typename T> __device__ void axpby_impl(T alpha, const T* x, T beta, T* y, i64 n) {
+    GRID_STRIDE(i, n) { y[i] = alpha * x[i] + beta * y[i]; }
+}
+extern "C" __global__ void axpby_f32(float alpha, const float* x, float beta, float* y, i64 n) { axpby_impl(alpha, x, beta, y, n); }
+extern "C" __global__ void axpby_f64(double alpha, const double* x, double beta, double* y, i64 n) { axpby_impl(alpha, x, beta, y, n); }
+
 // Both operands contiguous (or one a scalar: stride flag 0 reads element 0). out may alias a.
 template <typename T> __device__ void binary_contig_impl(int op, const T* a, int aStep, const T* b, int bStep, T* out, i64 n) {
     GRID_STRIDE(i, n) { out[i] = binary_apply(op, a[i * aStep], b[i * bStep]); }

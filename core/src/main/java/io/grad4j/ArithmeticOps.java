@@ -8,7 +8,8 @@ import java.lang.ref.Reference;
 import java.util.Locale;
 
 /**
- * a (+ - * /) b with NumPy broadcasting. Each rule is written for the broadcast shape; the
+ * a (+ - * /) b with NumPy broadcasting. Gradients that cost work are only computed for inputs
+ * that require them (a constant operand, like a mask or an input batch, gets none). Each rule is written for the broadcast shape; the
  * gradient of a broadcast operand is the sum over its broadcast axes ({@link ReductionOps#sumTo}).
  * <pre>
  *   add: a_grad = g          b_grad = g            y_dot = a_dot + b_dot
@@ -35,15 +36,18 @@ final class ArithmeticOps {
                             ReductionOps.sumTo(ElementwiseOps.apply(UnaryOp.NEG, 0, g), b.shapeInternal())},
                     t -> raw(BinaryOp.SUB, t[0], t[1], outShape));
             case MUL -> Graph.record(name, y, a, b,
-                    g -> new Tensor[] {ReductionOps.sumTo(raw(BinaryOp.MUL, g, b, outShape), a.shapeInternal()),
-                            ReductionOps.sumTo(raw(BinaryOp.MUL, g, a, outShape), b.shapeInternal())},
+                    g -> new Tensor[] {
+                            a.requiresGradInternal() ? ReductionOps.sumTo(raw(BinaryOp.MUL, g, b, outShape), a.shapeInternal()) : null,
+                            b.requiresGradInternal() ? ReductionOps.sumTo(raw(BinaryOp.MUL, g, a, outShape), b.shapeInternal()) : null},
                     t -> raw(BinaryOp.ADD, raw(BinaryOp.MUL, t[0], b, outShape), raw(BinaryOp.MUL, a, t[1], outShape), outShape));
             case DIV -> Graph.record(name, y, a, b,
                     g -> {
                         Tensor gOverB = raw(BinaryOp.DIV, g, b, outShape);
-                        Tensor bGrad = raw(BinaryOp.MUL, gOverB, y, outShape);
-                        return new Tensor[] {ReductionOps.sumTo(gOverB, a.shapeInternal()),
-                                ReductionOps.sumTo(ElementwiseOps.apply(UnaryOp.NEG, 0, bGrad), b.shapeInternal())};
+                        Tensor bGrad = b.requiresGradInternal()
+                                ? ReductionOps.sumTo(ElementwiseOps.apply(UnaryOp.NEG, 0, raw(BinaryOp.MUL, gOverB, y, outShape)),
+                                        b.shapeInternal())
+                                : null;
+                        return new Tensor[] {a.requiresGradInternal() ? ReductionOps.sumTo(gOverB, a.shapeInternal()) : null, bGrad};
                     },
                     t -> raw(BinaryOp.DIV, raw(BinaryOp.SUB, t[0], raw(BinaryOp.MUL, y, t[1], outShape), outShape), b, outShape));
         };

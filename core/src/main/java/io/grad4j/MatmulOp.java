@@ -14,7 +14,8 @@ import java.util.Arrays;
  * <pre>
  *   A_grad = g @ B^T      B_grad = A^T @ g      y_dot = A_dot @ B + A @ B_dot
  * </pre>
- * Transposes are GEMM flags, never copies. When B is shared by every batch entry, B_grad is one
+ * Each gradient is computed only when its input requires it (the first layer's input batch
+ * needs none: that saves a quarter of an MLP's backward FLOPs). Transposes are GEMM flags, never copies. When B is shared by every batch entry, B_grad is one
  * GEMM over the flattened batch: A^T [k, batch*m] @ g [batch*m, n].
  */
 final class MatmulOp {
@@ -61,7 +62,8 @@ final class MatmulOp {
         }
         Tensor y = product(a, false, b, false);
         return Graph.record("matmul", y, a, b,
-                g -> new Tensor[] {gradA(a, b, g), gradB(a, b, g)},
+                g -> new Tensor[] {a.requiresGradInternal() ? gradA(a, b, g) : null,
+                        b.requiresGradInternal() ? gradB(a, b, g) : null},
                 t -> ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, b, false), product(a, false, t[1], false),
                         y.shapeInternal()));
     }

@@ -454,6 +454,26 @@ public final class Tensor implements AutoCloseable {
         Reference.reachabilityFence(source);
     }
 
+    /**
+     * this <- beta * this + alpha * x, in place and in one pass (the backend's axpby): how
+     * optimizers update parameters and buffers without temporaries. Same rules as {@link #assign}.
+     * Returns this.
+     */
+    public Tensor updateInPlace(double beta, double alpha, Tensor x) {
+        checkCompatible("updateInPlace", this, x);
+        if (!Arrays.equals(shape, x.shape)) {
+            throw new IllegalArgumentException("updateInPlace: shapes differ: this " + Arrays.toString(shape)
+                    + " vs x " + Arrays.toString(x.shape));
+        }
+        if (requiresGrad && io.grad4j.autograd.GradMode.isEnabled()) {
+            throw new IllegalStateException("updateInPlace on a tensor that requires grad must happen inside "
+                    + "Autograd.noGrad() (as optimizers do)");
+        }
+        backend.axpby(alpha, x.storage(), beta, storage());
+        Reference.reachabilityFence(x);
+        return this;
+    }
+
     /** Frees backend memory now (shared views keep it alive); any later use throws. Idempotent. */
     @Override
     public void close() {

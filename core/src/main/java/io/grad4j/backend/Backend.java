@@ -64,10 +64,17 @@ public interface Backend {
 
     /**
      * out[i] = op(a[.], b[.]) over {@code outShape} (out contiguous) where the operands are read
-     * at element strides given per output axis; a stride of 0 broadcasts that axis.
+     * at element strides given per output axis; a stride of 0 broadcasts that axis. out may be the
+     * same storage as a when a is read with out's contiguous strides (in-place accumulation).
      */
     void binary(BinaryOp op, Storage a, long[] aStrides, Storage b, long[] bStrides,
                 Storage out, int[] outShape);
+
+    /**
+     * y = alpha * x + beta * y, in place, same length and dtype: an optimizer's update of a
+     * parameter or buffer in one pass over memory instead of three temporaries.
+     */
+    void axpby(double alpha, Storage x, double beta, Storage y);
 
     // --- linear algebra ------------------------------------------------------------------------
 

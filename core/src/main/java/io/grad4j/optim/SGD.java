@@ -65,22 +65,28 @@ public final class SGD implements Optimizer {
         try (NoGrad ignored = Autograd.noGrad()) {
             for (int i = 0; i < params.size(); i++) {
                 Tensor p = params.get(i);
-                Tensor g = p.grad();
-                if (g == null) {
+                Tensor grad = p.grad();
+                if (grad == null) {
                     continue;
                 }
-                if (weightDecay != 0) {
-                    g = g.add(p.mul(weightDecay));
+                if (momentum == 0) {
+                    // theta <- (1 - lr * wd) * theta - lr * grad: one pass, no temporaries
+                    p.updateInPlace(1 - lr * weightDecay, -lr, grad);
+                    continue;
                 }
-                if (momentum != 0) {
-                    Tensor v = velocity[i] == null ? g.mul(1.0) : velocity[i].mul(momentum).add(g);
-                    if (velocity[i] != null) {
-                        velocity[i].close();
-                    }
-                    velocity[i] = v.persistent();
-                    g = nesterov ? g.add(v.mul(momentum)) : v;
+                Tensor g = weightDecay != 0 ? grad.add(p.mul(weightDecay)) : grad;
+                if (velocity[i] == null) {
+                    velocity[i] = g.mul(1.0).persistent(); // v starts as g
+                } else {
+                    velocity[i].updateInPlace(momentum, 1.0, g); // v <- momentum * v + g
                 }
-                p.assign(p.sub(g.mul(lr)));
+                Tensor v = velocity[i];
+                if (nesterov) {
+                    p.updateInPlace(1.0, -lr, g);          // theta -= lr * (g + momentum * v)
+                    p.updateInPlace(1.0, -lr * momentum, v);
+                } else {
+                    p.updateInPlace(1.0, -lr, v);
+                }
             }
         }
     }

@@ -425,6 +425,30 @@ public abstract class BackendConformanceTest extends BackendTestBase {
 
     @ParameterizedTest
     @EnumSource(DType.class)
+    void axpbyUpdatesInPlace(DType dtype) {
+        Backend be = backend();
+        Random rnd = new Random(12);
+        for (int n : new int[] {0, 1, 7, 100_003}) {
+            Nd x = rounded(dtype, random(rnd, new int[] {n}, -2, 2));
+            Nd y = rounded(dtype, random(rnd, new int[] {n}, -2, 2));
+            Storage ys = upload(be, dtype, y.data());
+            be.axpby(-0.25, upload(be, dtype, x.data()), 0.5, ys);
+            double[] expected = new double[n];
+            for (int i = 0; i < n; i++) {
+                expected[i] = -0.25 * x.data()[i] + 0.5 * y.data()[i];
+            }
+            assertClose(new Nd(expected, new int[] {n}), downloadAs(be, ys, new int[] {n}), dtype, "axpby on " + n);
+        }
+        Tensor p = Tensor.of(new double[] {1, 2}, 2).requiresGrad(true);
+        assertThrows(IllegalStateException.class, () -> p.updateInPlace(1, 1, Tensor.ones(DType.FLOAT64, 2)));
+        assertThrows(IllegalArgumentException.class, () -> Tensor.ones(DType.FLOAT64, 3).updateInPlace(1, 1, Tensor.ones(DType.FLOAT64, 2)));
+        Tensor q = Tensor.of(new double[] {1, 2}, 2);
+        q.updateInPlace(2, 3, Tensor.of(new double[] {10, 20}, 2));
+        assertArrayEquals(new double[] {32, 64}, q.toDoubleArray());
+    }
+
+    @ParameterizedTest
+    @EnumSource(DType.class)
     void castAndFillAndCopy(DType dtype) {
         Backend be = backend();
         Storage s = be.allocate(dtype, 5);

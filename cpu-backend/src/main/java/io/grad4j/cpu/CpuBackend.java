@@ -206,6 +206,31 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    @Override
+    public void axpby(double alpha, Storage xs, double beta, Storage ys) {
+        CpuStorage x = cpu(xs);
+        CpuStorage y = cpu(ys);
+        checkLength("axpby", x.size(), y.size());
+        if (x.isFloat() != y.isFloat()) {
+            throw new IllegalArgumentException("axpby: dtypes differ (" + x.dtype() + " vs " + y.dtype() + ")");
+        }
+        if (x.isFloat()) {
+            float a = (float) alpha;
+            float b = (float) beta;
+            float[] xv = x.f;
+            float[] yv = y.f;
+            for (int i = 0; i < yv.length; i++) {
+                yv[i] = a * xv[i] + b * yv[i];
+            }
+        } else {
+            double[] xv = x.d;
+            double[] yv = y.d;
+            for (int i = 0; i < yv.length; i++) {
+                yv[i] = alpha * xv[i] + beta * yv[i];
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ matmul
 
     @Override

@@ -306,6 +306,19 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public synchronized void axpby(double alpha, Storage xs, double beta, Storage ys) {
+        CudaStorage x = cuda(xs);
+        CudaStorage y = cuda(ys);
+        checkLength("axpby", x.length(), y.length());
+        sameDtype("axpby", x, y);
+        long n = y.length();
+        if (n == 0) {
+            return;
+        }
+        launch1d(fn("axpby", y), n, scalar(y.dtype(), alpha), x, scalar(y.dtype(), beta), y, n);
+    }
+
+    @Override
     public synchronized void binary(BinaryOp op, Storage as, long[] aStrides, Storage bs, long[] bStrides,
                                     Storage outs, int[] outShape) {
         CudaStorage a = cuda(as);
