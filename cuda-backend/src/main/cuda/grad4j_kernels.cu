@@ -64,7 +64,7 @@ template <typename T> __device__ __forceinline__ T unary_apply(int op, T x, T p)
         case U_ABS: return d_abs(x);
         case U_TANH: return d_tanh(x);
         case U_SIGMOID: return sigmoid(x);
-        case U_RELU: return x > T(0) ? x : T(0);
+        case U_RELU: return (x > T(0) || d_isnan(x)) ? x : T(0);  // NaN propagates, as in PyTorch
         case U_POW: return d_pow(x, p);
         case U_ADD_SCALAR: return x + p;
         case U_MUL_SCALAR: return x * p;
@@ -82,7 +82,7 @@ template <typename T> __device__ __forceinline__ T unary_derivative(int op, T x,
         case U_ABS: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
         case U_TANH: return T(1) - y * y;
         case U_SIGMOID: return y * (T(1) - y);
-        case U_RELU: return x > T(0) ? T(1) : T(0);
+        case U_RELU: return d_isnan(x) ? x : (x > T(0) ? T(1) : T(0));
         case U_POW: return p == T(0) ? T(0) : p * d_pow(x, p - T(1));
         case U_ADD_SCALAR: return T(1);
         case U_MUL_SCALAR: return p;

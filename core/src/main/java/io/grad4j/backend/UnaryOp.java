@@ -14,7 +14,7 @@ public enum UnaryOp {
     ABS,        // y = |x|;           dy/dx = sign(x), 0 at 0 (PyTorch's choice)
     TANH,       // y = tanh x;        dy/dx = 1 - y^2
     SIGMOID,    // y = 1/(1+e^-x);    dy/dx = y(1-y)
-    RELU,       // y = max(x, 0);     dy/dx = [x > 0]
+    RELU,       // y = max(x, 0);     dy/dx = [x > 0]   (NaN stays NaN in both, as in PyTorch)
     POW,        // y = x^p;           dy/dx = p x^(p-1)
     ADD_SCALAR, // y = x + p;         dy/dx = 1
     MUL_SCALAR; // y = p x;           dy/dx = p
@@ -29,7 +29,7 @@ public enum UnaryOp {
             case ABS -> Math.abs(x);
             case TANH -> Math.tanh(x);
             case SIGMOID -> sigmoid(x);
-            case RELU -> x > 0 ? x : 0.0;
+            case RELU -> x > 0 || Double.isNaN(x) ? x : 0.0;
             case POW -> Math.pow(x, p);
             case ADD_SCALAR -> x + p;
             case MUL_SCALAR -> x * p;
@@ -46,7 +46,7 @@ public enum UnaryOp {
             case ABS -> x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0);
             case TANH -> 1.0 - y * y;
             case SIGMOID -> y * (1.0 - y);
-            case RELU -> x > 0 ? 1.0 : 0.0;
+            case RELU -> Double.isNaN(x) ? x : (x > 0 ? 1.0 : 0.0);
             case POW -> p == 0 ? 0.0 : p * Math.pow(x, p - 1);
             case ADD_SCALAR -> 1.0;
             case MUL_SCALAR -> p;

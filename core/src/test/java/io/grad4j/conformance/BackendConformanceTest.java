@@ -133,6 +133,23 @@ public abstract class BackendConformanceTest extends BackendTestBase {
 
     @ParameterizedTest
     @EnumSource(DType.class)
+    void reluPropagatesNaNAndHasZeroSlopeAtZero(DType dtype) {
+        Backend be = backend();
+        double[] xs = {Double.NaN, -1, -0.0, 0.0, 2};
+        Tensor y = tensor(dtype, new Nd(xs, new int[] {5})).relu();
+        double[] yv = y.toDoubleArray();
+        assertTrue(Double.isNaN(yv[0]), "relu(NaN) is NaN");
+        assertArrayEquals(new double[] {0, 0, 0, 2}, Arrays.copyOfRange(yv, 1, 5));
+        Storage out = be.allocate(dtype, 5);
+        Storage x = upload(be, dtype, xs);
+        be.unaryBackward(UnaryOp.RELU, 0, x, x, upload(be, dtype, new double[] {3, 3, 3, 3, 3}), out);
+        double[] g = downloadAs(be, out, new int[] {5}).toDoubleArray();
+        assertTrue(Double.isNaN(g[0]), "relu'(NaN) is NaN, so anomaly mode sees it");
+        assertArrayEquals(new double[] {0, 0, 0, 3}, Arrays.copyOfRange(g, 1, 5));
+    }
+
+    @ParameterizedTest
+    @EnumSource(DType.class)
     void sigmoidAndTanhSaturateWithoutNaN(DType dtype) {
         Tensor x = tensor(dtype, new Nd(new double[] {-1000, -80, 0, 80, 1000}, new int[] {5}));
         assertClose(new Nd(new double[] {0, 1.8048513878454153e-35, 0.5, 1, 1}, new int[] {5}), x.sigmoid(), dtype, "sigmoid");

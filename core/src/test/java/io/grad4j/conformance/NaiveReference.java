@@ -62,7 +62,7 @@ public final class NaiveReference {
                 case "abs" -> Math.abs(v);
                 case "tanh" -> Math.tanh(v);
                 case "sigmoid" -> 1.0 / (1.0 + Math.exp(-v));
-                case "relu" -> v > 0 ? v : 0;
+                case "relu" -> v > 0 || Double.isNaN(v) ? v : 0;
                 case "pow" -> Math.pow(v, p);
                 case "add" -> v + p;
                 case "mul" -> v * p;
