@@ -531,3 +531,49 @@ extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_f64(int transA, 
                                                                      double* C, i64 batchBase) {
     gemm_impl(transA, transB, m, n, k, A, lda, strideA, B, ldb, strideB, C, batchBase);
 }
+
+// =========================================================================== fused cross-entropy
+// One warp per row of logits [rows, classes]; labels arrive in the logits' dtype (exact integers).
+// forward:  loss[r] = log(sum exp(x - m)) + m - x[label]          (m = row max)
+// backward: out[r,c] = g[r] * (exp(x - m) / sum - [c == label])    (softmax recomputed, not saved)
+
+template <typename T> __device__ void cross_entropy_impl(const T* x, const T* labels, T* loss, const T* g, T* out,
+                                                         i64 rows, int classes) {
+    typedef typename Acc<T>::type A;
+    int lane = threadIdx.x & 31;
+    i64 warp = ((i64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    i64 warps = ((i64)gridDim.x * blockDim.x) >> 5;
+    for (i64 r = warp; r < rows; r += warps) {
+        const T* row = x + r * (i64)classes;
+        A m = neg_inf<A>();
+        for (int c = lane; c < classes; c += 32) m = max_nan(m, (A)row[c]);
+        m = __shfl_sync(0xffffffffu, warp_max(m), 0);
+        A s = A(0);
+        for (int c = lane; c < classes; c += 32) s += exp((A)row[c] - m);
+        s = __shfl_sync(0xffffffffu, warp_sum(s), 0);
+        int label = (int)labels[r];
+        if (loss != nullptr) {
+            if (lane == 0) loss[r] = (T)(log(s) + m - (A)row[label]);
+        } else {
+            A gr = (A)g[r];
+            for (int c = lane; c < classes; c += 32) {
+                A p = exp((A)row[c] - m) / s;
+                out[r * (i64)classes + c] = (T)(gr * (p - (c == label ? A(1) : A(0))));
+            }
+        }
+    }
+}
+extern "C" __global__ void cross_entropy_f32(const float* x, const float* labels, float* loss, i64 rows, int classes) {
+    cross_entropy_impl<float>(x, labels, loss, nullptr, nullptr, rows, classes);
+}
+extern "C" __global__ void cross_entropy_f64(const double* x, const double* labels, double* loss, i64 rows, int classes) {
+    cross_entropy_impl<double>(x, labels, loss, nullptr, nullptr, rows, classes);
+}
+extern "C" __global__ void cross_entropy_backward_f32(const float* x, const float* labels, const float* g, float* out,
+                                                      i64 rows, int classes) {
+    cross_entropy_impl<float>(x, labels, nullptr, g, out, rows, classes);
+}
+extern "C" __global__ void cross_entropy_backward_f64(const double* x, const double* labels, const double* g, double* out,
+                                                      i64 rows, int classes) {
+    cross_entropy_impl<double>(x, labels, nullptr, g, out, rows, classes);
+}

@@ -327,6 +327,14 @@ public final class Tensor implements AutoCloseable {
         return ReductionOps.max(this, normalizeAxis("max", axis), keepDim);
     }
 
+    /**
+     * Softmax cross-entropy of each row of these logits [batch, classes] against its label, fused
+     * and max-subtracted: shape [batch]. {@link io.grad4j.nn.Losses#crossEntropy} is its mean.
+     */
+    public Tensor crossEntropyPerRow(int[] labels) {
+        return CrossEntropyOp.perRow(this, labels);
+    }
+
     public Tensor softmax(int axis) {
         return SoftmaxOps.softmax(this, normalizeAxis("softmax", axis), false);
     }

@@ -102,6 +102,21 @@ public interface Backend {
      */
     void softmaxBackward(Storage y, Storage grad, Storage out, long outer, int axis, long inner, boolean log);
 
+    // --- fused loss -------------------------------------------------------------------------------
+
+    /**
+     * Softmax cross-entropy of each row of logits [rows, classes] against its label, fused and
+     * max-subtracted: loss[r] = log(sum_c exp(x[r,c])) - x[r, labels[r]]. Labels were checked to
+     * lie in [0, classes) by the caller.
+     */
+    void crossEntropy(Storage logits, int[] labels, Storage loss, long rows, int classes);
+
+    /**
+     * Its gradient in one pass per row, recomputing the softmax rather than saving it:
+     * out[r, c] = grad[r] * (softmax(x[r])[c] - [c == labels[r]]).
+     */
+    void crossEntropyBackward(Storage logits, int[] labels, Storage grad, Storage out, long rows, int classes);
+
     /** Waits until all queued work is done. CPU backends that run synchronously do nothing. */
     default void synchronize() {
     }

@@ -122,6 +122,13 @@ public abstract class AutogradConformanceTest extends BackendTestBase {
     }
 
     @Test
+    void fusedCrossEntropyPassesGradCheck() {
+        Tensor logits = randn(25, 4, 5).mul(3);
+        assertGradCheck("crossEntropyPerRow", in -> in[0].crossEntropyPerRow(new int[] {4, 0, 2, 2}), logits);
+        assertGradCheck("Losses.crossEntropy", in -> io.grad4j.nn.Losses.crossEntropy(in[0], new int[] {1, 3, 0, 4}), logits);
+    }
+
+    @Test
     void aSmallNetworkPassesGradCheck() {
         Tensor x = randn(30, 5, 4);
         Tensor w1 = randn(31, 4, 6);
@@ -142,7 +149,8 @@ public abstract class AutogradConformanceTest extends BackendTestBase {
                 t -> t.matmul(w).softmax(1),
                 t -> t.exp().div(t.pow(2).add(1)).logSoftmax(0),
                 t -> t.max(0, false).sigmoid(),
-                t -> t.transpose().reshape(6).abs().sqrt().add(t.mean()));
+                t -> t.transpose().reshape(6).abs().sqrt().add(t.mean()),
+                t -> t.reshape(2, 3).mul(3).crossEntropyPerRow(new int[] {2, 0}));
         for (int i = 0; i < fs.size(); i++) {
             Function<Tensor, Tensor> f = fs.get(i);
             double[] rev = Autograd.jacobian(f, x, JacobianMode.REVERSE).toDoubleArray();

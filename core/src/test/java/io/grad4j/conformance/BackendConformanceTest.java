@@ -387,6 +387,46 @@ public abstract class BackendConformanceTest extends BackendTestBase {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void fusedCrossEntropyMatchesLogSoftmaxAndItsGradient(DType dtype) {
+        Random rnd = new Random(13);
+        Backend be = backend();
+        for (int[] rc : new int[][] {{1, 1}, {5, 10}, {3, 100}, {2, 1000}}) {
+            int rows = rc[0];
+            int classes = rc[1];
+            Nd x = rounded(dtype, random(rnd, new int[] {rows, classes}, -5, 5));
+            if (rows == 2) {
+                x.data()[3] = 1e4; // a large logit must neither overflow nor lose the others
+            }
+            int[] labels = rnd.ints(rows, 0, classes).toArray();
+            Nd logp = NaiveReference.softmax(x, 1, true);
+            Nd p = NaiveReference.softmax(x, 1, false);
+            double[] loss = new double[rows];
+            double[] g = new double[rows];
+            double[] grad = new double[rows * classes];
+            for (int r = 0; r < rows; r++) {
+                loss[r] = -logp.data()[r * classes + labels[r]];
+                g[r] = 0.5 + r;
+                for (int c = 0; c < classes; c++) {
+                    grad[r * classes + c] = g[r] * (p.data()[r * classes + c] - (c == labels[r] ? 1 : 0));
+                }
+            }
+            Storage xs = upload(be, dtype, x.data());
+            Storage ls = be.allocate(dtype, rows);
+            be.crossEntropy(xs, labels, ls, rows, classes);
+            String ctx = rows + "x" + classes;
+            assertClose(new Nd(loss, new int[] {rows}), downloadAs(be, ls, new int[] {rows}), dtype, "crossEntropy " + ctx);
+            Storage out = be.allocate(dtype, (long) rows * classes);
+            be.crossEntropyBackward(xs, labels, upload(be, dtype, g), out, rows, classes);
+            assertClose(new Nd(grad, new int[] {rows, classes}), downloadAs(be, out, new int[] {rows, classes}), dtype,
+                    "crossEntropy backward " + ctx);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Tensor.zeros(dtype, 2, 3).crossEntropyPerRow(new int[] {0, 3}));
+        assertTrue(e.getMessage().contains("label 3"), e.getMessage());
+    }
+
     // ------------------------------------------------------------------ SPI details
 
     @ParameterizedTest

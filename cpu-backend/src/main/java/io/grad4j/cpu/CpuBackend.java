@@ -313,6 +313,16 @@ public final class CpuBackend implements Backend {
         Reductions.softmaxBackward(cpu(ys), cpu(gs), cpu(outs), (int) outer, axis, (int) inner, log);
     }
 
+    @Override
+    public void crossEntropy(Storage logits, int[] labels, Storage loss, long rows, int classes) {
+        Reductions.crossEntropy(cpu(logits), labels, cpu(loss), null, null, (int) rows, classes);
+    }
+
+    @Override
+    public void crossEntropyBackward(Storage logits, int[] labels, Storage grad, Storage out, long rows, int classes) {
+        Reductions.crossEntropy(cpu(logits), labels, null, cpu(grad), cpu(out), (int) rows, classes);
+    }
+
     private static CpuStorage cpu(Storage s) {
         if (s instanceof CpuStorage c) {
             return c;

@@ -109,6 +109,35 @@ final class Reductions {
         }
     }
 
+    /**
+     * Per row: m = max, s = sum exp(x - m); forward writes log(s) + m - x[label] to loss, backward
+     * writes grad[r] * (exp(x - m) / s - [c == label]) to out. Accumulates in double.
+     */
+    static void crossEntropy(CpuStorage x, int[] labels, CpuStorage loss, CpuStorage grad, CpuStorage out,
+                             int rows, int classes) {
+        for (int r = 0; r < rows; r++) {
+            int base = r * classes;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int c = 0; c < classes; c++) {
+                max = Math.max(max, get(x, base + c));
+            }
+            double sum = 0;
+            for (int c = 0; c < classes; c++) {
+                sum += Math.exp(get(x, base + c) - max);
+            }
+            int label = labels[r];
+            if (loss != null) {
+                set(loss, r, Math.log(sum) + max - get(x, base + label));
+            } else {
+                double g = get(grad, r);
+                for (int c = 0; c < classes; c++) {
+                    double p = Math.exp(get(x, base + c) - max) / sum;
+                    set(out, base + c, g * (p - (c == label ? 1.0 : 0.0)));
+                }
+            }
+        }
+    }
+
     private static double get(CpuStorage s, int i) {
         return s.f != null ? s.f[i] : s.d[i];
     }

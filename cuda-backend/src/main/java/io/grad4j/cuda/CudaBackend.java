@@ -420,6 +420,74 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public synchronized void crossEntropy(Storage logits, int[] labels, Storage loss, long rows, int classes) {
+        CudaStorage x = cuda(logits);
+        CudaStorage l = cuda(loss);
+        sameDtype("crossEntropy", x, l);
+        checkCrossEntropy(x, labels, rows, classes);
+        checkLength("crossEntropy loss", rows, l.length());
+        if (rows == 0) {
+            return;
+        }
+        CudaStorage y = labelsOnDevice(labels, x);
+        try {
+            launchWarps(fn("cross_entropy", x), rows, x, y, l, rows, classes);
+        } finally {
+            y.release();
+        }
+    }
+
+    @Override
+    public synchronized void crossEntropyBackward(Storage logits, int[] labels, Storage grad, Storage outs, long rows, int classes) {
+        CudaStorage x = cuda(logits);
+        CudaStorage g = cuda(grad);
+        CudaStorage out = cuda(outs);
+        sameDtype("crossEntropy backward", x, g);
+        sameDtype("crossEntropy backward", x, out);
+        checkCrossEntropy(x, labels, rows, classes);
+        checkLength("crossEntropy backward grad", rows, g.length());
+        checkLength("crossEntropy backward output", x.length(), out.length());
+        if (rows == 0) {
+            return;
+        }
+        CudaStorage y = labelsOnDevice(labels, x);
+        try {
+            launchWarps(fn("cross_entropy_backward", x), rows, x, y, g, out, rows, classes);
+        } finally {
+            y.release(); // back to the cache; the stream orders its reuse after this kernel
+        }
+    }
+
+    private static void checkCrossEntropy(CudaStorage x, int[] labels, long rows, int classes) {
+        if (labels.length != rows || (long) rows * classes != x.length() || classes <= 0) {
+            throw new IllegalArgumentException("crossEntropy: " + labels.length + " labels, " + rows + " rows of "
+                    + classes + " classes, logits of " + x.length() + " elements do not fit together");
+        }
+        for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0 || labels[i] >= classes) {
+                throw new IllegalArgumentException("crossEntropy: label " + labels[i] + " at row " + i
+                        + " is out of range [0, " + classes + ")");
+            }
+        }
+    }
+
+    /** Labels as exact integers in the logits' dtype (a kernel reads them as T and converts). */
+    private CudaStorage labelsOnDevice(int[] labels, CudaStorage like) {
+        if (like.dtype() == DType.FLOAT64) {
+            double[] d = new double[labels.length];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = labels[i];
+            }
+            return (CudaStorage) upload(d);
+        }
+        float[] f = new float[labels.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = labels[i];
+        }
+        return (CudaStorage) upload(f);
+    }
+
+    @Override
     public synchronized void softmax(Storage xs, Storage ys, long outer, int axis, long inner, boolean log) {
         CudaStorage x = cuda(xs);
         CudaStorage y = cuda(ys);
