@@ -577,3 +577,41 @@ extern "C" __global__ void cross_entropy_backward_f64(const double* x, const dou
                                                       i64 rows, int classes) {
     cross_entropy_impl<double>(x, labels, nullptr, g, out, rows, classes);
 }
+
+// Rows of fewer than 64 classes (a classifier's logits): one thread per row, summing in the same
+// order as the cpu backend, so both devices give the same bits and training runs agree.
+template <typename T> __device__ void cross_entropy_small_impl(const T* x, const T* labels, T* loss, const T* g, T* out,
+                                                               i64 rows, int classes) {
+    typedef typename Acc<T>::type A;
+    GRID_STRIDE(r, rows) {
+        const T* row = x + r * (i64)classes;
+        A m = neg_inf<A>();
+        for (int c = 0; c < classes; c++) m = max_nan(m, (A)row[c]);
+        A s = A(0);
+        for (int c = 0; c < classes; c++) s += exp((A)row[c] - m);
+        int label = (int)labels[r];
+        if (loss != nullptr) {
+            loss[r] = (T)(log(s) + m - (A)row[label]);
+        } else {
+            A gr = (A)g[r];
+            for (int c = 0; c < classes; c++) {
+                A p = exp((A)row[c] - m) / s;
+                out[r * (i64)classes + c] = (T)(gr * (p - (c == label ? A(1) : A(0))));
+            }
+        }
+    }
+}
+extern "C" __global__ void cross_entropy_small_f32(const float* x, const float* labels, float* loss, i64 rows, int classes) {
+    cross_entropy_small_impl<float>(x, labels, loss, nullptr, nullptr, rows, classes);
+}
+extern "C" __global__ void cross_entropy_small_f64(const double* x, const double* labels, double* loss, i64 rows, int classes) {
+    cross_entropy_small_impl<double>(x, labels, loss, nullptr, nullptr, rows, classes);
+}
+extern "C" __global__ void cross_entropy_small_backward_f32(const float* x, const float* labels, const float* g, float* out,
+                                                            i64 rows, int classes) {
+    cross_entropy_small_impl<float>(x, labels, nullptr, g, out, rows, classes);
+}
+extern "C" __global__ void cross_entropy_small_backward_f64(const double* x, const double* labels, const double* g, double* out,
+                                                            i64 rows, int classes) {
+    cross_entropy_small_impl<double>(x, labels, nullptr, g, out, rows, classes);
+}

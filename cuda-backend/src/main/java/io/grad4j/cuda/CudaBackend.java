@@ -43,6 +43,8 @@ public final class CudaBackend implements Backend {
     private static final int MAX_GRID_Z = 65535;
     /** Rows at least this long are reduced by a whole block rather than one warp. */
     private static final int LONG_ROW = 4096;
+    /** Rows shorter than this (a classifier's logits) get a thread each, summed in the cpu's order. */
+    private static final int SMALL_ROW = 64;
 
     private final CudaProbe.Result device;
     private final CUcontext context;
@@ -431,7 +433,11 @@ public final class CudaBackend implements Backend {
         }
         CudaStorage y = labelsOnDevice(labels, x);
         try {
-            launchWarps(fn("cross_entropy", x), rows, x, y, l, rows, classes);
+            if (classes < SMALL_ROW) {
+                launch1d(fn("cross_entropy_small", x), rows, x, y, l, rows, classes);
+            } else {
+                launchWarps(fn("cross_entropy", x), rows, x, y, l, rows, classes);
+            }
         } finally {
             y.release();
         }
@@ -452,7 +458,11 @@ public final class CudaBackend implements Backend {
         }
         CudaStorage y = labelsOnDevice(labels, x);
         try {
-            launchWarps(fn("cross_entropy_backward", x), rows, x, y, g, out, rows, classes);
+            if (classes < SMALL_ROW) {
+                launch1d(fn("cross_entropy_small_backward", x), rows, x, y, g, out, rows, classes);
+            } else {
+                launchWarps(fn("cross_entropy_backward", x), rows, x, y, g, out, rows, classes);
+            }
         } finally {
             y.release(); // back to the cache; the stream orders its reuse after this kernel
         }
