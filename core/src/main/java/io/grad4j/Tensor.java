@@ -35,6 +35,8 @@ public final class Tensor implements AutoCloseable {
     private final long numel;
     private final StorageRef ref;
     private final Cleaner.Cleanable cleanable;
+    /** Non-null only with the leak detector on ({@link TensorLeaks}). */
+    private final Release release;
     private volatile boolean closed;
 
     // autograd state; a tensor belongs to one thread while it is being differentiated
@@ -51,8 +53,31 @@ public final class Tensor implements AutoCloseable {
         this.shape = shape;
         this.numel = BroadcastShape.numel(shape);
         this.ref = ref;
-        this.cleanable = CLEANER.register(this, ref::releaseOne);
+        this.release = TensorLeaks.ENABLED ? new Release(ref, TensorLeaks.created(shape)) : null;
+        this.cleanable = CLEANER.register(this, release != null ? release : ref::releaseOne);
         TensorScope.track(this);
+    }
+
+    /** The Cleaner's action with the leak detector on: a close() runs it too, so it tells the two apart. */
+    private static final class Release implements Runnable {
+        private final StorageRef ref;
+        private final long leakId;
+        volatile boolean closedExplicitly;
+
+        Release(StorageRef ref, long leakId) {
+            this.ref = ref;
+            this.leakId = leakId;
+        }
+
+        @Override
+        public void run() {
+            if (closedExplicitly) {
+                TensorLeaks.closed(leakId);
+            } else {
+                TensorLeaks.collectedWithoutClose(leakId);
+            }
+            ref.releaseOne();
+        }
     }
 
     /** A tensor over freshly made storage (which it now owns). */
@@ -489,6 +514,9 @@ public final class Tensor implements AutoCloseable {
             closed = true;
             gradFn = null;
             tangent = null;
+            if (release != null) {
+                release.closedExplicitly = true;
+            }
             cleanable.clean();
         }
     }
