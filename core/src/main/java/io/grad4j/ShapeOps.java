@@ -1,7 +1,6 @@
 package io.grad4j;
 
 import io.grad4j.backend.Backend;
-import io.grad4j.DType;
 
 import java.lang.ref.Reference;
 import java.util.Arrays;
