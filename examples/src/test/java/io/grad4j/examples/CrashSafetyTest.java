@@ -16,8 +16,10 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -36,7 +38,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 class CrashSafetyTest {
     private static final String MODEL = "model.safetensors";
     private static final String OPTIMIZER = "optimizer.safetensors";
-    /** Kills aimed at a file being written, then kills after random delays. */
+    /** Kills that should land inside a file's write, then kills after random delays. */
     private static final int WRITE_WINDOW_KILLS = 6;
     private static final int RANDOM_KILLS = 6;
     private static final long ATTEMPT_TIMEOUT_MS = 15_000;
@@ -55,19 +57,25 @@ class CrashSafetyTest {
         int midWrite = 0;
         int epochsApart = 0;
         int lastEpoch = 0;
+        Set<String> temps = new HashSet<>();
         long t0 = System.nanoTime();
-        for (int kill = 0; kill < WRITE_WINDOW_KILLS + RANDOM_KILLS; kill++) {
+        int aimed = 0;
+        int kill = 0;
+        // aimed kills until WRITE_WINDOW_KILLS of them landed inside a write (or twice as many tries),
+        // then RANDOM_KILLS kills after random delays
+        for (; aimed < 2 * WRITE_WINDOW_KILLS && midWrite < WRITE_WINDOW_KILLS || kill < aimed + RANDOM_KILLS; kill++) {
+            boolean aiming = aimed < 2 * WRITE_WINDOW_KILLS && midWrite < WRITE_WINDOW_KILLS;
             boolean resume = kill > 0;
             Process p = startTraining(ckpt, resume);
             try {
                 // the run must first prove it resumed and moved on: a checkpoint newer than the last
                 waitForCheckpointAfter(p, ckpt, lastEpoch);
                 String how;
-                if (kill < WRITE_WINDOW_KILLS) {
+                if (aiming) {
                     // alternate between the two files: a kill while the model is written lands between
                     // the optimizer's rename and the model's, the worst moment for a two-file checkpoint
-                    String target = kill % 2 == 0 ? MODEL : OPTIMIZER;
-                    how = waitForTempFile(p, ckpt, target) ? "while writing " + target : "no " + target + " write seen";
+                    String target = aimed++ % 2 == 0 ? MODEL : OPTIMIZER;
+                    how = waitForTempFile(p, ckpt, target, temps) ? "as " + target + "'s temporary file appeared" : "(no " + target + " write seen)";
                 } else {
                     int delay = rnd.nextInt(120);
                     Thread.sleep(delay);
@@ -76,7 +84,11 @@ class CrashSafetyTest {
                 p.destroyForcibly();
                 assertTrue(p.waitFor(10, TimeUnit.SECONDS), "the killed child exits");
                 Check c = checkDirectory(ckpt);
-                midWrite += c.tempFiles() > 0 ? 1 : 0;
+                // a new temporary file proves the kill landed inside a write
+                List<String> fresh = c.files().stream().filter(n -> n.endsWith(".tmp") && !temps.contains(n)).toList();
+                temps.addAll(fresh);
+                midWrite += fresh.isEmpty() ? 0 : 1;
+                how += fresh.isEmpty() ? "" : " (left " + fresh + ")";
                 epochsApart += c.optimizerAhead() ? 1 : 0;
                 assertTrue(c.epoch() >= lastEpoch, "the checkpoint never goes back: " + c);
                 lastEpoch = c.epoch();
@@ -100,8 +112,8 @@ class CrashSafetyTest {
 
         outcomes.forEach(o -> System.out.println("[crash-safety] " + o));
         System.out.printf("[crash-safety] %d kills (%d child JVMs), %d left a temporary file behind (killed mid-write), "
-                        + "%d left the optimizer file ahead of the model; every one loaded and resumed; %.1f s%n",
-                WRITE_WINDOW_KILLS + RANDOM_KILLS, runs, midWrite, epochsApart, (System.nanoTime() - t0) / 1e9);
+                        + "%d left the optimizer file ahead of the model, %d temporary files in all; every one loaded and resumed; %.1f s%n",
+                kill, runs, midWrite, epochsApart, temps.size(), (System.nanoTime() - t0) / 1e9);
     }
 
     // ---------------------------------------------------------------- the child JVM
@@ -144,15 +156,18 @@ class CrashSafetyTest {
         fail("no checkpoint after epoch " + epoch + " within " + ATTEMPT_TIMEOUT_MS + " ms:\n" + log());
     }
 
-    /** Polls for the atomic writer's temporary file of {@code target} ({@code .target.*.tmp}); true once seen. */
-    private static boolean waitForTempFile(Process p, Path ckpt, String target) throws IOException {
+    /**
+     * Polls for a new temporary file of the atomic writer for {@code target} ({@code .target.*.tmp},
+     * not one an earlier kill left behind); true once seen.
+     */
+    private static boolean waitForTempFile(Process p, Path ckpt, String target, Set<String> leftovers) throws IOException {
         String prefix = "." + target + ".";
         long deadline = System.currentTimeMillis() + 5_000;
         while (System.currentTimeMillis() < deadline && p.isAlive()) {
             try (DirectoryStream<Path> ds = Files.newDirectoryStream(ckpt)) {
                 for (Path f : ds) {
                     String n = f.getFileName().toString();
-                    if (n.startsWith(prefix) && n.endsWith(".tmp")) {
+                    if (n.startsWith(prefix) && n.endsWith(".tmp") && !leftovers.contains(n)) {
                         return true;
                     }
                 }
@@ -170,8 +185,8 @@ class CrashSafetyTest {
 
     private record Check(int epoch, int tempFiles, boolean optimizerAhead, List<String> files) {
         String describe() {
-            return files + (optimizerAhead ? ", optimizer.safetensors one epoch ahead" : "")
-                    + (tempFiles > 0 ? ", " + tempFiles + " temporary file(s)" : "");
+            return files.stream().filter(n -> !n.endsWith(".tmp")).toList()
+                    + (optimizerAhead ? ", optimizer.safetensors one epoch ahead" : "");
         }
     }
 
