@@ -250,6 +250,11 @@ final class TrainCommand implements Callable<Integer> {
         if (stepSize < 1) problems.add("--step-size must be >= 1, got " + stepSize);
         if (!(gamma > 0 && gamma <= 1)) problems.add("--gamma must be in (0, 1], got " + gamma);
         if (resume && checkpointDir == null) problems.add("--resume needs --checkpoint-dir");
+        // found before training, not when the first epoch's checkpoint or the metrics are written
+        if (out != null && Files.exists(out) && !Files.isDirectory(out)) problems.add("--out " + out + " is not a folder");
+        if (checkpointDir != null && Files.exists(checkpointDir) && !Files.isDirectory(checkpointDir)) {
+            problems.add("--checkpoint-dir " + checkpointDir + " is not a folder");
+        }
         if (!problems.isEmpty()) {
             throw new ParameterException(spec.commandLine(), String.join("; ", problems));
         }
