@@ -613,7 +613,8 @@ public final class Tensor implements AutoCloseable {
         int r = shape.length;
         if (axis < -r || axis >= r) {
             throw new IllegalArgumentException(op + ": axis " + axis + " is out of range for shape "
-                    + Arrays.toString(shape) + " (rank " + r + "; valid: " + (-r) + ".." + (r - 1) + ")");
+                    + Arrays.toString(shape) + (r == 0 ? " (rank 0: a scalar has no axes)"
+                    : " (rank " + r + "; valid: " + (-r) + ".." + (r - 1) + ")"));
         }
         return axis < 0 ? axis + r : axis;
     }

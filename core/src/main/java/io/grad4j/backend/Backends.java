@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
@@ -58,6 +59,7 @@ public final class Backends {
     }
 
     private static Backend get(String name, List<BackendProvider> installed) {
+        Objects.requireNonNull(name, "Backends.get: the backend name is null (use \"cpu\", \"cuda\" or Backends.current())");
         String key = name.trim().toLowerCase(Locale.ROOT);
         Backend existing = CREATED.get(key);
         if (existing != null) {

@@ -5,6 +5,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -45,6 +46,9 @@ final class AtomicFiles {
                 channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
             } catch (FileAlreadyExistsException e) {
                 // another writer's temporary file; pick another name
+            } catch (NoSuchFileException e) {
+                // name the file the caller asked for, not our temporary one
+                throw new NoSuchFileException(target.toString(), null, "cannot write it: the folder " + dir + " does not exist");
             }
         }
         boolean moved = false;

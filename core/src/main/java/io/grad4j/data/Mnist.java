@@ -73,7 +73,7 @@ public final class Mnist implements Dataset {
         } catch (EOFException e) {
             throw new IllegalArgumentException(images + ": truncated (the header promises more image bytes than the file holds)", e);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + images + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read " + images + ": " + reason(e), e);
         }
         byte[] lb;
         try (DataInputStream in = open(labelSource)) {
@@ -90,7 +90,7 @@ public final class Mnist implements Dataset {
         } catch (EOFException e) {
             throw new IllegalArgumentException(labelsFile + ": truncated (fewer labels than its header promises)", e);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + labelsFile + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot read " + labelsFile + ": " + reason(e), e);
         }
         for (int i = 0; i < lb.length; i++) {
             if (lb[i] < 0 || lb[i] > 9) {
@@ -110,6 +110,20 @@ public final class Mnist implements Dataset {
             return gz;
         }
         throw new IllegalArgumentException("MNIST file " + name + "[.gz] not found in " + dir.toAbsolutePath());
+    }
+
+    /** What went wrong, in words: a missing file's exception carries only the path as its message. */
+    private static String reason(IOException e) {
+        if (e instanceof java.nio.file.NoSuchFileException) {
+            return "no such file";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     private static DataInputStream open(Source source) throws IOException {

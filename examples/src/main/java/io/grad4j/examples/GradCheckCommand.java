@@ -55,6 +55,11 @@ final class GradCheckCommand implements Callable<Integer> {
         if (samples < 1 || batch < 1) {
             throw new IllegalArgumentException("--samples and --batch must be >= 1, got " + samples + " and " + batch);
         }
+        for (int h : hidden) {
+            if (h < 1) {
+                throw new IllegalArgumentException("--hidden sizes must be >= 1, got " + h);
+            }
+        }
         Grad4jCli.selectBackend(backend);
         GradCheck.Options tol = GradCheck.Options.DEFAULT;
         Dataset digits = TrainCommand.shipped("t10k");

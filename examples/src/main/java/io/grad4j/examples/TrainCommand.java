@@ -39,6 +39,7 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -58,6 +59,8 @@ import java.util.concurrent.Callable;
 final class TrainCommand implements Callable<Integer> {
     private static final String MODEL_FILE = "model.safetensors";
     private static final String OPTIMIZER_FILE = "optimizer.safetensors";
+    /** The optimizer state of the last committed epoch while the next one is being saved. */
+    private static final String PREVIOUS_OPTIMIZER_FILE = "optimizer.previous.safetensors";
 
     @Spec
     CommandSpec spec;
@@ -247,6 +250,11 @@ final class TrainCommand implements Callable<Integer> {
         if (stepSize < 1) problems.add("--step-size must be >= 1, got " + stepSize);
         if (!(gamma > 0 && gamma <= 1)) problems.add("--gamma must be in (0, 1], got " + gamma);
         if (resume && checkpointDir == null) problems.add("--resume needs --checkpoint-dir");
+        // found before training, not when the first epoch's checkpoint or the metrics are written
+        if (out != null && Files.exists(out) && !Files.isDirectory(out)) problems.add("--out " + out + " is not a folder");
+        if (checkpointDir != null && Files.exists(checkpointDir) && !Files.isDirectory(checkpointDir)) {
+            problems.add("--checkpoint-dir " + checkpointDir + " is not a folder");
+        }
         if (!problems.isEmpty()) {
             throw new ParameterException(spec.commandLine(), String.join("; ", problems));
         }
@@ -315,10 +323,17 @@ final class TrainCommand implements Callable<Integer> {
     private void save(Sequential model, Optimizer opt, List<Dropout> dropouts, int epoch) throws IOException {
         Files.createDirectories(checkpointDir);
         Map<String, String> meta = runMetadata(epoch, dropouts);
-        // optimizer first: a crash between the two writes leaves a model file one epoch behind the
-        // optimizer's, which restore() detects by comparing their epochs
+        // model.safetensors is the commit point, written last. Until it is, the optimizer state of
+        // the model's epoch must survive: move it aside (an atomic rename) before writing the new
+        // one, so a crash at any moment leaves a model file and an optimizer file of the same epoch
+        // (restore() takes whichever of the two optimizer files matches). CrashSafetyTest kills here.
+        Path optFile = checkpointDir.resolve(OPTIMIZER_FILE);
+        if (Files.exists(optFile)) {
+            Files.move(optFile, checkpointDir.resolve(PREVIOUS_OPTIMIZER_FILE),
+                    StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
         try (TensorScope scope = TensorScope.open()) {
-            Safetensors.save(checkpointDir.resolve(OPTIMIZER_FILE), opt.state(), meta);
+            Safetensors.save(optFile, opt.state(), meta);
         }
         Checkpoint.save(checkpointDir.resolve(MODEL_FILE), Checkpoint.named(model), meta);
     }
@@ -327,7 +342,8 @@ final class TrainCommand implements Callable<Integer> {
     private int restore(Sequential model, Optimizer opt, List<Dropout> dropouts) throws IOException {
         Path modelFile = checkpointDir.resolve(MODEL_FILE);
         Path optFile = checkpointDir.resolve(OPTIMIZER_FILE);
-        if (!Files.exists(modelFile) || !Files.exists(optFile)) {
+        Path previousOptFile = checkpointDir.resolve(PREVIOUS_OPTIMIZER_FILE);
+        if (!Files.exists(modelFile) || !Files.exists(optFile) && !Files.exists(previousOptFile)) {
             throw new IllegalArgumentException("--resume: no checkpoint in " + checkpointDir.toAbsolutePath()
                     + " (expected " + MODEL_FILE + " and " + OPTIMIZER_FILE + ")");
         }
@@ -340,12 +356,25 @@ final class TrainCommand implements Callable<Integer> {
                         + " but this run has " + key + "=" + now + "; resume with the same settings");
             }
         }
-        Checkpoint.loadInto(modelFile, Checkpoint.named(model));
-        try (Safetensors.Loaded state = Safetensors.load(optFile)) {
-            if (!meta.get("epoch").equals(state.metadata().get("epoch"))) {
-                throw new IllegalArgumentException("--resume: " + optFile + " is from epoch " + state.metadata().get("epoch")
-                        + " but " + modelFile + " from epoch " + meta.get("epoch") + " (interrupted while saving?)");
+        // a crash while saving epoch N+1 leaves optimizer.safetensors absent, partial (a temporary
+        // file) or already at N+1; the state of the model's epoch N is then the previous file
+        Path matching = null;
+        List<String> found = new ArrayList<>();
+        for (Path candidate : List.of(optFile, previousOptFile)) {
+            if (Files.exists(candidate)) {
+                String e = Safetensors.header(candidate).metadata().get("epoch");
+                found.add(candidate.getFileName() + " epoch " + e);
+                if (matching == null && meta.get("epoch").equals(e)) {
+                    matching = candidate;
+                }
             }
+        }
+        if (matching == null) {
+            throw new IllegalArgumentException("--resume: " + modelFile + " is from epoch " + meta.get("epoch")
+                    + " but no optimizer state of that epoch is in " + checkpointDir + " (found " + found + ")");
+        }
+        Checkpoint.loadInto(modelFile, Checkpoint.named(model));
+        try (Safetensors.Loaded state = Safetensors.load(matching)) {
             opt.loadState(state.tensors());
         }
         for (int i = 0; i < dropouts.size(); i++) {
