@@ -23,8 +23,15 @@ public final class Linear implements Module {
             throw new IllegalArgumentException("Linear needs in > 0 and out > 0, got in=" + in + " out=" + out);
         }
         double bound = 1.0 / Math.sqrt(in);
-        this.weight = Tensor.rand(dtype, seed, in, out).mul(2 * bound).sub(bound).requiresGrad(true);
-        this.bias = Tensor.rand(dtype, seed ^ 0x5DEECE66DL, out).mul(2 * bound).sub(bound).requiresGrad(true);
+        this.weight = uniform(dtype, seed, bound, in, out).requiresGrad(true);
+        this.bias = uniform(dtype, seed ^ 0x5DEECE66DL, bound, out).requiresGrad(true);
+    }
+
+    /** U(-bound, bound), closing the intermediates at once (on a GPU they would wait for the GC). */
+    private static Tensor uniform(DType dtype, long seed, double bound, int... shape) {
+        try (Tensor u = Tensor.rand(dtype, seed, shape); Tensor scaled = u.mul(2 * bound)) {
+            return scaled.sub(bound);
+        }
     }
 
     public Tensor weight() {
