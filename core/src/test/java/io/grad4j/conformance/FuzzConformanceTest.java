@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * rerun it alone: {@code -Dgrad4j.fuzz.seed=SEED -Dgrad4j.fuzz.tries=1}.
  */
 public abstract class FuzzConformanceTest extends BackendTestBase {
-    static final int DEFAULT_TRIES = 150;
+    static final int DEFAULT_TRIES = 300;
     static final long DEFAULT_SEED = 20_261_127L;
     /** Input elements per expression; leaves beyond it become constants, keeping gradcheck fast. */
     static final int INPUT_BUDGET = 32;
