@@ -76,8 +76,8 @@ public abstract class ConcurrencyConformanceTest extends BackendTestBase {
 
     /**
      * One iteration's numbers: a small network's loss and its parameters' .grad after backward()
-     * (FLOAT64 and FLOAT32), the gradient of a 64x64 product (big enough for the BLAS to take its
-     * threaded path), and gradients and a forward-mode Jacobian of a random expression.
+     * (FLOAT64 and FLOAT32), the gradient through a 64x64 product (a real BLAS call on cpu, not a toy
+     * size), and gradients and a forward-mode Jacobian of a random expression.
      */
     private static double[] iteration(long seed) {
         List<double[]> parts = new ArrayList<>();
