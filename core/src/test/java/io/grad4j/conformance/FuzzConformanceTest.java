@@ -27,8 +27,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Property-based fuzzing of a backend with seeded random cases: random expression graphs over the
- * whole operation set must pass gradcheck and give the same Jacobian in forward and reverse mode,
- * and every primitive on random shapes must match {@link NaiveReference} in both dtypes.
+ * whole operation set must pass gradcheck, give the same Jacobian in forward and reverse mode, and
+ * give FLOAT32 values and gradients that follow FLOAT64's; every primitive on random shapes must
+ * match {@link NaiveReference} in both dtypes.
  *
  * <p>Plain JUnit dynamic tests, one per case, named by the case's expression and seed; no jqwik
  * (see README, "Tests"). Case i uses seed {@code grad4j.fuzz.seed + i}; {@code grad4j.fuzz.tries}
@@ -125,6 +126,58 @@ public abstract class FuzzConformanceTest extends BackendTestBase {
         }
         assertTrue(nodes >= 4L * n, "expressions average under 4 nodes: " + counts);
         assertTrue(gaveUp * 20 <= n, gaveUp + " of " + n + " cases found no draft in the safe region");
+    }
+
+    @TestFactory
+    Stream<DynamicTest> float32GradientsFollowFloat64() {
+        return seeds().map(seed -> {
+            Case c;
+            try (Backends.Scope ignored = Backends.use(backend())) {
+                c = RandomExpressions.generate(seed, MAX_DEPTH, INPUT_BUDGET);
+            }
+            return onBackend("seed " + seed + ": " + c.root(), () -> check(c, "float32 vs float64 gradients",
+                    FuzzConformanceTest::float32Mismatch));
+        });
+    }
+
+    /**
+     * Values and reverse-mode gradients (of the sum of the output) computed in FLOAT32 agree with
+     * FLOAT64 within float32 rounding, measured against each result's largest magnitude: this
+     * runs the float32 forward and backward kernels, which gradcheck (FLOAT64 only) never reaches.
+     */
+    private static String float32Mismatch(Case c, Expr e) {
+        double[][] wide = valueAndGradients(c, e, DType.FLOAT64);
+        double[][] narrow = valueAndGradients(c, e, DType.FLOAT32);
+        for (int p = 0; p < wide.length; p++) {
+            double scale = 1;
+            for (double v : wide[p]) {
+                scale = Math.max(scale, Math.abs(v));
+            }
+            for (int i = 0; i < wide[p].length; i++) {
+                if (!(Math.abs(wide[p][i] - narrow[p][i]) <= 2e-3 * scale)) {
+                    String what = p == 0 ? "value" : "gradient of x" + (p - 1);
+                    return what + " element " + i + ": float64 " + wide[p][i] + " vs float32 " + narrow[p][i]
+                            + " (allowed " + 2e-3 * scale + ")";
+                }
+            }
+        }
+        return null;
+    }
+
+    private static double[][] valueAndGradients(Case c, Expr e, DType dtype) {
+        Tensor[] in = c.inputs(dtype);
+        Tensor[] leaves = new Tensor[in.length];
+        for (int i = 0; i < in.length; i++) {
+            leaves[i] = in[i].requiresGrad(true);
+        }
+        Tensor y = c.function(e, dtype).apply(leaves);
+        Tensor[] g = Autograd.grad(y.sum(), leaves);
+        double[][] out = new double[1 + g.length][];
+        out[0] = y.toDoubleArray();
+        for (int i = 0; i < g.length; i++) {
+            out[i + 1] = g[i].toDoubleArray();
+        }
+        return out;
     }
 
     /** A property of one expression at the case's inputs: null when it holds, else what went wrong. */

@@ -1,5 +1,6 @@
 package io.grad4j.conformance;
 
+import io.grad4j.DType;
 import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.NoGrad;
@@ -233,24 +234,35 @@ public final class RandomExpressions {
                        List<double[]> constantValues, List<int[]> constantShapes, int rejected) {
 
         Tensor[] inputs() {
-            Tensor[] t = new Tensor[inputValues.size()];
-            for (int i = 0; i < t.length; i++) {
-                t[i] = Tensor.of(inputValues.get(i), inputShapes.get(i));
-            }
-            return t;
+            return inputs(DType.FLOAT64);
+        }
+
+        /** The inputs in a dtype (FLOAT32 rounds the values). */
+        Tensor[] inputs(DType dtype) {
+            return tensors(inputValues, inputShapes, dtype);
         }
 
         Tensor[] constants() {
-            Tensor[] t = new Tensor[constantValues.size()];
+            return tensors(constantValues, constantShapes, DType.FLOAT64);
+        }
+
+        private static Tensor[] tensors(List<double[]> values, List<int[]> shapes, DType dtype) {
+            Tensor[] t = new Tensor[values.size()];
             for (int i = 0; i < t.length; i++) {
-                t[i] = Tensor.of(constantValues.get(i), constantShapes.get(i));
+                Tensor d = Tensor.of(values.get(i), shapes.get(i));
+                t[i] = dtype == DType.FLOAT64 ? d : d.to(dtype);
             }
             return t;
         }
 
         /** root as a function of the inputs (constants fixed), guard off: what gradcheck differentiates. */
         Function<Tensor[], Tensor> function(Expr expr) {
-            Tensor[] c = constants();
+            return function(expr, DType.FLOAT64);
+        }
+
+        /** The same, computing in dtype (its inputs must be of that dtype). */
+        Function<Tensor[], Tensor> function(Expr expr, DType dtype) {
+            Tensor[] c = tensors(constantValues, constantShapes, dtype);
             return in -> expr.eval(in, c, Guard.OFF);
         }
 
