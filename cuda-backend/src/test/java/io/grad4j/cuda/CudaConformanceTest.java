@@ -3,18 +3,10 @@ package io.grad4j.cuda;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.Backends;
 import io.grad4j.conformance.BackendConformanceTest;
-import org.junit.jupiter.api.BeforeAll;
-
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Runs the backend conformance suite (every primitive and tensor op against the naive reference) on the GPU; skipped with the probe's reason where there is none. */
+@RequiresGpu
 class CudaConformanceTest extends BackendConformanceTest {
-    @BeforeAll
-    static void needsGpu() {
-        CudaProbe.Result probe = CudaProbe.result();
-        assumeTrue(probe.available(), "no usable CUDA GPU here: " + probe.reason());
-    }
-
     @Override
     protected Backend backend() {
         return Backends.get("cuda");
