@@ -10,17 +10,13 @@ import io.grad4j.checkpoint.Checkpoint;
 import io.grad4j.data.Batch;
 import io.grad4j.data.DataLoader;
 import io.grad4j.data.Dataset;
-import io.grad4j.nn.Linear;
 import io.grad4j.nn.Losses;
 import io.grad4j.nn.Module;
-import io.grad4j.nn.ReLU;
 import io.grad4j.nn.Sequential;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -67,16 +63,7 @@ final class GradCheckCommand implements Callable<Integer> {
         Tensor x = b.features().to(DType.FLOAT64);
         int[] labels = b.labels();
 
-        List<Module> layers = new ArrayList<>();
-        int in = digits.features();
-        long s = seed;
-        for (int h : hidden) {
-            layers.add(new Linear(in, h, s++, DType.FLOAT64));
-            layers.add(new ReLU());
-            in = h;
-        }
-        layers.add(new Linear(in, 10, s, DType.FLOAT64));
-        Sequential model = new Sequential(layers.toArray(Module[]::new));
+        Sequential model = Mlp.build(digits.features(), hidden, 10, seed, DType.FLOAT64, 0).model();
         Losses.crossEntropy(model.forward(x), labels).backward();
 
         System.out.printf(Locale.ROOT, "gradcheck on %s: MLP %s (FLOAT64), cross-entropy of %d digits, %d sampled elements per parameter%n",

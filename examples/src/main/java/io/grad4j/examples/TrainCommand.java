@@ -1,5 +1,6 @@
 package io.grad4j.examples;
 
+import io.grad4j.DType;
 import io.grad4j.Tensor;
 import io.grad4j.TensorScope;
 import io.grad4j.autograd.Autograd;
@@ -13,10 +14,8 @@ import io.grad4j.data.DataLoader;
 import io.grad4j.data.Dataset;
 import io.grad4j.data.Mnist;
 import io.grad4j.nn.Dropout;
-import io.grad4j.nn.Linear;
 import io.grad4j.nn.Losses;
 import io.grad4j.nn.Module;
-import io.grad4j.nn.ReLU;
 import io.grad4j.nn.Sequential;
 import io.grad4j.optim.Adam;
 import io.grad4j.optim.AdamW;
@@ -133,22 +132,9 @@ final class TrainCommand implements Callable<Integer> {
         Dataset train = data != null ? Mnist.train(data) : shipped("train");
         Dataset test = data != null ? Mnist.test(data) : shipped("t10k");
 
-        List<Module> layers = new ArrayList<>();
-        List<Dropout> dropouts = new ArrayList<>();
-        int in = train.features();
-        long layerSeed = seed;
-        for (int h : hidden) {
-            layers.add(new Linear(in, h, layerSeed++));
-            layers.add(new ReLU());
-            if (dropout > 0) {
-                Dropout d = new Dropout(dropout, seed * 31 + layers.size());
-                dropouts.add(d);
-                layers.add(d);
-            }
-            in = h;
-        }
-        layers.add(new Linear(in, 10, layerSeed));
-        Sequential model = new Sequential(layers.toArray(Module[]::new));
+        Mlp mlp = Mlp.build(train.features(), hidden, 10, seed, DType.FLOAT32, dropout);
+        Sequential model = mlp.model();
+        List<Dropout> dropouts = mlp.dropouts();
         Optimizer opt = makeOptimizer(model.parameters());
         LearningRateSchedule lrSchedule = makeSchedule();
         DataLoader loader = new DataLoader(train, batch, true, seed);
