@@ -18,7 +18,8 @@ final class InfoCommand implements Callable<Integer> {
     public Integer call() {
         Grad4jCli.selectBackend(backend);
         System.out.println("java:      " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name")
-                + ", " + Runtime.getRuntime().availableProcessors() + " processors)");
+                + ", " + Runtime.getRuntime().availableProcessors() + " processors, heap max "
+                + (Runtime.getRuntime().maxMemory() >> 20) + " MiB)");
         System.out.println("backends:");
         for (BackendProvider p : Backends.providers()) {
             System.out.printf("  %-5s priority %3d  %s%n", p.name(), p.priority(),
