@@ -2,6 +2,7 @@ package io.grad4j.bench;
 
 import io.grad4j.DType;
 import io.grad4j.backend.Backend;
+import io.grad4j.backend.Backends;
 import io.grad4j.backend.Storage;
 import io.grad4j.backend.UnaryOp;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -47,7 +48,7 @@ public class ElementwiseBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        device = BenchBackend.named(backend);
+        device = Backends.get(backend);
         float[] host = new float[size];
         java.util.SplittableRandom r = new java.util.SplittableRandom(1);
         for (int i = 0; i < size; i++) {

@@ -43,7 +43,7 @@ public class MatmulBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        device = BenchBackend.named(backend);
+        device = Backends.get(backend);
         backendScope = Backends.use(device);
         a = Tensor.randn(DType.FLOAT32, 1, n, n);
         b = Tensor.randn(DType.FLOAT32, 2, n, n);

@@ -54,7 +54,7 @@ public class MlpTrainStepBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        Backend b = BenchBackend.named(backend);
+        Backend b = Backends.get(backend);
         backendScope = Backends.use(b);
         model = new Sequential(new Linear(784, 512, 1), new ReLU(), new Linear(512, 256, 2), new ReLU(), new Linear(256, 10, 3));
         sgd = new SGD(model.parameters(), 0.1);

@@ -45,7 +45,7 @@ public class OpOverheadBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
-        backendScope = Backends.use(BenchBackend.named(backend));
+        backendScope = Backends.use(Backends.get(backend));
         a = Tensor.rand(DType.FLOAT32, 1, 100);
         b = Tensor.rand(DType.FLOAT32, 2, 100);
         leaf = Tensor.rand(DType.FLOAT32, 3, 100).requiresGrad(true);

@@ -4,7 +4,6 @@ import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.NoGrad;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,16 +23,13 @@ import java.util.Set;
  * State per stepped parameter i: {@code "<i>.step"} (a FLOAT64 scalar), {@code "<i>.exp_avg"} (m)
  * and {@code "<i>.exp_avg_sq"} (v).
  */
-abstract sealed class AdamMoments implements Optimizer permits Adam, AdamW {
+abstract sealed class AdamMoments extends ParameterOptimizer permits Adam, AdamW {
     static final String STEP = "step";
     static final String EXP_AVG = "exp_avg";
     static final String EXP_AVG_SQ = "exp_avg_sq";
     private static final Set<String> BUFFERS = Set.of(STEP, EXP_AVG, EXP_AVG_SQ);
 
-    private final String name;
     private final boolean decoupledWeightDecay;
-    private final List<Tensor> params;
-    private double lr;
     private final double beta1;
     private final double beta2;
     private final double eps;
@@ -56,11 +52,8 @@ abstract sealed class AdamMoments implements Optimizer permits Adam, AdamW {
         if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
             throw new IllegalArgumentException(name + ": weightDecay must be finite and >= 0, got weightDecay=" + weightDecay);
         }
-        this.name = name;
+        super(name, params, lr);
         this.decoupledWeightDecay = decoupledWeightDecay;
-        this.params = new ArrayList<>(params);
-        OptimizerState.checkParams(name, this.params);
-        this.lr = lr;
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
@@ -106,24 +99,6 @@ abstract sealed class AdamMoments implements Optimizer permits Adam, AdamW {
             buffers[i].close();
         }
         buffers[i] = next.persistent();
-    }
-
-    @Override
-    public void zeroGrad() {
-        for (Tensor p : params) {
-            p.zeroGrad();
-        }
-    }
-
-    @Override
-    public double learningRate() {
-        return lr;
-    }
-
-    @Override
-    public void setLearningRate(double lr) {
-        OptimizerState.checkLearningRate(name, lr);
-        this.lr = lr;
     }
 
     @Override

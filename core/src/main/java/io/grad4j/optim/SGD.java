@@ -4,7 +4,6 @@ import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.NoGrad;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,11 +21,9 @@ import java.util.Set;
  * Parameters without a gradient are skipped. State: {@code "<i>.momentum"} (v) for each stepped
  * parameter when momentum is non-zero; none otherwise.
  */
-public final class SGD implements Optimizer {
+public final class SGD extends ParameterOptimizer {
     private static final String MOMENTUM = "momentum";
 
-    private final List<Tensor> params;
-    private double lr;
     private final double momentum;
     private final double weightDecay;
     private final boolean nesterov;
@@ -51,9 +48,7 @@ public final class SGD implements Optimizer {
             throw new IllegalArgumentException("SGD: Nesterov momentum needs momentum > 0, got momentum=" + momentum
                     + "; pass a momentum such as 0.9 or set nesterov to false");
         }
-        this.params = new ArrayList<>(params);
-        OptimizerState.checkParams("SGD", this.params);
-        this.lr = lr;
+        super("SGD", params, lr); // validation first: Java 25 allows statements before super()
         this.momentum = momentum;
         this.weightDecay = weightDecay;
         this.nesterov = nesterov;
@@ -89,24 +84,6 @@ public final class SGD implements Optimizer {
                 }
             }
         }
-    }
-
-    @Override
-    public void zeroGrad() {
-        for (Tensor p : params) {
-            p.zeroGrad();
-        }
-    }
-
-    @Override
-    public double learningRate() {
-        return lr;
-    }
-
-    @Override
-    public void setLearningRate(double lr) {
-        OptimizerState.checkLearningRate("SGD", lr);
-        this.lr = lr;
     }
 
     @Override
