@@ -8,8 +8,10 @@
 // Build: cuda-backend/build-kernels.sh (writes the fatbin the backend loads with cuModuleLoadData).
 // Operation codes below must match the ordinal() of UnaryOp, BinaryOp and ReduceOp in core.
 
+#include <cstddef>
 #include <cstdint>
 #include <math_constants.h>
+#include <mma.h>
 
 typedef long long i64;
 
@@ -118,10 +120,70 @@ __device__ __forceinline__ i64 strided_offset(i64 i, int rank, const Dims& shape
     return off;
 }
 
+// =========================================================================== contiguous fast path
+// Memory-bound kernels move 16 bytes per access (one LDG.128/STG.128: 4 floats or 2 doubles)
+// when every pointer of the call is 16-byte aligned, which the allocator's blocks are; an
+// operand at an odd element offset takes the scalar loop, and the last n % 16/sizeof(T)
+// elements always do. The alignment test is uniform over the grid, so warps never diverge on it.
+
+template <typename T> struct alignas(16) Pack {
+    T v[16 / sizeof(T)];
+};
+
+__device__ __forceinline__ bool aligned16(const void* p) { return ((uintptr_t)p & 15u) == 0; }
+
+template <typename T> __device__ __forceinline__ Pack<T> load_pack(const T* p, i64 i) {
+    return reinterpret_cast<const Pack<T>*>(p)[i];
+}
+
+// f applied lane by lane to packs of the inputs (each pack loaded once).
+template <typename T, typename F, typename... P> __device__ __forceinline__ Pack<T> lanes(F f, const P&... in) {
+    Pack<T> r;
+#pragma unroll
+    for (int j = 0; j < (int)(16 / sizeof(T)); j++) r.v[j] = f(in.v[j]...);
+    return r;
+}
+
+#define GRID_STRIDE_FROM(i, start, n) \
+    for (i64 i = (start) + (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)
+
+// out[i] = f(in[i]...) for contiguous operands of n elements; out may be one of the inputs (each
+// element is read before it is written, by the same thread).
+template <typename T, typename F, typename... In> __device__ __forceinline__ void map_contig(F f, T* out, i64 n, const In*... in) {
+    constexpr int V = 16 / sizeof(T);
+    i64 head = 0;
+    if ((aligned16(out) && ... && aligned16(in))) {
+        i64 packs = n / V;
+        GRID_STRIDE(p, packs) { reinterpret_cast<Pack<T>*>(out)[p] = lanes<T>(f, load_pack(in, p)...); }
+        head = packs * V;
+    }
+    GRID_STRIDE_FROM(i, head, n) { out[i] = f(in[i]...); }
+}
+
+// IEEE-rounded products and sums: nvcc would contract a * x + b * y into an FMA, which the CPU
+// backend (Java: no contraction) does not do, and optimizer updates would drift apart.
+__device__ __forceinline__ float  mul_rn(float a, float b)   { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ float  add_rn(float a, float b)   { return __fadd_rn(a, b); }
+__device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
+
+// The operation code is a kernel argument; dispatching on it once, outside the loop, lets each
+// instantiation fold unary_apply/unary_derivative/binary_apply to the one formula it needs.
+#define FOR_EACH_UNARY(X) X(U_NEG) X(U_EXP) X(U_LOG) X(U_SQRT) X(U_ABS) X(U_TANH) X(U_SIGMOID) X(U_RELU) \
+    X(U_POW) X(U_ADD_SCALAR) X(U_MUL_SCALAR)
+#define FOR_EACH_BINARY(X) X(B_ADD) X(B_SUB) X(B_MUL) X(B_DIV)
+
+// Which values f'(x) reads (see unary_derivative): the backward pass streams only those, so
+// tanh backward moves y and g (8 bytes in per float), not x as well.
+template <int OP> struct DerivativeReads {
+    static constexpr bool x = OP == U_LOG || OP == U_ABS || OP == U_RELU || OP == U_POW;
+    static constexpr bool y = OP == U_EXP || OP == U_SQRT || OP == U_TANH || OP == U_SIGMOID;
+};
+
 // =========================================================================== fill and cast
 
 template <typename T> __device__ void fill_impl(T* out, i64 n, T value) {
-    GRID_STRIDE(i, n) { out[i] = value; }
+    map_contig([=](void) { return value; }, out, n);
 }
 extern "C" __global__ void fill_f32(float* out, i64 n, float value) { fill_impl(out, n, value); }
 extern "C" __global__ void fill_f64(double* out, i64 n, double value) { fill_impl(out, n, value); }
@@ -135,17 +197,34 @@ extern "C" __global__ void cast_d2f(const double* src, float* dst, i64 n) {
 
 // =========================================================================== elementwise
 
+template <typename T, int OP> __device__ void unary_op(T p, const T* x, T* out, i64 n) {
+    map_contig([=](T v) { return unary_apply(OP, v, p); }, out, n, x);
+}
 template <typename T> __device__ void unary_impl(int op, T p, const T* x, T* out, i64 n) {
-    GRID_STRIDE(i, n) { out[i] = unary_apply(op, x[i], p); }
+    switch (op) {
+#define UNARY_CASE(OP) case OP: unary_op<T, OP>(p, x, out, n); return;
+        FOR_EACH_UNARY(UNARY_CASE)
+#undef UNARY_CASE
+    }
 }
 extern "C" __global__ void unary_f32(int op, float p, const float* x, float* out, i64 n) { unary_impl(op, p, x, out, n); }
 extern "C" __global__ void unary_f64(int op, double p, const double* x, double* out, i64 n) { unary_impl(op, p, x, out, n); }
 
+// out = g * f'(x): the Jacobian-vector product of every unary op, fused.
+template <typename T, int OP> __device__ void unary_backward_op(T p, const T* x, const T* y, const T* g, T* out, i64 n) {
+    if constexpr (DerivativeReads<OP>::x) {
+        map_contig([=](T xv, T gv) { return gv * unary_derivative(OP, xv, T(0), p); }, out, n, x, g);
+    } else if constexpr (DerivativeReads<OP>::y) {
+        map_contig([=](T yv, T gv) { return gv * unary_derivative(OP, T(0), yv, p); }, out, n, y, g);
+    } else {
+        map_contig([=](T gv) { return gv * unary_derivative(OP, T(0), T(0), p); }, out, n, g);
+    }
+}
 template <typename T> __device__ void unary_backward_impl(int op, T p, const T* x, const T* y, const T* g, T* out, i64 n) {
-    GRID_STRIDE(i, n) {
-        T xv = x[i];
-        T yv = y[i];
-        out[i] = g[i] * unary_derivative(op, xv, yv, p);
+    switch (op) {
+#define UNARY_BACKWARD_CASE(OP) case OP: unary_backward_op<T, OP>(p, x, y, g, out, n); return;
+        FOR_EACH_UNARY(UNARY_BACKWARD_CASE)
+#undef UNARY_BACKWARD_CASE
     }
 }
 extern "C" __global__ void unary_backward_f32(int op, float p, const float* x, const float* y, const float* g, float* out, i64 n) {
@@ -155,22 +234,59 @@ extern "C" __global__ void unary_backward_f64(int op, double p, const double* x,
     unary_backward_impl(op, p, x, y, g, out, n);
 }
 
-// y = alpha * x + beta * y in place: optimizer updates in one pass.
+// y = alpha * x + beta * y in place: optimizer updates in one pass, rounded as the CPU rounds.
 template <typename T> __device__ void axpby_impl(T alpha, const T* x, T beta, T* y, i64 n) {
-    GRID_STRIDE(i, n) { y[i] = alpha * x[i] + beta * y[i]; }
+    map_contig([=](T xv, T yv) { return add_rn(mul_rn(alpha, xv), mul_rn(beta, yv)); }, y, n, x, y);
 }
 extern "C" __global__ void axpby_f32(float alpha, const float* x, float beta, float* y, i64 n) { axpby_impl(alpha, x, beta, y, n); }
 extern "C" __global__ void axpby_f64(double alpha, const double* x, double beta, double* y, i64 n) { axpby_impl(alpha, x, beta, y, n); }
 
-// Both operands contiguous (or one a scalar: stride flag 0 reads element 0). out may alias a.
+// Operands advance by step 1 (contiguous) or 0 (a scalar: element 0 broadcast). out may alias a.
+template <typename T, int OP> __device__ void binary_steps(const T* a, int aStep, const T* b, int bStep, T* out, i64 n) {
+    if (aStep && bStep) {
+        map_contig([](T av, T bv) { return binary_apply(OP, av, bv); }, out, n, a, b);
+    } else if (bStep) {
+        T av = a[0];
+        map_contig([=](T bv) { return binary_apply(OP, av, bv); }, out, n, b);
+    } else if (aStep) {
+        T bv = b[0];
+        map_contig([=](T av) { return binary_apply(OP, av, bv); }, out, n, a);
+    } else {
+        T v = binary_apply(OP, a[0], b[0]);
+        map_contig([=](void) { return v; }, out, n);
+    }
+}
 template <typename T> __device__ void binary_contig_impl(int op, const T* a, int aStep, const T* b, int bStep, T* out, i64 n) {
-    GRID_STRIDE(i, n) { out[i] = binary_apply(op, a[i * aStep], b[i * bStep]); }
+    switch (op) {
+#define BINARY_CASE(OP) case OP: binary_steps<T, OP>(a, aStep, b, bStep, out, n); return;
+        FOR_EACH_BINARY(BINARY_CASE)
+#undef BINARY_CASE
+    }
 }
 extern "C" __global__ void binary_contig_f32(int op, const float* a, int aStep, const float* b, int bStep, float* out, i64 n) {
     binary_contig_impl(op, a, aStep, b, bStep, out, n);
 }
 extern "C" __global__ void binary_contig_f64(int op, const double* a, int aStep, const double* b, int bStep, double* out, i64 n) {
     binary_contig_impl(op, a, aStep, b, bStep, out, n);
+}
+
+// A contiguous [rows, cols] output from operands whose columns step by 1 or 0 and whose rows step
+// by any stride: a bias add ([rows, cols] + [cols]), a per-row scale ([rows, cols] * [rows, 1]).
+// blockIdx.y walks the rows, so no thread divides a flat index by the shape; within a row the
+// contiguous path above runs, with 16-byte accesses when the row starts are aligned.
+template <typename T> __device__ void binary_rows_impl(int op, const T* a, i64 aRow, int aStep, const T* b, i64 bRow, int bStep,
+                                                       T* out, i64 rows, i64 cols) {
+    for (i64 r = blockIdx.y; r < rows; r += gridDim.y) {
+        binary_contig_impl(op, a + r * aRow, aStep, b + r * bRow, bStep, out + r * cols, cols);
+    }
+}
+extern "C" __global__ void binary_rows_f32(int op, const float* a, i64 aRow, int aStep, const float* b, i64 bRow, int bStep,
+                                           float* out, i64 rows, i64 cols) {
+    binary_rows_impl(op, a, aRow, aStep, b, bRow, bStep, out, rows, cols);
+}
+extern "C" __global__ void binary_rows_f64(int op, const double* a, i64 aRow, int aStep, const double* b, i64 bRow, int bStep,
+                                           double* out, i64 rows, i64 cols) {
+    binary_rows_impl(op, a, aRow, aStep, b, bRow, bStep, out, rows, cols);
 }
 
 template <typename T> __device__ void binary_strided_impl(int op, const T* a, const T* b, T* out, i64 n, int rank,
@@ -446,24 +562,70 @@ extern "C" __global__ void softmax_backward_cols_f64(const double* y, const doub
 // =========================================================================== GEMM
 // C[b] = op(A[b]) @ op(B[b]), row-major; A stored m x k (k x m when transA), B stored k x n
 // (n x k when transB); batch strides in elements, 0 = one shared matrix. C is m x n, contiguous.
-// 64 x 64 output tile per block of 256 threads, 16-deep k slices in shared memory, each thread
-// accumulates a 4 x 4 register block at rows ty + 16 r and columns tx + 16 c (conflict-free
-// shared reads). blockIdx.z = batch index - batchBase.
+//
+// Every GEMM kernel takes the same arguments (struct GemmArgs, by value) and the same grid:
+// x over column tiles, y over row tiles, z over (batch, k-slice) pairs. With splits == 1 a block
+// writes its tile of C[batchBase + z]; with splits > 1 (split-K: a tall-skinny product such as a
+// weight gradient X^T G has few output tiles and a long k, and would leave most SMs idle) slice s
+// of batch entry z / splits covers k in [s * kChunk, (s + 1) * kChunk) and writes its partial
+// tile to the workspace C[z], which gemm_splitk_sum then adds up in slice order: deterministic,
+// no atomics. Which kernel, tile and split runs is decided on the host (GemmPlan.java).
+
+struct GemmArgs {
+    int transA, transB, m, n, k;
+    int lda, ldb;
+    int splits, kChunk;
+    i64 strideA, strideB;
+    i64 batchBase;
+};
+// GemmPlan.kernelArgs packs this struct by hand: keep both in step.
+static_assert(sizeof(GemmArgs) == 64, "GemmArgs is 64 bytes, as GemmPlan.kernelArgs packs it");
+static_assert(offsetof(GemmArgs, kChunk) == 32 && offsetof(GemmArgs, strideA) == 40 && offsetof(GemmArgs, batchBase) == 56,
+              "GemmArgs field offsets, as GemmPlan.kernelArgs packs them");
+
+// The operands and k-range of this block; C points at the tile's matrix (output or workspace).
+template <typename T> struct GemmBlock {
+    const T* A;
+    const T* B;
+    T* C;
+    int kBegin, kEnd;
+};
+
+template <typename T> __device__ __forceinline__ GemmBlock<T> gemm_block(const GemmArgs& g, const T* A, const T* B, T* C) {
+    int z = blockIdx.z;
+    int slice = z % g.splits;
+    i64 b = g.batchBase + z / g.splits;
+    GemmBlock<T> blk;
+    blk.A = A + b * g.strideA;
+    blk.B = B + b * g.strideB;
+    blk.C = C + (g.splits == 1 ? b : (i64)z) * (i64)g.m * g.n;
+    blk.kBegin = slice * g.kChunk;
+    blk.kEnd = min(g.k, blk.kBegin + g.kChunk);
+    return blk;
+}
+
+// Element (i, kk) of op(A) and (kk, j) of op(B), zero outside the matrix.
+template <typename T> __device__ __forceinline__ T a_at(const GemmArgs& g, const T* A, int i, int kk) {
+    if (i >= g.m || kk >= g.k) return T(0);
+    return g.transA ? A[(i64)kk * g.lda + i] : A[(i64)i * g.lda + kk];
+}
+template <typename T> __device__ __forceinline__ T b_at(const GemmArgs& g, const T* B, int kk, int j) {
+    if (j >= g.n || kk >= g.k) return T(0);
+    return g.transB ? B[(i64)j * g.ldb + kk] : B[(i64)kk * g.ldb + j];
+}
+
+// ---- 64 x 64 tiles, any dtype: small products and FLOAT64 --------------------------------------
+// 256 threads, 16-deep k slices in shared memory, each thread accumulates a 4 x 4 register block
+// at rows ty + 16 r and columns tx + 16 c (conflict-free shared reads).
 
 #define TILE 64
 #define TK 16
 #define GEMM_THREADS 256
 
-template <typename T> __device__ void gemm_impl(int transA, int transB, int m, int n, int k,
-                                                const T* A, int lda, i64 strideA,
-                                                const T* B, int ldb, i64 strideB,
-                                                T* C, i64 batchBase) {
+template <typename T> __device__ void gemm64_impl(const GemmArgs& g, const T* A, const T* B, T* C) {
     __shared__ T As[TK][TILE + 1];
     __shared__ T Bs[TK][TILE];
-    i64 b = batchBase + blockIdx.z;
-    A += b * strideA;
-    B += b * strideB;
-    C += b * (i64)m * n;
+    GemmBlock<T> blk = gemm_block(g, A, B, C);
     int tid = threadIdx.x;
     int tx = tid & 15;
     int ty = tid >> 4;
@@ -475,23 +637,16 @@ template <typename T> __device__ void gemm_impl(int transA, int transB, int m, i
 #pragma unroll
         for (int c = 0; c < 4; c++) acc[r][c] = T(0);
 
-    for (int k0 = 0; k0 < k; k0 += TK) {
+    for (int k0 = blk.kBegin; k0 < blk.kEnd; k0 += TK) {
 #pragma unroll
         for (int s = 0; s < (TILE * TK) / GEMM_THREADS; s++) {
             int l = tid + s * GEMM_THREADS;
             int i, kk;
-            if (transA) { i = l % TILE; kk = l / TILE; } else { i = l / TK; kk = l % TK; }
-            int gi = row0 + i, gk = k0 + kk;
-            T v = T(0);
-            if (gi < m && gk < k) v = transA ? A[(i64)gk * lda + gi] : A[(i64)gi * lda + gk];
-            As[kk][i] = v;
+            if (g.transA) { i = l % TILE; kk = l / TILE; } else { i = l / TK; kk = l % TK; }
+            As[kk][i] = k0 + kk < blk.kEnd ? a_at(g, blk.A, row0 + i, k0 + kk) : T(0);
             int j;
-            if (transB) { kk = l % TK; j = l / TK; } else { j = l % TILE; kk = l / TILE; }
-            int gj = col0 + j;
-            gk = k0 + kk;
-            T w = T(0);
-            if (gj < n && gk < k) w = transB ? B[(i64)gj * ldb + gk] : B[(i64)gk * ldb + gj];
-            Bs[kk][j] = w;
+            if (g.transB) { kk = l % TK; j = l / TK; } else { j = l % TILE; kk = l / TILE; }
+            Bs[kk][j] = k0 + kk < blk.kEnd ? b_at(g, blk.B, k0 + kk, col0 + j) : T(0);
         }
         __syncthreads();
 #pragma unroll
@@ -511,25 +666,370 @@ template <typename T> __device__ void gemm_impl(int transA, int transB, int m, i
 #pragma unroll
     for (int r = 0; r < 4; r++) {
         int gi = row0 + ty + 16 * r;
-        if (gi >= m) continue;
+        if (gi >= g.m) continue;
 #pragma unroll
         for (int c = 0; c < 4; c++) {
             int gj = col0 + tx + 16 * c;
-            if (gj < n) C[(i64)gi * n + gj] = acc[r][c];
+            if (gj < g.n) blk.C[(i64)gi * g.n + gj] = acc[r][c];
         }
     }
 }
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_f32(int transA, int transB, int m, int n, int k,
-                                                                     const float* A, int lda, i64 strideA,
-                                                                     const float* B, int ldb, i64 strideB,
-                                                                     float* C, i64 batchBase) {
-    gemm_impl(transA, transB, m, n, k, A, lda, strideA, B, ldb, strideB, C, batchBase);
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_f32(GemmArgs g, const float* A, const float* B, float* C) {
+    gemm64_impl(g, A, B, C);
 }
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_f64(int transA, int transB, int m, int n, int k,
-                                                                     const double* A, int lda, i64 strideA,
-                                                                     const double* B, int ldb, i64 strideB,
-                                                                     double* C, i64 batchBase) {
-    gemm_impl(transA, transB, m, n, k, A, lda, strideA, B, ldb, strideB, C, batchBase);
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_f64(GemmArgs g, const double* A, const double* B, double* C) {
+    gemm64_impl(g, A, B, C);
+}
+
+// ---- 128 x 128 tiles, FLOAT32: large products ---------------------------------------------------
+// 256 threads as 16 x 16; thread (tx, ty) owns an 8 x 8 block: rows ty*4 + {0..3} and
+// 64 + ty*4 + {0..3}, columns likewise from tx. Splitting each thread's rows and columns into two
+// groups of four keeps its shared-memory reads 16-byte vectors that a warp reads without bank
+// conflicts. k advances 8 at a time through two shared buffers: while the block multiplies out
+// of one, each thread holds its share of the next tile in registers (4 + 4 floats, loaded as one
+// 16-byte vector per operand when the tile lies inside the matrices and the leading dimension is
+// a multiple of 4) and stores it into the other buffer afterwards, so global latency hides
+// behind 64 FMAs per k step and one barrier per step suffices.
+
+#define BIG_TILE 128
+#define BIG_K 8
+#define BIG_PAD 4 // As rows of 132 floats: the transposing stores of 2 k-quads hit distinct banks
+
+struct BigTileRegs {
+    float a[4];
+    float b[4];
+};
+
+// This thread's 4 elements of the A and B tiles at k0. Thread t takes, of op(A)'s 128 x 8 tile,
+// (row t/2, k-quad t%2) when A is stored row-major along k, or (k t/32, row-quad t%32) when it is
+// stored transposed (contiguous along m); the same for op(B) with rows and columns swapped. Each
+// four lie contiguously in memory, so one vector load fetches them when they are in bounds.
+template <bool TA, bool TB> __device__ __forceinline__ BigTileRegs big_load(const GemmArgs& g, const GemmBlock<float>& blk, int row0, int col0, int k0,
+                                                bool vecA, bool vecB) {
+    int t = threadIdx.x;
+    BigTileRegs r;
+    bool kInside = k0 + BIG_K <= blk.kEnd;
+    if (!TA) {
+        int i = row0 + (t >> 1), kk = k0 + (t & 1) * 4;
+        if (vecA && kInside && i < g.m) {
+            Pack<float> p = load_pack(blk.A + (i64)i * g.lda + kk, 0);
+            #pragma unroll
+            for (int x = 0; x < 4; x++) r.a[x] = p.v[x];
+        } else {
+            #pragma unroll
+            for (int x = 0; x < 4; x++) r.a[x] = kk + x < blk.kEnd ? a_at(g, blk.A, i, kk + x) : 0.f;
+        }
+    } else {
+        int kk = k0 + (t >> 5), i = row0 + (t & 31) * 4;
+        if (vecA && kk < blk.kEnd && i + 4 <= g.m) {
+            Pack<float> p = load_pack(blk.A + (i64)kk * g.lda + i, 0);
+            #pragma unroll
+            for (int x = 0; x < 4; x++) r.a[x] = p.v[x];
+        } else {
+            #pragma unroll
+            for (int x = 0; x < 4; x++) r.a[x] = kk < blk.kEnd ? a_at(g, blk.A, i + x, kk) : 0.f;
+        }
+    }
+    if (!TB) {
+        int kk = k0 + (t >> 5), j = col0 + (t & 31) * 4;
+        if (vecB && kk < blk.kEnd && j + 4 <= g.n) {
+            Pack<float> p = load_pack(blk.B + (i64)kk * g.ldb + j, 0);
+            #pragma unroll
+            for (int x = 0; x < 4; x++) r.b[x] = p.v[x];
+        } else {
+            #pragma unroll
+            for (int x = 0; x < 4; x++) r.b[x] = kk < blk.kEnd ? b_at(g, blk.B, kk, j + x) : 0.f;
+        }
+    } else {
+        int j = col0 + (t >> 1), kk = k0 + (t & 1) * 4;
+        if (vecB && kInside && j < g.n) {
+            Pack<float> p = load_pack(blk.B + (i64)j * g.ldb + kk, 0);
+            #pragma unroll
+            for (int x = 0; x < 4; x++) r.b[x] = p.v[x];
+        } else {
+            #pragma unroll
+            for (int x = 0; x < 4; x++) r.b[x] = kk + x < blk.kEnd ? b_at(g, blk.B, kk + x, j) : 0.f;
+        }
+    }
+    return r;
+}
+
+// Stores big_load's registers into the k-major shared tiles As[k][row], Bs[k][col].
+template <bool TA, bool TB> __device__ __forceinline__ void big_store(const GemmArgs& g, const BigTileRegs& r, float (*As)[BIG_TILE + BIG_PAD],
+                                          float (*Bs)[BIG_TILE + BIG_PAD]) {
+    int t = threadIdx.x;
+    if (!TA) {
+        #pragma unroll
+        for (int x = 0; x < 4; x++) As[(t & 1) * 4 + x][t >> 1] = r.a[x];
+    } else {
+        #pragma unroll
+        for (int x = 0; x < 4; x++) As[t >> 5][(t & 31) * 4 + x] = r.a[x];
+    }
+    if (!TB) {
+        #pragma unroll
+        for (int x = 0; x < 4; x++) Bs[t >> 5][(t & 31) * 4 + x] = r.b[x];
+    } else {
+        #pragma unroll
+        for (int x = 0; x < 4; x++) Bs[(t & 1) * 4 + x][t >> 1] = r.b[x];
+    }
+}
+
+// As and Bs: the two k-major shared buffers of each operand, declared once in the entry point
+// (one allocation for all four instantiations).
+template <bool TA, bool TB> __device__ __forceinline__ void gemm128_impl(const GemmArgs& g, const float* A, const float* B, float* C,
+                                                                         float (*As)[BIG_K][BIG_TILE + BIG_PAD],
+                                                                         float (*Bs)[BIG_K][BIG_TILE + BIG_PAD]) {
+    GemmBlock<float> blk = gemm_block(g, A, B, C);
+    int tx = threadIdx.x & 15;
+    int ty = threadIdx.x >> 4;
+    int row0 = blockIdx.y * BIG_TILE;
+    int col0 = blockIdx.x * BIG_TILE;
+    bool vecA = g.lda % 4 == 0 && aligned16(blk.A);
+    bool vecB = g.ldb % 4 == 0 && aligned16(blk.B);
+    float acc[8][8];
+#pragma unroll
+    for (int r = 0; r < 8; r++)
+#pragma unroll
+        for (int c = 0; c < 8; c++) acc[r][c] = 0.f;
+
+    if (blk.kBegin < blk.kEnd) {
+        big_store<TA, TB>(g, big_load<TA, TB>(g, blk, row0, col0, blk.kBegin, vecA, vecB), As[0], Bs[0]);
+    }
+    __syncthreads();
+    int buf = 0;
+    for (int k0 = blk.kBegin; k0 < blk.kEnd; k0 += BIG_K) {
+        bool more = k0 + BIG_K < blk.kEnd;
+        BigTileRegs next;
+        if (more) next = big_load<TA, TB>(g, blk, row0, col0, k0 + BIG_K, vecA, vecB);
+#pragma unroll
+        for (int kk = 0; kk < BIG_K; kk++) {
+            Pack<float> a0 = load_pack(&As[buf][kk][ty * 4], 0), a1 = load_pack(&As[buf][kk][64 + ty * 4], 0);
+            Pack<float> b0 = load_pack(&Bs[buf][kk][tx * 4], 0), b1 = load_pack(&Bs[buf][kk][64 + tx * 4], 0);
+            float a[8], b[8];
+#pragma unroll
+            for (int x = 0; x < 4; x++) {
+                a[x] = a0.v[x]; a[4 + x] = a1.v[x];
+                b[x] = b0.v[x]; b[4 + x] = b1.v[x];
+            }
+#pragma unroll
+            for (int r = 0; r < 8; r++)
+#pragma unroll
+                for (int c = 0; c < 8; c++) acc[r][c] += a[r] * b[c];
+        }
+        if (more) big_store<TA, TB>(g, next, As[buf ^ 1], Bs[buf ^ 1]);
+        __syncthreads();
+        buf ^= 1;
+    }
+
+    bool vecC = g.n % 4 == 0 && aligned16(blk.C);
+#pragma unroll
+    for (int r = 0; r < 8; r++) {
+        int i = row0 + (r < 4 ? ty * 4 + r : 64 + ty * 4 + r - 4);
+        if (i >= g.m) continue;
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            int j = col0 + half * 64 + tx * 4;
+            float* dst = blk.C + (i64)i * g.n + j;
+            if (vecC && j + 4 <= g.n) {
+                Pack<float> p;
+#pragma unroll
+                for (int x = 0; x < 4; x++) p.v[x] = acc[r][half * 4 + x];
+                *reinterpret_cast<Pack<float>*>(dst) = p;
+            } else {
+#pragma unroll
+                for (int x = 0; x < 4; x++) {
+                    if (j + x < g.n) dst[x] = acc[r][half * 4 + x];
+                }
+            }
+        }
+    }
+}
+
+// The transpose flags are template parameters so that each layout compiles to straight-line
+// loads and stores; one entry point keeps the host side simple.
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 2) gemm128_f32(GemmArgs g, const float* A, const float* B, float* C) {
+    __shared__ alignas(16) float As[2][BIG_K][BIG_TILE + BIG_PAD];
+    __shared__ alignas(16) float Bs[2][BIG_K][BIG_TILE + BIG_PAD];
+    if (g.transA) {
+        if (g.transB) gemm128_impl<true, true>(g, A, B, C, As, Bs); else gemm128_impl<true, false>(g, A, B, C, As, Bs);
+    } else {
+        if (g.transB) gemm128_impl<false, true>(g, A, B, C, As, Bs); else gemm128_impl<false, false>(g, A, B, C, As, Bs);
+    }
+}
+
+// ---- split-K: C[batchBase + b] = sum over s of W[b * splits + s], slices added in order --------
+template <typename T> __device__ void gemm_splitk_sum_impl(const T* W, T* C, i64 mn, int splits, i64 count, i64 batchBase) {
+    C += batchBase * mn;
+    GRID_STRIDE(t, count) {
+        i64 b = t / mn;
+        i64 i = t - b * mn;
+        const T* w = W + b * splits * mn + i;
+        T s = w[0];
+        for (int x = 1; x < splits; x++) s += w[(i64)x * mn];
+        C[t] = s;
+    }
+}
+extern "C" __global__ void gemm_splitk_sum_f32(const float* W, float* C, i64 mn, int splits, i64 count, i64 batchBase) {
+    gemm_splitk_sum_impl(W, C, mn, splits, count, batchBase);
+}
+extern "C" __global__ void gemm_splitk_sum_f64(const double* W, double* C, i64 mn, int splits, i64 count, i64 batchBase) {
+    gemm_splitk_sum_impl(W, C, mn, splits, count, batchBase);
+}
+
+// ---- TF32 tensor cores, FLOAT32 in and out (opt-in: grad4j.cuda.tf32=true) ----------------------
+// Inputs are rounded to TF32 (10 mantissa bits, as cuBLAS and PyTorch do with TF32 allowed) and
+// multiplied on the tensor cores with FP32 accumulation, through the portable WMMA API
+// (m16n16k8, sm_80 and newer). 128 x 128 block tile, k 16 at a time, 8 warps as 2 x 4, each warp
+// a 64 x 32 tile = 4 x 2 accumulator fragments. Operand tiles go through registers into two
+// shared buffers as in gemm128_f32; the accumulators leave through a per-warp 16 x 16 scratch
+// so that edge tiles and any n are written with bounds checks.
+
+#define TC_K 16
+#define TC_A_LD (TC_K + 4)        // As[row][k]: 80-byte rows keep fragment pointers 32-byte aligned
+#define TC_B_LD (BIG_TILE + 4)    // Bs[k][col]
+
+struct TensorTileRegs {
+    float a[8];
+    float b[8];
+};
+
+// Thread t fetches quads q = t and t + 256 of each 128 x 16 (A) and 16 x 128 (B) tile.
+__device__ __forceinline__ TensorTileRegs tc_load(const GemmArgs& g, const GemmBlock<float>& blk, int row0, int col0, int k0,
+                                                  bool vecA, bool vecB) {
+    TensorTileRegs r;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        int q = threadIdx.x + h * GEMM_THREADS;
+        if (!g.transA) {
+            int i = row0 + (q >> 2), kk = k0 + (q & 3) * 4;
+            if (vecA && kk + 4 <= blk.kEnd && i < g.m) {
+                Pack<float> p = load_pack(blk.A + (i64)i * g.lda + kk, 0);
+#pragma unroll
+                for (int x = 0; x < 4; x++) r.a[h * 4 + x] = p.v[x];
+            } else {
+#pragma unroll
+                for (int x = 0; x < 4; x++) r.a[h * 4 + x] = kk + x < blk.kEnd ? a_at(g, blk.A, i, kk + x) : 0.f;
+            }
+        } else {
+            int kk = k0 + (q >> 5), i = row0 + (q & 31) * 4;
+            if (vecA && kk < blk.kEnd && i + 4 <= g.m) {
+                Pack<float> p = load_pack(blk.A + (i64)kk * g.lda + i, 0);
+#pragma unroll
+                for (int x = 0; x < 4; x++) r.a[h * 4 + x] = p.v[x];
+            } else {
+#pragma unroll
+                for (int x = 0; x < 4; x++) r.a[h * 4 + x] = kk < blk.kEnd ? a_at(g, blk.A, i + x, kk) : 0.f;
+            }
+        }
+        if (!g.transB) {
+            int kk = k0 + (q >> 5), j = col0 + (q & 31) * 4;
+            if (vecB && kk < blk.kEnd && j + 4 <= g.n) {
+                Pack<float> p = load_pack(blk.B + (i64)kk * g.ldb + j, 0);
+#pragma unroll
+                for (int x = 0; x < 4; x++) r.b[h * 4 + x] = p.v[x];
+            } else {
+#pragma unroll
+                for (int x = 0; x < 4; x++) r.b[h * 4 + x] = kk < blk.kEnd ? b_at(g, blk.B, kk, j + x) : 0.f;
+            }
+        } else {
+            int j = col0 + (q >> 2), kk = k0 + (q & 3) * 4;
+            if (vecB && kk + 4 <= blk.kEnd && j < g.n) {
+                Pack<float> p = load_pack(blk.B + (i64)j * g.ldb + kk, 0);
+#pragma unroll
+                for (int x = 0; x < 4; x++) r.b[h * 4 + x] = p.v[x];
+            } else {
+#pragma unroll
+                for (int x = 0; x < 4; x++) r.b[h * 4 + x] = kk + x < blk.kEnd ? b_at(g, blk.B, kk + x, j) : 0.f;
+            }
+        }
+    }
+    return r;
+}
+
+__device__ __forceinline__ void tc_store(const GemmArgs& g, const TensorTileRegs& r, float (*As)[TC_A_LD], float (*Bs)[TC_B_LD]) {
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        int q = threadIdx.x + h * GEMM_THREADS;
+#pragma unroll
+        for (int x = 0; x < 4; x++) {
+            if (!g.transA) As[q >> 2][(q & 3) * 4 + x] = r.a[h * 4 + x];
+            else As[(q & 31) * 4 + x][q >> 5] = r.a[h * 4 + x];
+            if (!g.transB) Bs[q >> 5][(q & 31) * 4 + x] = r.b[h * 4 + x];
+            else Bs[(q & 3) * 4 + x][q >> 2] = r.b[h * 4 + x];
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_tf32(GemmArgs g, const float* A, const float* B, float* C) {
+    using namespace nvcuda;
+    __shared__ alignas(128) float As[2][BIG_TILE][TC_A_LD];
+    __shared__ alignas(128) float Bs[2][TC_K][TC_B_LD];
+    __shared__ alignas(128) float scratch[GEMM_THREADS / 32][16 * 16];
+    GemmBlock<float> blk = gemm_block(g, A, B, C);
+    int warp = threadIdx.x >> 5;
+    int lane = threadIdx.x & 31;
+    int wm = warp >> 2; // 0..1: rows wm * 64
+    int wn = warp & 3;  // 0..3: columns wn * 32
+    int row0 = blockIdx.y * BIG_TILE;
+    int col0 = blockIdx.x * BIG_TILE;
+    bool vecA = g.lda % 4 == 0 && aligned16(blk.A);
+    bool vecB = g.ldb % 4 == 0 && aligned16(blk.B);
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
+
+    if (blk.kBegin < blk.kEnd) {
+        tc_store(g, tc_load(g, blk, row0, col0, blk.kBegin, vecA, vecB), As[0], Bs[0]);
+    }
+    __syncthreads();
+    int buf = 0;
+    for (int k0 = blk.kBegin; k0 < blk.kEnd; k0 += TC_K) {
+        bool more = k0 + TC_K < blk.kEnd;
+        TensorTileRegs next;
+        if (more) next = tc_load(g, blk, row0, col0, k0 + TC_K, vecA, vecB);
+#pragma unroll
+        for (int kk = 0; kk < TC_K; kk += 8) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a[4];
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> b[2];
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                wmma::load_matrix_sync(a[i], &As[buf][wm * 64 + i * 16][kk], TC_A_LD);
+#pragma unroll
+                for (int e = 0; e < a[i].num_elements; e++) a[i].x[e] = wmma::__float_to_tf32(a[i].x[e]);
+            }
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                wmma::load_matrix_sync(b[j], &Bs[buf][kk][wn * 32 + j * 16], TC_B_LD);
+#pragma unroll
+                for (int e = 0; e < b[j].num_elements; e++) b[j].x[e] = wmma::__float_to_tf32(b[j].x[e]);
+            }
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+        }
+        if (more) tc_store(g, next, As[buf ^ 1], Bs[buf ^ 1]);
+        __syncthreads();
+        buf ^= 1;
+    }
+
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            wmma::store_matrix_sync(scratch[warp], acc[i][j], 16, wmma::mem_row_major);
+            __syncwarp();
+            int r0 = row0 + wm * 64 + i * 16;
+            int c0 = col0 + wn * 32 + j * 16;
+            for (int e = lane; e < 256; e += 32) {
+                int r = r0 + (e >> 4), c = c0 + (e & 15);
+                if (r < g.m && c < g.n) blk.C[(i64)r * g.n + c] = scratch[warp][e];
+            }
+            __syncwarp();
+        }
+    }
 }
 
 // =========================================================================== fused cross-entropy

@@ -11,6 +11,7 @@ import io.grad4j.backend.UnaryOp;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
@@ -45,6 +46,8 @@ public final class CudaBackend implements Backend {
     private static final int LONG_ROW = 4096;
     /** Rows shorter than this (a classifier's logits) get a thread each, summed in the cpu's order. */
     private static final int SMALL_ROW = 64;
+    /** Shorter rows go through the general strided kernel: a row-per-block grid would idle most threads. */
+    private static final int ROW_BROADCAST_MIN_COLS = 128;
 
     private final CudaProbe.Result device;
     private final CUcontext context;
@@ -54,16 +57,20 @@ public final class CudaBackend implements Backend {
     private final CachingAllocator<CUdeviceptr> allocator;
     private final CublasGemm cublas;
     private final String gemmEngine;
+    private final boolean tf32;
+    private final int multiprocessors;
     private final ThreadLocal<Boolean> contextBound = ThreadLocal.withInitial(() -> false);
 
     private CudaBackend(CudaProbe.Result device, CUcontext context, CUstream stream, CUmodule module,
-                        CublasGemm cublas, String gemmEngine) {
+                        CublasGemm cublas, String gemmEngine, boolean tf32, int multiprocessors) {
         this.device = device;
         this.context = context;
         this.stream = stream;
         this.module = module;
         this.cublas = cublas;
         this.gemmEngine = gemmEngine;
+        this.tf32 = tf32;
+        this.multiprocessors = multiprocessors;
         this.allocator = new CachingAllocator<>(new DriverMemory());
         contextBound.set(true);
     }
@@ -85,12 +92,20 @@ public final class CudaBackend implements Backend {
                     + ") on " + probe.deviceName() + " (compute capability " + probe.computeCapabilityString()
                     + ", driver CUDA " + probe.driverVersionString() + "); it holds sm_80/sm_90 code and compute_90 PTX");
         }
+        int[] sms = new int[1];
+        check(JCudaDriver.cuDeviceGetAttribute(sms, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev),
+                "cuDeviceGetAttribute(MULTIPROCESSOR_COUNT)");
+        boolean tf32 = tf32Requested();
         CublasGemm cublas = null;
-        String engine = "builtin tiled kernel (64x64 tiles, 4x4 per thread)";
+        String engine = tf32
+                ? "builtin TF32 tensor-core kernel for FLOAT32 (" + GemmPlan.TF32_PROPERTY + "=true; 128x128 tiles, split-K)"
+                + ", 64x64 tiles for FLOAT64"
+                : "builtin tiled kernels (FLOAT32: 128x128 tiles, 8x8 per thread, 64x64 for thin products;"
+                + " FLOAT64: 64x64; split-K when output tiles are few)";
         if (gemm != GemmChoice.BUILTIN) {
             try {
                 cublas = CublasGemm.load(stream);
-                engine = "cuBLAS (libcublas.so.12)";
+                engine = "cuBLAS (libcublas.so.12)" + (tf32 ? "; " + GemmPlan.TF32_PROPERTY + " applies to the builtin kernels only" : "");
             } catch (LinkageError | RuntimeException e) {
                 String why = CudaProbe.oneLine(e);
                 if (gemm == GemmChoice.CUBLAS) {
@@ -101,7 +116,19 @@ public final class CudaBackend implements Backend {
                 engine += "; cuBLAS unavailable";
             }
         }
-        return new CudaBackend(probe, ctx, stream, module, cublas, engine);
+        return new CudaBackend(probe, ctx, stream, module, cublas, engine, tf32, sms[0]);
+    }
+
+    /** {@value GemmPlan#TF32_PROPERTY}: FLOAT32 matmul on tensor cores with inputs rounded to TF32 (off by default). */
+    static boolean tf32Requested() {
+        String v = System.getProperty(GemmPlan.TF32_PROPERTY, "false").trim();
+        if (v.equalsIgnoreCase("true")) {
+            return true;
+        }
+        if (v.equalsIgnoreCase("false") || v.isEmpty()) {
+            return false;
+        }
+        throw new IllegalArgumentException(GemmPlan.TF32_PROPERTY + " must be true or false, got '" + v + "'");
     }
 
     private static byte[] readFatbin() {
@@ -335,10 +362,24 @@ public final class CudaBackend implements Backend {
         }
         if (l.isFlat()) {
             launch1d(fn("binary_contig", a), n, op.ordinal(), a, l.aStep(), b, l.bStep(), out, n);
+        } else if (isRowBroadcast(l)) {
+            // [rows, cols] with unit or zero column steps (a bias add): rows on grid y, no index division
+            long rows = l.shape()[0];
+            long cols = l.shape()[1];
+            int gx = (int) Math.min(MAX_BLOCKS, Math.ceilDiv(cols, THREADS * 4L));
+            int gy = (int) Math.min(MAX_GRID_Z, rows);
+            launch(fn("binary_rows", a), gx, gy, 1, THREADS, op.ordinal(), a, l.aStrides()[0], (int) l.aStrides()[1],
+                    b, l.bStrides()[0], (int) l.bStrides()[1], out, rows, cols);
         } else {
             launch1d(fn("binary_strided", a), n, op.ordinal(), a, b, out, n, l.rank(),
                     KernelDims.dims(l.shape()), KernelDims.dims(l.aStrides()), KernelDims.dims(l.bStrides()));
         }
+    }
+
+    /** Rank 2, rows long enough to keep a block busy, every operand's column step 0 or 1. */
+    private static boolean isRowBroadcast(StridedLayout l) {
+        return l.rank() == 2 && l.shape()[1] >= ROW_BROADCAST_MIN_COLS
+                && (l.aStrides()[1] == 0 || l.aStrides()[1] == 1) && (l.bStrides()[1] == 0 || l.bStrides()[1] == 1);
     }
 
     // ------------------------------------------------------------------ matmul
@@ -364,13 +405,25 @@ public final class CudaBackend implements Backend {
             cublas.gemm(s, a, b, c);
             return;
         }
-        String name = fn("gemm", a);
-        int gx = Math.ceilDiv(s.n(), 64);
-        int gy = Math.ceilDiv(s.m(), 64);
-        for (long base = 0; base < s.batch(); base += MAX_GRID_Z) {
-            int gz = (int) Math.min(MAX_GRID_Z, s.batch() - base);
-            launch(name, gx, gy, gz, THREADS, s.transposeA() ? 1 : 0, s.transposeB() ? 1 : 0, s.m(), s.n(), s.k(),
-                    a, s.lda(), s.batchStrideA(), b, s.ldb(), s.batchStrideB(), c, base);
+        GemmPlan plan = GemmPlan.choose(s, c.dtype() == DType.FLOAT32, tf32, multiprocessors);
+        int gx = Math.ceilDiv(s.n(), plan.tile());
+        int gy = Math.ceilDiv(s.m(), plan.tile());
+        long perLaunch = plan.batchesPerLaunch();
+        CudaStorage workspace = plan.splits() == 1 ? null
+                : (CudaStorage) allocate(c.dtype(), (long) plan.splits() * Math.min(s.batch(), perLaunch) * s.m() * s.n());
+        try {
+            for (long base = 0; base < s.batch(); base += perLaunch) {
+                long count = Math.min(perLaunch, s.batch() - base);
+                launch(plan.kernel(), gx, gy, (int) (count * plan.splits()), THREADS, plan.kernelArgs(s, base), a, b,
+                        workspace == null ? c : workspace);
+                if (workspace != null) {
+                    launch1d(fn("gemm_splitk_sum", c), count * mn, workspace, c, mn, plan.splits(), count * mn, base);
+                }
+            }
+        } finally {
+            if (workspace != null) {
+                workspace.release(); // stream-ordered: the block is reused only by work queued after the sum
+            }
         }
     }
 
