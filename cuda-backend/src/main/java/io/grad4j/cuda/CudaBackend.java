@@ -59,6 +59,13 @@ public final class CudaBackend implements Backend {
     private final String gemmEngine;
     private final boolean tf32;
     private final int multiprocessors;
+    // DeviceActivity counters; every device call runs inside this object's monitor
+    private long launches;
+    private long synchronizations;
+    private long uploads;
+    private long uploadBytes;
+    private long downloads;
+    private long downloadBytes;
     private final ThreadLocal<Boolean> contextBound = ThreadLocal.withInitial(() -> false);
 
     private CudaBackend(CudaProbe.Result device, CUcontext context, CUstream stream, CUmodule module,
@@ -162,6 +169,11 @@ public final class CudaBackend implements Backend {
     /** The allocator's current bookkeeping. */
     public CachingAllocator.Stats memoryStats() {
         return allocator.stats();
+    }
+
+    /** Kernel launches, stream waits and host-device copies since this backend was created. */
+    public synchronized DeviceActivity activity() {
+        return new DeviceActivity(launches, synchronizations, uploads, uploadBytes, downloads, downloadBytes);
     }
 
     /** Free device memory in bytes now, as the driver reports it (cached blocks count as used). */
@@ -630,6 +642,7 @@ public final class CudaBackend implements Backend {
             };
         }
         int rc = JCudaDriver.cuLaunchKernel(function(name), gx, gy, gz, block, 1, 1, 0, stream, Pointer.to(params), null);
+        launches++;
         if (rc != CUresult.CUDA_SUCCESS) {
             throw new IllegalStateException("cuda: launching " + name + " <<<(" + gx + "," + gy + "," + gz + "), " + block
                     + ">>> failed: " + CUresult.stringFor(rc));
@@ -661,6 +674,7 @@ public final class CudaBackend implements Backend {
     }
 
     private void sync() {
+        synchronizations++;
         int rc = JCudaDriver.cuStreamSynchronize(stream);
         if (rc != CUresult.CUDA_SUCCESS) {
             throw new IllegalStateException("cuda: a kernel failed (" + CUresult.stringFor(rc)

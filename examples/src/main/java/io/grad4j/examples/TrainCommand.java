@@ -8,6 +8,7 @@ import io.grad4j.autograd.NoGrad;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.Backends;
 import io.grad4j.checkpoint.Checkpoint;
+import io.grad4j.cuda.DeviceActivity;
 import io.grad4j.checkpoint.Safetensors;
 import io.grad4j.data.Batch;
 import io.grad4j.data.DataLoader;
@@ -165,6 +166,7 @@ final class TrainCommand implements Callable<Integer> {
                 double lossSum = 0;
                 long correct = 0;
                 long seen = 0;
+                DeviceActivity activityBefore = MemoryReport.activity(device);
                 try (ProgressBar bar = progressBar(epoch, loader.batchesPerEpoch())) {
                     for (Batch b : loader.epoch(epoch)) {
                         try (TensorScope step = TensorScope.open(); Tensor x = b.features()) {
@@ -183,6 +185,8 @@ final class TrainCommand implements Callable<Integer> {
                         }
                     }
                 }
+                DeviceActivity trainingActivity = activityBefore == null ? null
+                        : MemoryReport.activity(device).since(activityBefore);
                 trainLoss = lossSum / seen;
                 double trainAccuracy = (double) correct / seen;
                 testAccuracy = evaluate(model, test);
@@ -195,6 +199,9 @@ final class TrainCommand implements Callable<Integer> {
                 history.add(new double[] {epoch, trainLoss, trainAccuracy, testAccuracy});
                 if (verbose) {
                     System.out.println("  memory: " + MemoryReport.describe(device));
+                    if (trainingActivity != null) {
+                        System.out.println("  device activity " + trainingActivity.perStep(loader.batchesPerEpoch()));
+                    }
                 }
                 if (checkpointDir != null) {
                     save(model, opt, dropouts, epoch);
