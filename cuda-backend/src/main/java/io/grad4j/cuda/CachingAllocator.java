@@ -14,14 +14,31 @@ import java.util.Map;
  * cache is emptied (after the stream has finished with it) and the allocation retried once; if
  * it still fails the exception names the bytes requested and the device's free and total memory.
  * Thread-safe: storages are released from cleaner threads.
+ *
+ * <p>Private pools serve CUDA graphs: a captured graph replays kernels on the very addresses it
+ * was captured with, so no block it touched may be handed to anyone else while the graph exists.
+ * Between {@link #beginPool} and {@link #endPool} every allocation is tagged with the pool and
+ * every tagged block, released during or after the capture, returns to the pool's own free lists;
+ * {@link #closePool} hands the pool's blocks back to the general cache (and blocks released after
+ * that go there directly). {@link #emptyCache} never frees pool blocks.
  */
 public final class CachingAllocator<H> {
     static final long MIN_BLOCK = 512;
     static final long SMALL_LIMIT = 1L << 20;
     static final long LARGE_GRANULE = 2L << 20;
 
-    /** A block handed out: the device handle and the size of its class in bytes. */
-    public record Block<H>(H handle, long bytes) {
+    /** A block handed out: the device handle, the size of its class in bytes, and its private pool (or null). */
+    public record Block<H>(H handle, long bytes, Pool<H> pool) {
+        public Block(H handle, long bytes) {
+            this(handle, bytes, null);
+        }
+    }
+
+    /** Blocks reserved for one CUDA graph; see the class comment. */
+    public static final class Pool<H> {
+        private final Map<Long, ArrayDeque<H>> free = new HashMap<>();
+        private long freeBytes;
+        private boolean closed; // all three fields are guarded by the allocator's monitor
     }
 
     /** Bookkeeping in bytes and counts. */
@@ -37,6 +54,7 @@ public final class CachingAllocator<H> {
     private long deviceAllocations;
     private long cacheHits;
     private long cacheFlushes;
+    private Pool<H> capturing;
 
     public CachingAllocator(DeviceMemory<H> device) {
         this.device = device;
@@ -63,6 +81,14 @@ public final class CachingAllocator<H> {
     /** A block of at least {@code bytes} bytes, reused from the cache when one of its class is there. */
     public synchronized Block<H> allocate(long bytes) {
         long size = sizeClass(bytes);
+        if (capturing != null) {
+            ArrayDeque<H> own = capturing.free.get(size);
+            if (own != null && !own.isEmpty()) {
+                capturing.freeBytes -= size;
+                cacheHits++;
+                return handOut(own.pop(), size);
+            }
+        }
         ArrayDeque<H> list = free.get(size);
         if (list != null && !list.isEmpty()) {
             H h = list.pop();
@@ -90,14 +116,57 @@ public final class CachingAllocator<H> {
     private Block<H> handOut(H h, long size) {
         inUse += size;
         peak = Math.max(peak, inUse);
-        return new Block<>(h, size);
+        return new Block<>(h, size, capturing);
     }
 
-    /** Returns a block to the cache (the device memory stays allocated for reuse). */
+    /** Returns a block to the cache (the device memory stays allocated for reuse), or to its open pool. */
     public synchronized void release(Block<H> block) {
         inUse -= block.bytes();
+        Pool<H> pool = block.pool();
+        if (pool != null && !pool.closed) {
+            pool.free.computeIfAbsent(block.bytes(), k -> new ArrayDeque<>()).push(block.handle());
+            pool.freeBytes += block.bytes();
+            return;
+        }
         cached += block.bytes();
         free.computeIfAbsent(block.bytes(), k -> new ArrayDeque<>()).push(block.handle());
+    }
+
+    /** From now on, allocations belong to a new private pool (one at a time). */
+    public synchronized Pool<H> beginPool() {
+        if (capturing != null) {
+            throw new IllegalStateException("a private pool is already being filled (one CUDA graph capture at a time)");
+        }
+        capturing = new Pool<>();
+        return capturing;
+    }
+
+    /** Stops tagging allocations; the pool keeps its blocks until {@link #closePool}. */
+    public synchronized void endPool(Pool<H> pool) {
+        if (capturing != pool) {
+            throw new IllegalStateException("endPool: this pool is not the one being filled");
+        }
+        capturing = null;
+    }
+
+    /** Gives the pool's free blocks to the general cache; its live blocks follow when released. Idempotent. */
+    public synchronized void closePool(Pool<H> pool) {
+        if (capturing == pool) {
+            capturing = null;
+        }
+        if (pool.closed) {
+            return;
+        }
+        pool.closed = true;
+        for (Map.Entry<Long, ArrayDeque<H>> e : pool.free.entrySet()) {
+            ArrayDeque<H> list = free.computeIfAbsent(e.getKey(), k -> new ArrayDeque<>());
+            for (H h : e.getValue()) {
+                list.push(h);
+                cached += e.getKey();
+            }
+        }
+        pool.free.clear();
+        pool.freeBytes = 0;
     }
 
     /** Frees every cached block on the device, after queued work has finished with them. */
@@ -115,6 +184,12 @@ public final class CachingAllocator<H> {
         cached = 0;
     }
 
+    /** Bytes of released blocks a pool keeps for its graph. */
+    public synchronized long poolFreeBytes(Pool<H> pool) {
+        return pool.freeBytes;
+    }
+
+    /** Stats count pool-held free blocks as neither in use nor cached. */
     public synchronized Stats stats() {
         return new Stats(inUse, cached, peak, deviceAllocations, cacheHits, cacheFlushes);
     }

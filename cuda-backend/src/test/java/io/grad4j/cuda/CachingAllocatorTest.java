@@ -151,4 +151,63 @@ class CachingAllocatorTest {
         assertTrue(m.contains(String.valueOf(8 << 20)), m);
         assertEquals(6 << 20, alloc.stats().inUseBytes(), "a failed allocation changes no bookkeeping");
     }
+
+    @Test
+    void aPoolKeepsItsBlocksFromOthersUntilClosed() {
+        FakeDevice dev = new FakeDevice(1 << 20);
+        CachingAllocator<Integer> alloc = new CachingAllocator<>(dev);
+        CachingAllocator.Block<Integer> before = alloc.allocate(1000);
+        alloc.release(before); // in the general cache now
+
+        CachingAllocator.Pool<Integer> pool = alloc.beginPool();
+        CachingAllocator.Block<Integer> a = alloc.allocate(1000);
+        assertSame(pool, a.pool());
+        assertEquals(before.handle(), a.handle(), "a capture may take blocks from the general cache");
+        alloc.release(a); // released during the capture: back to the pool, reusable by the capture
+        CachingAllocator.Block<Integer> b = alloc.allocate(900);
+        assertEquals(a.handle(), b.handle(), "the capture reuses its own released block");
+        CachingAllocator.Block<Integer> kept = alloc.allocate(4000); // e.g. a loss the caller reads after replays
+        alloc.release(b);
+        alloc.endPool(pool);
+
+        assertEquals(1024, alloc.poolFreeBytes(pool));
+        CachingAllocator.Block<Integer> other = alloc.allocate(1000);
+        assertNotEquals(a.handle(), other.handle(), "after the capture nobody else gets the graph's blocks");
+        assertEquals(null, other.pool());
+        alloc.release(kept); // released after the capture, while the graph lives: still the pool's
+        assertEquals(1024 + 4096, alloc.poolFreeBytes(pool));
+        alloc.emptyCache();
+        assertTrue(dev.live.contains(a.handle()) && dev.live.contains(kept.handle()), "emptyCache spares pool blocks");
+
+        alloc.closePool(pool);
+        assertEquals(0, alloc.poolFreeBytes(pool));
+        assertEquals(1024 + 4096, alloc.stats().cachedBytes(), "closing hands the pool's blocks to the cache");
+        assertEquals(a.handle(), alloc.allocate(1000).handle());
+        alloc.closePool(pool); // idempotent
+    }
+
+    @Test
+    void blocksReleasedAfterThePoolClosedGoToTheCache() {
+        CachingAllocator<Integer> alloc = new CachingAllocator<>(new FakeDevice(1 << 20));
+        CachingAllocator.Pool<Integer> pool = alloc.beginPool();
+        CachingAllocator.Block<Integer> live = alloc.allocate(3000);
+        alloc.endPool(pool);
+        alloc.closePool(pool);
+        alloc.release(live);
+        assertEquals(4096, alloc.stats().cachedBytes());
+        assertEquals(0, alloc.poolFreeBytes(pool));
+    }
+
+    @Test
+    void onePoolAtATime() {
+        CachingAllocator<Integer> alloc = new CachingAllocator<>(new FakeDevice(1 << 20));
+        CachingAllocator.Pool<Integer> pool = alloc.beginPool();
+        assertThrows(IllegalStateException.class, alloc::beginPool);
+        alloc.endPool(pool);
+        assertThrows(IllegalStateException.class, () -> alloc.endPool(pool));
+        CachingAllocator.Pool<Integer> next = alloc.beginPool();
+        alloc.closePool(next); // closing ends filling too
+        alloc.closePool(pool);
+        alloc.beginPool();
+    }
 }
