@@ -35,6 +35,11 @@ import java.util.logging.Logger;
  * <p>The stream is a blocking one: the synchronous host copies (which run on the legacy default
  * stream) are therefore ordered after all queued kernels, and kernels queued later after them.
  * Methods are synchronized: one stream, one queue.
+ *
+ * <p>Copies of 256 KiB and more go through {@link PinnedStaging}: chunks in page-locked buffers,
+ * copied asynchronously on the stream itself, so they are ordered with kernels the same way.
+ * Smaller copies, and all copies once the OS has refused pinned memory, stay synchronous and
+ * direct (a download that converts dtypes then goes through a temporary array of full size).
  */
 public final class CudaBackend implements Backend {
     private static final Logger LOG = Logger.getLogger(CudaBackend.class.getName());
@@ -55,6 +60,11 @@ public final class CudaBackend implements Backend {
     private final CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final CachingAllocator<CUdeviceptr> allocator;
+    /**
+     * Its pinned buffers are never freed: the backend has no teardown (Backends keeps it for the life
+     * of the JVM, with its context), and the OS releases page-locked memory when the process exits.
+     */
+    private final PinnedStaging<DriverStaging.PinnedBuffer, CUdeviceptr> staging;
     private final CublasGemm cublas;
     private final String gemmEngine;
     private final boolean tf32;
@@ -79,6 +89,7 @@ public final class CudaBackend implements Backend {
         this.tf32 = tf32;
         this.multiprocessors = multiprocessors;
         this.allocator = new CachingAllocator<>(new DriverMemory());
+        this.staging = new PinnedStaging<>(new DriverStaging(stream, this::bind));
         contextBound.set(true);
     }
 
@@ -187,6 +198,11 @@ public final class CudaBackend implements Backend {
         allocator.emptyCache();
     }
 
+    /** Host-device copies so far, staged through pinned memory or direct. */
+    public PinnedStaging.Stats transferStats() {
+        return staging.stats();
+    }
+
     CachingAllocator<CUdeviceptr> allocator() {
         return allocator;
     }
@@ -205,7 +221,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Storage upload(double[] data) {
         CudaStorage s = (CudaStorage) allocate(DType.FLOAT64, data.length);
-        if (data.length > 0) {
+        if (data.length > 0 && !staging.upload(data, s.pointer())) {
             check(JCudaDriver.cuMemcpyHtoD(s.pointer(), Pointer.to(data), s.bytes()), "cuMemcpyHtoD");
         }
         return s;
@@ -214,7 +230,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Storage upload(float[] data) {
         CudaStorage s = (CudaStorage) allocate(DType.FLOAT32, data.length);
-        if (data.length > 0) {
+        if (data.length > 0 && !staging.upload(data, s.pointer())) {
             check(JCudaDriver.cuMemcpyHtoD(s.pointer(), Pointer.to(data), s.bytes()), "cuMemcpyHtoD");
         }
         return s;
@@ -226,6 +242,10 @@ public final class CudaBackend implements Backend {
         checkLength("download", s.length(), dst.length);
         bind();
         if (dst.length == 0) {
+            sync();
+            return;
+        }
+        if (staging.download(s.pointer(), s.dtype(), dst)) {
             sync();
             return;
         }
@@ -247,6 +267,10 @@ public final class CudaBackend implements Backend {
         checkLength("download", s.length(), dst.length);
         bind();
         if (dst.length == 0) {
+            sync();
+            return;
+        }
+        if (staging.download(s.pointer(), s.dtype(), dst)) {
             sync();
             return;
         }

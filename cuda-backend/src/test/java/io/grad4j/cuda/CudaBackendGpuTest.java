@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -427,6 +428,71 @@ class CudaBackendGpuTest {
             assertEquals("cuda", x.backend().name());
         } finally {
             scope.close();
+        }
+    }
+
+    /** Far above PinnedStaging's 256 KiB threshold and not a whole number of its 4 MiB chunks. */
+    private static final int STAGED = 10_000_000 + 7;
+
+    @Test
+    void largeCopiesGoThroughPinnedStagingExactlyAndConvertBothWays() {
+        CudaBackend b = (CudaBackend) cuda;
+        PinnedStaging.Stats before = b.transferStats();
+        double[] v = random(STAGED);
+        double[] expect = v.clone();
+        Storage d = cuda.upload(v);
+        java.util.Arrays.fill(v, 0.0); // once upload returns the array is the caller's again
+        double[] back = new double[STAGED];
+        cuda.download(d, back);
+        assertArrayEquals(expect, back, "staged FLOAT64 round trip");
+        float[] narrow = new float[STAGED];
+        cuda.download(d, narrow);
+        assertArrayEquals(toFloat(expect), narrow, "FLOAT64 storage into float[]");
+        float[] f = toFloat(expect);
+        Storage fs = cuda.upload(f);
+        float[] fBack = new float[STAGED];
+        cuda.download(fs, fBack);
+        assertArrayEquals(f, fBack, "staged FLOAT32 round trip");
+        double[] wide = new double[STAGED];
+        cuda.download(fs, wide);
+        assertArrayEquals(toDoubles(f), wide, "FLOAT32 storage into double[]");
+        PinnedStaging.Stats after = b.transferStats();
+        assertEquals(before.stagedCopies() + 6, after.stagedCopies(), "all six copies staged: " + before + " -> " + after);
+        assertEquals(before.stagedBytes() + 3L * STAGED * Double.BYTES + 3L * STAGED * Float.BYTES, after.stagedBytes(),
+                "staged bytes: " + before + " -> " + after);
+        d.release();
+        fs.release();
+    }
+
+    @Test
+    void kernelsQueuedAfterStagedUploadsSeeAllOfThem() {
+        for (DType t : DType.values()) {
+            double[] v = new double[STAGED];
+            double absSum = 0;
+            double sum = 0;
+            for (int i = 0; i < STAGED; i++) {
+                v[i] = rnd.nextInt(17) - 8; // small integers: doubling is exact in both dtypes
+                absSum += Math.abs(v[i]);
+                sum += v[i];
+            }
+            Storage x = up(t, v);
+            // the second upload reuses the pinned buffers while the first one's last chunks may still be copying
+            Storage y = up(t, v);
+            Storage out = cuda.allocate(t, STAGED);
+            cuda.binary(BinaryOp.ADD, x, new long[]{1}, y, new long[]{1}, out, new int[]{STAGED});
+            double[] got = down(out);
+            for (int i = 0; i < STAGED; i++) {
+                if (got[i] != 2 * v[i]) {
+                    assertEquals(2 * v[i], got[i], t + " x + y at " + i + " after two staged uploads");
+                }
+            }
+            // a kernel reading the whole staged upload, its one-element result downloaded directly
+            Storage total = cuda.allocate(t, 1);
+            cuda.reduce(ReduceOp.SUM, x, total, 1, STAGED, 1);
+            assertEquals(sum, down(total)[0], t == DType.FLOAT64 ? 0 : 1e-6 * absSum, t + " sum of a staged upload");
+            for (Storage s : new Storage[]{x, y, out, total}) {
+                s.release();
+            }
         }
     }
 
