@@ -221,6 +221,8 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Storage upload(double[] data) {
         CudaStorage s = (CudaStorage) allocate(DType.FLOAT64, data.length);
+        uploads++;
+        uploadBytes += s.bytes();
         if (data.length > 0 && !staging.upload(data, s.pointer())) {
             check(JCudaDriver.cuMemcpyHtoD(s.pointer(), Pointer.to(data), s.bytes()), "cuMemcpyHtoD");
         }
@@ -230,6 +232,8 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Storage upload(float[] data) {
         CudaStorage s = (CudaStorage) allocate(DType.FLOAT32, data.length);
+        uploads++;
+        uploadBytes += s.bytes();
         if (data.length > 0 && !staging.upload(data, s.pointer())) {
             check(JCudaDriver.cuMemcpyHtoD(s.pointer(), Pointer.to(data), s.bytes()), "cuMemcpyHtoD");
         }
@@ -241,6 +245,8 @@ public final class CudaBackend implements Backend {
         CudaStorage s = cuda(src);
         checkLength("download", s.length(), dst.length);
         bind();
+        downloads++;
+        downloadBytes += s.bytes();
         if (dst.length == 0) {
             sync();
             return;
@@ -266,6 +272,8 @@ public final class CudaBackend implements Backend {
         CudaStorage s = cuda(src);
         checkLength("download", s.length(), dst.length);
         bind();
+        downloads++;
+        downloadBytes += s.bytes();
         if (dst.length == 0) {
             sync();
             return;
