@@ -14,14 +14,19 @@ import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.JCudaDriver;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.logging.Logger;
 
@@ -76,6 +81,8 @@ public final class CudaBackend implements Backend {
     private long uploadBytes;
     private long downloads;
     private long downloadBytes;
+    /** Host arrays uploaded during the CUDA graph capture in progress; null when not capturing. */
+    private List<CudaGraph.HostInput> captureInputs;
     private final ThreadLocal<Boolean> contextBound = ThreadLocal.withInitial(() -> false);
 
     private CudaBackend(CudaProbe.Result device, CUcontext context, CUstream stream, CUmodule module,
@@ -194,6 +201,7 @@ public final class CudaBackend implements Backend {
 
     /** Frees every cached (unused) device block. */
     public synchronized void emptyCache() {
+        refuseDuringCapture("emptyCache()");
         bind();
         allocator.emptyCache();
     }
@@ -221,29 +229,46 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Storage upload(double[] data) {
         CudaStorage s = (CudaStorage) allocate(DType.FLOAT64, data.length);
+        if (captureInputs != null) {
+            captureInputs.add(new CudaGraph.HostInput(data, s, -1)); // copied at each replay
+        } else {
+            hostToDevice(data, s);
+        }
+        return s;
+    }
+
+    private void hostToDevice(double[] data, CudaStorage s) {
         uploads++;
         uploadBytes += s.bytes();
         if (data.length > 0 && !staging.upload(data, s.pointer())) {
             check(JCudaDriver.cuMemcpyHtoD(s.pointer(), Pointer.to(data), s.bytes()), "cuMemcpyHtoD");
         }
-        return s;
     }
 
     @Override
     public synchronized Storage upload(float[] data) {
         CudaStorage s = (CudaStorage) allocate(DType.FLOAT32, data.length);
+        if (captureInputs != null) {
+            captureInputs.add(new CudaGraph.HostInput(data, s, -1)); // copied at each replay
+        } else {
+            hostToDevice(data, s);
+        }
+        return s;
+    }
+
+    private void hostToDevice(float[] data, CudaStorage s) {
         uploads++;
         uploadBytes += s.bytes();
         if (data.length > 0 && !staging.upload(data, s.pointer())) {
             check(JCudaDriver.cuMemcpyHtoD(s.pointer(), Pointer.to(data), s.bytes()), "cuMemcpyHtoD");
         }
-        return s;
     }
 
     @Override
     public synchronized void download(Storage src, double[] dst) {
         CudaStorage s = cuda(src);
         checkLength("download", s.length(), dst.length);
+        refuseDuringCapture("download (item(), toArray())");
         bind();
         downloads++;
         downloadBytes += s.bytes();
@@ -271,6 +296,7 @@ public final class CudaBackend implements Backend {
     public synchronized void download(Storage src, float[] dst) {
         CudaStorage s = cuda(src);
         checkLength("download", s.length(), dst.length);
+        refuseDuringCapture("download (item(), toArray())");
         bind();
         downloads++;
         downloadBytes += s.bytes();
@@ -528,7 +554,7 @@ public final class CudaBackend implements Backend {
         if (rows == 0) {
             return;
         }
-        CudaStorage y = labelsOnDevice(labels, x);
+        CudaStorage y = labelsOnDevice(labels, x, classes);
         try {
             if (classes < SMALL_ROW) {
                 launch1d(fn("cross_entropy_small", x), rows, x, y, l, rows, classes);
@@ -553,7 +579,7 @@ public final class CudaBackend implements Backend {
         if (rows == 0) {
             return;
         }
-        CudaStorage y = labelsOnDevice(labels, x);
+        CudaStorage y = labelsOnDevice(labels, x, classes);
         try {
             if (classes < SMALL_ROW) {
                 launch1d(fn("cross_entropy_small_backward", x), rows, x, y, g, out, rows, classes);
@@ -570,6 +596,11 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("crossEntropy: " + labels.length + " labels, " + rows + " rows of "
                     + classes + " classes, logits of " + x.length() + " elements do not fit together");
         }
+        checkLabels(labels, classes);
+    }
+
+    /** A label outside [0, classes) would make the kernel read outside its row. */
+    private static void checkLabels(int[] labels, int classes) {
         for (int i = 0; i < labels.length; i++) {
             if (labels[i] < 0 || labels[i] >= classes) {
                 throw new IllegalArgumentException("crossEntropy: label " + labels[i] + " at row " + i
@@ -579,7 +610,13 @@ public final class CudaBackend implements Backend {
     }
 
     /** Labels as exact integers in the logits' dtype (a kernel reads them as T and converts). */
-    private CudaStorage labelsOnDevice(int[] labels, CudaStorage like) {
+    private CudaStorage labelsOnDevice(int[] labels, CudaStorage like, int classes) {
+        if (captureInputs != null) {
+            // the labels array itself is the graph's input: refilled by the caller, checked and copied at each replay
+            CudaStorage s = (CudaStorage) allocate(like.dtype(), labels.length);
+            captureInputs.add(new CudaGraph.HostInput(labels, s, classes));
+            return s;
+        }
         if (like.dtype() == DType.FLOAT64) {
             double[] d = new double[labels.length];
             for (int i = 0; i < d.length; i++) {
@@ -635,8 +672,123 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized void synchronize() {
+        refuseDuringCapture("synchronize()");
         bind();
         sync();
+    }
+
+    // ------------------------------------------------------------------ CUDA graphs
+
+    /**
+     * Records everything {@code step} asks of this backend into a {@link CudaGraph} without
+     * running it (stream capture); {@link CudaGraph#replay()} runs it. Run the step once eagerly
+     * first, so that buffers it creates lazily (optimizer momentum) exist outside the graph. The
+     * backend's monitor is held for the whole capture, so other threads' work cannot slip in.
+     */
+    public synchronized CudaGraph capture(Runnable step) {
+        if (step == null) {
+            throw new IllegalArgumentException("capture: step is null");
+        }
+        refuseDuringCapture("capture()");
+        bind();
+        CachingAllocator.Pool<CUdeviceptr> pool = allocator.beginPool();
+        List<CudaGraph.HostInput> inputs = new ArrayList<>();
+        long launchesBefore = launches;
+        // relaxed: the allocator may still need cuMemAlloc for a block the capture has not seen
+        int rc = JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_RELAXED);
+        if (rc != CUresult.CUDA_SUCCESS) {
+            allocator.closePool(pool);
+            throw new IllegalStateException("cuda: cuStreamBeginCapture failed: " + CUresult.stringFor(rc));
+        }
+        captureInputs = inputs;
+        Throwable failure = null;
+        try {
+            step.run();
+        } catch (RuntimeException | Error e) {
+            failure = e;
+        } finally {
+            captureInputs = null;
+            allocator.endPool(pool);
+        }
+        int recorded = (int) (launches - launchesBefore);
+        launches = launchesBefore; // recorded, not run
+        CUgraph graph = new CUgraph();
+        rc = JCudaDriver.cuStreamEndCapture(stream, graph);
+        if (failure != null || rc != CUresult.CUDA_SUCCESS) {
+            if (rc == CUresult.CUDA_SUCCESS) {
+                JCudaDriver.cuGraphDestroy(graph);
+            }
+            allocator.closePool(pool);
+            if (failure instanceof RuntimeException e) {
+                throw e;
+            }
+            if (failure instanceof Error e) {
+                throw e;
+            }
+            throw new IllegalStateException("cuda: stream capture failed (" + CUresult.stringFor(rc)
+                    + "): the step used an operation a CUDA graph cannot record");
+        }
+        CUgraphExec exec = new CUgraphExec();
+        rc = JCudaDriver.cuGraphInstantiate(exec, graph, 0);
+        if (rc != CUresult.CUDA_SUCCESS) {
+            JCudaDriver.cuGraphDestroy(graph);
+            allocator.closePool(pool);
+            throw new IllegalStateException("cuda: cuGraphInstantiate failed: " + CUresult.stringFor(rc));
+        }
+        LOG.fine(() -> "grad4j cuda: captured " + recorded + " kernel launches and " + inputs.size() + " host inputs");
+        return new CudaGraph(this, graph, exec, pool, inputs, recorded);
+    }
+
+    /** Copies the graph's host inputs again, then launches it. */
+    synchronized void replay(CudaGraph g) {
+        if (g.isClosed()) {
+            throw new IllegalStateException("cuda: replay() of a closed CudaGraph");
+        }
+        refuseDuringCapture("replay()");
+        bind();
+        for (CudaGraph.HostInput in : g.inputs()) {
+            switch (in.array()) {
+                case float[] f -> hostToDevice(f, in.target());
+                case double[] d -> hostToDevice(d, in.target());
+                case int[] labels -> {
+                    CudaStorage t = in.target();
+                    checkLabels(labels, in.labelLimit());
+                    if (t.dtype() == DType.FLOAT64) {
+                        hostToDevice(java.util.Arrays.stream(labels).asDoubleStream().toArray(), t);
+                    } else {
+                        float[] f = new float[labels.length];
+                        for (int i = 0; i < f.length; i++) {
+                            f[i] = labels[i];
+                        }
+                        hostToDevice(f, t);
+                    }
+                }
+                default -> throw new IllegalStateException("unexpected graph input " + in.array().getClass());
+            }
+        }
+        check(JCudaDriver.cuGraphLaunch(g.exec(), stream), "cuGraphLaunch");
+        launches++;
+    }
+
+    synchronized void destroy(CudaGraph g) {
+        bind();
+        // a replay still running is finished by the driver first; later work on the stream follows it
+        check(JCudaDriver.cuGraphExecDestroy(g.exec()), "cuGraphExecDestroy");
+        check(JCudaDriver.cuGraphDestroy(g.graph()), "cuGraphDestroy");
+        allocator.closePool(g.pool());
+    }
+
+    /** Whether a capture is in progress (on this backend's stream). */
+    public synchronized boolean isCapturing() {
+        return captureInputs != null;
+    }
+
+    private void refuseDuringCapture(String what) {
+        if (captureInputs != null) {
+            throw new IllegalStateException("cuda: " + what + " inside a CUDA graph capture: a capture records device work"
+                    + " without running it, so the step cannot read results or wait for the device; read them after"
+                    + " CudaGraph.replay()");
+        }
     }
 
     // ------------------------------------------------------------------ launching
