@@ -7,9 +7,13 @@
 #   3. grad4j info, gradcheck and the default train on cuda (the command line users run); the
 #      same short training twice (identical metrics); device memory per epoch (flat after epoch 1)
 #   4. compute-sanitizer memcheck and racecheck over the primitive-level test class
-#   5. speed beside PyTorch on the same GPU: the PyTorch training and workload peers, JMH on cuda
-#   6. a pass/fail table
-# Logs and JUnit XML are packed into $OUT/gpu-check-logs.tgz (.gpu-out/ when OUT is unset).
+#   5. speed beside PyTorch on the same GPU (issue #7): the PyTorch workload peer (TF32 off and on),
+#      JMH on cuda (elementwise, NN/NT/TN matmul, MLP step, tiny op; then matmul again with
+#      -Dgrad4j.cuda.tf32=true), the PyTorch training peer, and benchmarks/peers/gpu_report.py's
+#      tables of ratios against the issue's targets (MET / NOT MET)
+#   6. a pass/fail table, then the issue #7 tables (also written to $OUT/issue7-report.md)
+# Logs, JUnit XML and the JMH and PyTorch JSON are packed into $OUT/gpu-check-logs.tgz (.gpu-out/
+# when OUT is unset).
 # Exit status 0 only when all pass.
 # Options: GRAD4J_CUDA_GEMM=builtin|cublas|auto (default auto), SKIP_MEMCHECK=1, PERF=0.
 set -uo pipefail
@@ -102,19 +106,56 @@ if [[ "${SKIP_MEMCHECK:-0}" != 1 ]]; then
   fi
 fi
 
-# speed beside PyTorch on the same GPU (issue: CUDA performance); PERF=0 skips it
+# speed beside PyTorch on the same GPU (issue #7: CUDA performance); PERF=0 skips it. Order: the
+# PyTorch references, then grad4j's JMH runs (split in four so that a timeout loses one part, each
+# writing its own JSON), the PyTorch training peer, and the issue #7 report from all of them.
+# Expected times, from the H200 runs (JMH: about 2 s per fork to start the JVM and CUDA and set up,
+# plus 5 iterations of 0.5 s, longer where 4 calls exceed 0.5 s: 8192^3 fp32 on the builtin GEMM is
+# 93 ms a call): PyTorch workloads ~15-20 s; elementwise 4 forks ~18 s; fp32 matmul 9 forks
+# (3 sizes x NN/NT/TN) ~45 s; MLP + tiny op 4 forks ~18 s; TF32 matmul 9 forks with one warm-up
+# ~35 s; PyTorch train ~12 s; report 1 s: about 2.5 minutes, after about 30 s of checks before.
+# Each step's limit is cut to what is left of the 5 minutes (less 20 s kept for the report), and a
+# step that would get less than it needs is skipped and says so.
 if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
-  step "PyTorch train on cuda (peer)" torch-train.log 4 60 python3 benchmarks/peers/pytorch_train.py --device cuda
-  step "PyTorch workloads on cuda (peer)" torch-bench.log 40 90 python3 benchmarks/peers/pytorch_bench.py \
-    --device cuda --quick --batches 128,8192 --sizes 1024,4096,8192 --elements 67108864
-  left=$(( 290 - ($(date +%s) - t0) ))
-  if (( left > 40 )); then
-    step "JMH on cuda" jmh.log 30 "$left" "$java" "${jvm[@]}" -cp "$cp" org.openjdk.jmh.Main \
-      "MlpTrainStep|Matmul|Elementwise" -p backend=cuda -p batch=128,8192 -p n=1024,4096,8192 -p size=67108864 \
-      -wi 2 -i 3 -w 1 -r 1 -f 1 -jvm "$root/$java" -rf json -rff "$out/jmh-cuda.json"
-  else
-    names+=("JMH on cuda"); results+=("SKIPPED: only ${left}s left of the 5-minute budget")
-  fi
+  perf_step() { # name, log file, lines of the log to show, limit wanted, least useful limit, command...
+    local name="$1" log="$2" show="$3" want="$4" need="$5"; shift 5
+    local left=$(( 280 - ($(date +%s) - t0) ))
+    (( left > want )) && left=$want
+    if (( left < need )); then
+      names+=("$name"); results+=("SKIPPED: only ${left}s left of the 5-minute budget")
+      return
+    fi
+    step "$name" "$log" "$show" "$left" "$@"
+  }
+  jmh=("$java" "${jvm[@]}" -cp "$cp" org.openjdk.jmh.Main)
+  # forks inherit the launcher's JVM flags (-Dgrad4j.backend, -Dgrad4j.cuda.gemm); short iterations
+  # suffice: a kernel is microseconds to 100 ms, a 500 ms iteration is 5 to 10^5 calls. Matmul and
+  # the memory-bound ops run 4 operations per synchronize on both sides (-p calls=4, --calls 4), so
+  # the wait for the device is a quarter of an operation's time, not a whole one, on each side.
+  # (jopt-simple refuses an option given twice: -wi is set per step)
+  jmh_opts=(-p backend=cuda -f 1 -jvm "$root/$java" -w 500ms -i 3 -r 500ms)
+  sizes=1024,4096,8192
+  perf_step "PyTorch workloads on cuda (peer)" torch-bench.log 8 75 20 python3 benchmarks/peers/pytorch_bench.py \
+    --device cuda --quick --batches 128,8192 --sizes "$sizes" --layouts NN,NT,TN --tf32 --bandwidth \
+    --calls 4 --elements 67108864 --out "$out/pytorch-bench.json"
+  perf_step "JMH elementwise on cuda" jmh-elementwise.log 8 50 25 "${jmh[@]}" ElementwiseBenchmark \
+    "${jmh_opts[@]}" -wi 2 -p size=67108864 -p calls=4 -rf json -rff "$out/jmh-elementwise.json"
+  perf_step "JMH matmul on cuda" jmh-matmul.log 13 90 50 "${jmh[@]}" MatmulBenchmark \
+    "${jmh_opts[@]}" -wi 2 -p n="$sizes" -p layout=NN,NT,TN -p calls=4 -rf json -rff "$out/jmh-matmul.json"
+  perf_step "JMH MLP + tiny op on cuda" jmh-mlp.log 8 50 25 "${jmh[@]}" "MlpTrainStepBenchmark|OpOverheadBenchmark" \
+    "${jmh_opts[@]}" -wi 2 -p batch=128,8192 -rf json -rff "$out/jmh-mlp-overhead.json"
+  # the opt-in TF32 matmul: the property is read when the cuda backend is created (in the fork);
+  # -jvmArgsAppend replaces the benchmarks' own appended flags, so it repeats the ones cuda needs
+  perf_step "JMH matmul TF32 on cuda" jmh-matmul-tf32.log 13 70 40 "${jmh[@]}" MatmulBenchmark \
+    "${jmh_opts[@]}" -wi 1 -p n="$sizes" -p layout=NN,NT,TN -p calls=4 \
+    -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.cuda.tf32=true" \
+    -rf json -rff "$out/jmh-matmul-tf32.json"
+  perf_step "PyTorch train on cuda (peer)" torch-train.log 4 40 15 python3 benchmarks/peers/pytorch_train.py --device cuda
+  step "issue #7 report" report.log 0 20 python3 benchmarks/peers/gpu_report.py \
+    --jmh "$out/jmh-elementwise.json" --jmh "$out/jmh-matmul.json" --jmh "$out/jmh-mlp-overhead.json" \
+    --jmh-tf32 "$out/jmh-matmul-tf32.json" --torch "$out/pytorch-bench.json" \
+    --log "$out/jmh-elementwise.log" --log "$out/jmh-matmul.log" --log "$out/jmh-mlp.log" \
+    --log "$out/jmh-matmul-tf32.log" --sizes "$sizes" --batches 128,8192 --out "$out/issue7-report.md"
 fi
 
 echo
@@ -131,5 +172,11 @@ if grep -q "no usable CUDA GPU here" "$out/suites.log" 2>/dev/null; then
   status=1
 fi
 echo "  overall: $([[ $status == 0 ]] && echo PASS || echo FAIL)"
+if [[ -s "$out/issue7-report.md" ]]; then
+  echo; cat "$out/issue7-report.md"
+  cp "$out/issue7-report.md" "$dest/"
+elif [[ -s "$out/report.log" ]]; then
+  echo; tail -n 5 "$out/report.log"
+fi
 tar czf "$dest/gpu-check-logs.tgz" -C "$out" . && echo "  logs: $dest/gpu-check-logs.tgz"
 exit $status

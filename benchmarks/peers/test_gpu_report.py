@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Tests of gpu_report.py on the synthetic inputs in testdata/ (fake-*.json: shaped like JMH's
+and pytorch_bench.py's output, numbers made up for the test, not measurements).
+
+  python3 -m unittest discover -s benchmarks/peers -p 'test_*.py'
+"""
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gpu_report  # noqa: E402
+
+
+def data(name):
+    return os.path.join(HERE, "testdata", name)
+
+
+FULL = ["--jmh", data("fake-jmh-elementwise.json"), "--jmh", data("fake-jmh-matmul.json"),
+        "--jmh", data("fake-jmh-mlp-overhead.json"), "--jmh-tf32", data("fake-jmh-matmul-tf32.json"),
+        "--torch", data("fake-pytorch-cuda.json"), "--log", data("fake-jmh.log")]
+
+
+def run(argv):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = gpu_report.main(argv)
+    return rc, buf.getvalue()
+
+
+def row(text, first_cell):
+    for line in text.splitlines():
+        if line.startswith("| %s |" % first_cell):
+            return [c.strip() for c in line.strip("|").split("|")]
+    raise AssertionError("no row %r in:\n%s" % (first_cell, text))
+
+
+class GpuReportTest(unittest.TestCase):
+    def test_gemm_ratio_is_tflops_over_cublas_and_judged_at_70_percent(self):
+        rc, text = run(FULL)
+        self.assertEqual(0, rc)
+        # 2 * 1024^3 flops in 100 us = 21.47 TFLOP/s against 30.0: 72%, met
+        self.assertEqual(["n=1024 NN", "21.5", "30.0", "72%", ">= 70%", "MET"], row(text, "n=1024 NN"))
+        # 110 us: 19.52 against 29.0: 67%, not met
+        self.assertEqual(["n=1024 NT", "19.5", "29.0", "67%", ">= 70%", "**NOT MET**"], row(text, "n=1024 NT"))
+        self.assertEqual("**NOT MET**", row(text, "n=8192 TN")[5])
+
+    def test_tf32_rows_come_from_the_tf32_run_and_missing_ones_say_so(self):
+        _, text = run(FULL)
+        tf32 = text.split("TF32 GEMM", 1)[1].split("Elementwise", 1)[0]
+        # 50 us: 42.95 TFLOP/s against 100; twice the fp32 run's 21.47
+        self.assertEqual(["n=1024 NN", "42.9 +/-2%", "100.0", "43%", "2.00x"], row(tf32, "n=1024 NN"))
+        self.assertEqual(["n=8192 NN", "n/a", "210.0", "n/a", "n/a"], row(tf32, "n=8192 NN"))
+        self.assertIn("TF32 run grad4j.cuda.tf32=true", text)
+
+    def test_bandwidth_is_judged_against_the_faster_copy(self):
+        _, text = run(FULL)
+        # grad4j copy: 8 * 64M bytes in 0.130 ms = 4130 GB/s; PyTorch's 4147 is the reference
+        self.assertIn("grad4j `Backend.copy` 4130 GB/s and PyTorch `copy_` 4147 GB/s: PyTorch copy_", text)
+        # 8 * 64M bytes in 0.197 ms = 2725 GB/s: 66% of 4147
+        self.assertEqual(["tanh forward 64M floats", "2725 +/-1%", "4147", "66%", ">= 80%", "**NOT MET**",
+                          "3827", "0.71x"], row(text, "tanh forward 64M floats"))
+        # 12 bytes per element: 3355 GB/s, 81%
+        self.assertEqual("81%", row(text, "tanh backward 64M floats")[3])
+        # (8 * 64M + 4 * 1024) bytes in 0.150 ms = 3579 GB/s
+        self.assertEqual(["3579 +/-1%", "4147", "86%", ">= 80%", "MET"], row(text, "broadcast add 64M floats")[1:6])
+
+    def test_mlp_is_a_time_ratio_judged_at_one(self):
+        _, text = run(FULL)
+        self.assertEqual(["batch 128", "0.697 +/-7%", "1.252", "0.56x", "<= 1.0x", "MET"], row(text, "batch 128"))
+        self.assertEqual(["5.45x", "<= 1.0x", "**NOT MET**"], row(text, "batch 8192")[3:])
+        self.assertEqual(["no autograd", "5.00 +/-2%", "7.46", "0.67x"], row(text, "no autograd"))
+
+    def test_summary_counts_every_judged_row_and_quotes_the_backend(self):
+        _, text = run(FULL)
+        # met: GEMM 1024 NN and 4096 NN, tanh backward, broadcast add, MLP 128
+        self.assertIn("Issue #7 targets: 5 of 14 measured met.", text)
+        self.assertIn("- grad4j backend: cuda: device 0 FAKE GPU, matmul engine builtin", text)
+        self.assertNotIn("NOTE", text)
+
+    def test_out_file_holds_the_printed_markdown(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "report.md")
+            _, text = run(FULL + ["--out", path])
+            with open(path) as f:
+                self.assertEqual(text, f.read())
+
+    def test_missing_results_are_not_measured_never_guessed(self):
+        rc, text = run(["--torch", data("fake-pytorch-cuda.json"), "--jmh", data("no-such-file.json")])
+        self.assertEqual(0, rc)
+        self.assertEqual("not measured", row(text, "n=1024 NN")[5])
+        self.assertEqual("n/a", row(text, "n=1024 NN")[1])
+        self.assertIn("Issue #7 targets: 0 of 0 measured met; 14 not measured.", text)
+        self.assertIn("NOTE: JMH results", text)
+
+    def test_no_input_at_all_is_an_error(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            rc, _ = run(["--jmh", data("no-such-file.json")])
+        self.assertEqual(2, rc)
+        self.assertIn("nothing to report", err.getvalue())
+
+    def test_a_tf32_run_without_the_property_is_flagged(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(data("fake-jmh-matmul-tf32.json")) as f:
+                entries = json.load(f)
+            for e in entries:
+                e["jvmArgs"] = [a for a in e["jvmArgs"] if "tf32" not in a]
+            path = os.path.join(d, "tf32.json")
+            with open(path, "w") as f:
+                json.dump(entries, f)
+            _, text = run(["--jmh-tf32", path, "--torch", data("fake-pytorch-cuda.json")])
+        self.assertIn("NOTE: the TF32 JMH run's JVM arguments lack -Dgrad4j.cuda.tf32=true", text)
+
+    def test_a_tf32_run_no_faster_than_fp32_is_flagged(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(data("fake-jmh-matmul.json")) as f:
+                entries = json.load(f)
+            for e in entries:
+                e["jvmArgs"] = e["jvmArgs"] + ["-Dgrad4j.cuda.tf32=true"]
+            path = os.path.join(d, "tf32.json")
+            with open(path, "w") as f:
+                json.dump(entries, f)
+            _, text = run(["--jmh", data("fake-jmh-matmul.json"), "--jmh-tf32", path])
+        self.assertEqual("1.00x", row(text.split("TF32 GEMM", 1)[1], "n=4096 NN")[4])
+        self.assertIn("NOTE: the TF32 run is at most 1.00x the fp32 run at n >= 4096", text)
+
+    def test_scores_are_divided_by_calls_and_no_calls_param_means_one(self):
+        _, text = run(FULL)
+        self.assertIn("operations per synchronize: grad4j 4, PyTorch 4", text)
+        with tempfile.TemporaryDirectory() as d:
+            with open(data("fake-jmh-matmul.json")) as f:
+                entries = json.load(f)
+            for e in entries:  # the fixture runs 4 GEMMs per invocation; the same GEMM time, one per invocation
+                del e["params"]["calls"]
+                e["primaryMetric"]["score"] /= 4
+            path = os.path.join(d, "one-call.json")
+            with open(path, "w") as f:
+                json.dump(entries, f)
+            _, text = run(["--jmh", path, "--torch", data("fake-pytorch-cuda.json")])
+        self.assertEqual(["n=1024 NN", "21.5", "30.0", "72%", ">= 70%", "MET"], row(text, "n=1024 NN"))
+        self.assertIn("operations per synchronize: grad4j 1,", text)
+
+    def test_time_units_are_converted(self):
+        entry = {"benchmark": "io.grad4j.bench.X.y", "primaryMetric": {"score": 2500.0, "scoreError": "NaN",
+                                                                        "scoreUnit": "ns/op"}}
+        r = gpu_report.Result(entry)
+        self.assertAlmostEqual(2.5e-6, r.seconds)
+        entry["primaryMetric"]["scoreUnit"] = "ops/s"
+        with self.assertRaises(ValueError):
+            gpu_report.Result(entry)
+
+
+if __name__ == "__main__":
+    unittest.main()
