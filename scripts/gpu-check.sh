@@ -66,6 +66,8 @@ step "cuda suites" suites.log 16 170 "$java" "${jvm[@]}" -jar "$console" execute
   --select-class io.grad4j.cuda.CudaBadInputTest \
   --select-class io.grad4j.cuda.CudaConcurrencyTest \
   --select-class io.grad4j.cuda.CudaFuzzTest \
+  --select-class io.grad4j.cuda.CudaGemmGpuTest \
+  --select-class io.grad4j.cuda.CudaGraphGpuTest \
   --fail-if-no-tests
 grep -E "\[X\]" "$out/suites.log" | head -40 | sed 's/^/  FAILED: /'
 
@@ -142,8 +144,8 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
     "${jmh_opts[@]}" -wi 2 -p size=67108864 -p calls=4 -rf json -rff "$out/jmh-elementwise.json"
   perf_step "JMH matmul on cuda" jmh-matmul.log 13 90 50 "${jmh[@]}" MatmulBenchmark \
     "${jmh_opts[@]}" -wi 2 -p n="$sizes" -p layout=NN,NT,TN -p calls=4 -rf json -rff "$out/jmh-matmul.json"
-  perf_step "JMH MLP + tiny op on cuda" jmh-mlp.log 8 50 25 "${jmh[@]}" "MlpTrainStepBenchmark|OpOverheadBenchmark" \
-    "${jmh_opts[@]}" -wi 2 -p batch=128,8192 -rf json -rff "$out/jmh-mlp-overhead.json"
+  perf_step "JMH MLP + tiny op on cuda" jmh-mlp.log 8 65 25 "${jmh[@]}" "MlpTrainStepBenchmark|OpOverheadBenchmark" \
+    "${jmh_opts[@]}" -wi 2 -p batch=128,8192 -p graph=false,true -rf json -rff "$out/jmh-mlp-overhead.json"
   # the opt-in TF32 matmul: the property is read when the cuda backend is created (in the fork);
   # -jvmArgsAppend replaces the benchmarks' own appended flags, so it repeats the ones cuda needs
   perf_step "JMH matmul TF32 on cuda" jmh-matmul-tf32.log 13 70 40 "${jmh[@]}" MatmulBenchmark \

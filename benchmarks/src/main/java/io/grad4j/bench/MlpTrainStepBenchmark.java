@@ -5,6 +5,8 @@ import io.grad4j.Tensor;
 import io.grad4j.TensorScope;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.Backends;
+import io.grad4j.cuda.CudaBackend;
+import io.grad4j.cuda.CudaGraph;
 import io.grad4j.nn.Linear;
 import io.grad4j.nn.Losses;
 import io.grad4j.nn.ReLU;
@@ -31,6 +33,9 @@ import java.util.concurrent.TimeUnit;
  * One training step of a 784-512-256-10 ReLU MLP: forward, cross-entropy, backward, SGD (lr 0.1),
  * FLOAT32, inside a TensorScope as a training loop runs it. The loss is read back each step, which
  * also makes a GPU step complete before the clock stops.
+ *
+ * <p>{@code graph=true} (cuda only) captures the step once in a CUDA graph after one eager step
+ * and then replays it: the same kernels with one launch per step (issue: CUDA performance).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -46,11 +51,16 @@ public class MlpTrainStepBenchmark {
     @Param({"128", "1024"})
     public int batch;
 
+    @Param({"false"})
+    public boolean graph;
+
     private Backends.Scope backendScope;
     private Sequential model;
     private SGD sgd;
     private Tensor x;
     private int[] labels;
+    private CudaGraph captured;
+    private final Tensor[] capturedLoss = new Tensor[1];
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -60,15 +70,40 @@ public class MlpTrainStepBenchmark {
         sgd = new SGD(model.parameters(), 0.1);
         x = Tensor.rand(DType.FLOAT32, 4, batch, 784);
         labels = new Random(5).ints(batch, 0, 10).toArray();
+        if (graph) {
+            if (!(b instanceof CudaBackend cuda)) {
+                throw new IllegalArgumentException("graph=true needs backend=cuda, got " + b.name());
+            }
+            trainStep(); // eager: the graph must not own lazily created state
+            captured = cuda.capture(this::recordStep);
+        }
+    }
+
+    private void recordStep() {
+        try (TensorScope step = TensorScope.open()) {
+            sgd.zeroGrad();
+            Tensor loss = Losses.crossEntropy(model.forward(x), labels);
+            loss.backward();
+            sgd.step();
+            capturedLoss[0] = TensorScope.keep(loss);
+        }
     }
 
     @TearDown(Level.Trial)
     public void tearDown() {
+        if (captured != null) {
+            captured.close();
+            capturedLoss[0].close();
+        }
         backendScope.close();
     }
 
     @Benchmark
     public double trainStep() {
+        if (captured != null) {
+            captured.replay();
+            return capturedLoss[0].item();
+        }
         try (TensorScope step = TensorScope.open()) {
             sgd.zeroGrad();
             Tensor loss = Losses.crossEntropy(model.forward(x), labels);
