@@ -81,6 +81,12 @@ step "same run twice: identical" determinism.log 3 90 bash -c '
   "${@:2}" train --backend cuda --epochs 3 --no-progress --out "$1/d2" >/dev/null &&
   cmp <(cut -d, -f1-4 "$1/d1/metrics.csv") <(cut -d, -f1-4 "$1/d2/metrics.csv") &&
   echo "two cuda runs: identical losses and accuracies"' _ "$out" "${cli[@]}"
+# the opt-in CUDA graph replays the same kernels in the same order: the same metrics as the eager d1 run
+step "train --cuda-graph = eager" cuda-graph.log 4 90 bash -c '
+  "${@:2}" train --backend cuda --epochs 3 --no-progress --cuda-graph --verbose --out "$1/g1" > "$1/g1.txt" &&
+  grep -E "activity|epoch" "$1/g1.txt" &&
+  cmp <(cut -d, -f1-4 "$1/d1/metrics.csv") <(cut -d, -f1-4 "$1/g1/metrics.csv") &&
+  echo "cuda graph run: identical losses and accuracies to the eager run"' _ "$out" "${cli[@]}"
 step "device memory flat per epoch" memory.log 8 90 bash -c '
   "${@:2}" train --backend cuda --epochs 4 --no-progress --verbose --out "$1/mem" > "$1/mem.txt" &&
   grep "memory:" "$1/mem.txt" && test "$(grep "memory:" "$1/mem.txt" | tail -n +2 | sort -u | wc -l)" = 1 &&

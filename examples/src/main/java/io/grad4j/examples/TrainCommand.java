@@ -8,6 +8,7 @@ import io.grad4j.autograd.NoGrad;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.Backends;
 import io.grad4j.checkpoint.Checkpoint;
+import io.grad4j.cuda.CudaBackend;
 import io.grad4j.cuda.DeviceActivity;
 import io.grad4j.checkpoint.Safetensors;
 import io.grad4j.data.Batch;
@@ -125,11 +126,18 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "print device memory statistics after every epoch")
     boolean verbose;
 
+    @Option(names = "--cuda-graph", description = "cuda only: record the training step in a CUDA graph and replay it"
+            + " (one launch per step; needs --optimizer sgd and no dropout)")
+    boolean cudaGraph;
+
     @Override
     public Integer call() throws IOException {
         validate();
         Grad4jCli.selectBackend(backend);
         Backend device = Backends.current();
+        if (cudaGraph && !(device instanceof CudaBackend)) {
+            throw new ParameterException(spec.commandLine(), "--cuda-graph needs the cuda backend, got " + device.name());
+        }
         Dataset train = data != null ? Mnist.train(data) : shipped("train");
         Dataset test = data != null ? Mnist.test(data) : shipped("t10k");
 
@@ -154,6 +162,7 @@ final class TrainCommand implements Callable<Integer> {
         double trainLoss = Double.NaN;
         double testAccuracy = Double.NaN;
         List<double[]> history = new ArrayList<>();
+        GraphedStep graphed = null;
         try (PrintWriter csv = new PrintWriter(Files.newBufferedWriter(csvFile, StandardOpenOption.CREATE,
                 appendCsv ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING))) {
             if (!appendCsv) {
@@ -168,16 +177,29 @@ final class TrainCommand implements Callable<Integer> {
                 long seen = 0;
                 DeviceActivity activityBefore = MemoryReport.activity(device);
                 try (ProgressBar bar = progressBar(epoch, loader.batchesPerEpoch())) {
+                    if (graphed != null) {
+                        graphed.newEpoch(); // the learning rate may have changed: record again
+                    }
                     for (Batch b : loader.epoch(epoch)) {
-                        try (TensorScope step = TensorScope.open(); Tensor x = b.features()) {
-                            opt.zeroGrad();
-                            Tensor logits = model.forward(x);
-                            Tensor loss = Losses.crossEntropy(logits, b.labels());
-                            loss.backward();
-                            opt.step();
-                            lossSum += loss.item() * b.size();
-                            correct += countCorrect(logits, b.labels());
+                        if (cudaGraph && graphed == null) {
+                            graphed = new GraphedStep((CudaBackend) device, model, opt, b.features());
+                        }
+                        if (graphed != null && graphed.fits(b)) {
+                            Tensor[] lossAndLogits = graphed.step(b);
+                            lossSum += lossAndLogits[0].item() * b.size();
+                            correct += countCorrect(lossAndLogits[1], b.labels());
                             seen += b.size();
+                        } else {
+                            try (TensorScope step = TensorScope.open(); Tensor x = b.features()) {
+                                opt.zeroGrad();
+                                Tensor logits = model.forward(x);
+                                Tensor loss = Losses.crossEntropy(logits, b.labels());
+                                loss.backward();
+                                opt.step();
+                                lossSum += loss.item() * b.size();
+                                correct += countCorrect(logits, b.labels());
+                                seen += b.size();
+                            }
                         }
                         if (bar != null) {
                             bar.step();
@@ -206,6 +228,10 @@ final class TrainCommand implements Callable<Integer> {
                 if (checkpointDir != null) {
                     save(model, opt, dropouts, epoch);
                 }
+            }
+        } finally {
+            if (graphed != null) {
+                graphed.close();
             }
         }
         try {
@@ -243,6 +269,14 @@ final class TrainCommand implements Callable<Integer> {
         if (stepSize < 1) problems.add("--step-size must be >= 1, got " + stepSize);
         if (!(gamma > 0 && gamma <= 1)) problems.add("--gamma must be in (0, 1], got " + gamma);
         if (resume && checkpointDir == null) problems.add("--resume needs --checkpoint-dir");
+        if (cudaGraph && !optimizer.equalsIgnoreCase("sgd")) {
+            problems.add("--cuda-graph needs --optimizer sgd (" + optimizer + " computes step-dependent values on the host,"
+                    + " which a replayed graph would repeat)");
+        }
+        if (cudaGraph && dropout > 0) {
+            problems.add("--cuda-graph cannot record --dropout " + dropout + ": its masks are drawn on the host and a replay"
+                    + " would repeat the same mask");
+        }
         // found before training, not when the first epoch's checkpoint or the metrics are written
         if (out != null && Files.exists(out) && !Files.isDirectory(out)) problems.add("--out " + out + " is not a folder");
         if (checkpointDir != null && Files.exists(checkpointDir) && !Files.isDirectory(checkpointDir)) {

@@ -95,6 +95,12 @@ class CliBadInputTest {
         t.add(row("--gamma 0", 2, train(out, "--gamma", "0"), "--gamma must be in (0, 1], got 0.0"));
         t.add(row("--gamma 1.5", 2, train(out, "--gamma", "1.5"), "--gamma", "got 1.5"));
         t.add(row("--nesterov with --momentum 0", 2, train(out, "--nesterov", "--momentum", "0"), "--nesterov", "--momentum > 0"));
+        t.add(row("--cuda-graph with adam", 2, train(out, "--cuda-graph", "--optimizer", "adam"),
+                "--cuda-graph needs --optimizer sgd", "adam"));
+        t.add(row("--cuda-graph with dropout", 2, train(out, "--cuda-graph", "--dropout", "0.2"),
+                "--cuda-graph cannot record --dropout 0.2"));
+        t.add(row("--cuda-graph on cpu", 2, train(out, "--cuda-graph", "--backend", "cpu"),
+                "--cuda-graph needs the cuda backend, got cpu"));
         t.add(row("several at once, all named", 2, train(out, "--epochs", "0", "--batch", "-1", "--lr", "-2"),
                 "--epochs must be >= 1, got 0", "--batch must be >= 1, got -1", "--lr must be a positive number, got -2.0"));
         t.add(row("unknown option", 2, train(out, "--learning-rate", "0.1"), "Unknown option", "--learning-rate"));
