@@ -5,13 +5,15 @@
 // lane holds the WHOLE tile, row-major, which keeps exactly those operations correct while making
 // any use of a lane-specific layout wrong (its results then fail the tests). load_matrix_sync,
 // store_matrix_sync and mma_sync are warp-collective: each ends with a barrier over the warp, and
-// only lane 0 writes the stored tile.
+// only lane 0 writes the stored tile. Pointers and leading dimensions must meet the GPU's
+// alignment rules (checked).
 //
 // mma_sync reads TF32 inputs as the tensor cores do, keeping only the top 10 mantissa bits
 // (truncation; round with __float_to_tf32 first for round-to-nearest). Products of TF32 values are
 // exact in float; they are accumulated in float, in k order, onto c.
 #pragma once
 
+#include <cstdint>
 #include <cstring>
 #include <source_location>
 #include <type_traits>
@@ -42,6 +44,18 @@ template <int M, int N, int K> struct TileShape<accumulator, M, N, K> { static c
 
 inline unsigned bits_of(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
 inline float float_of(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }
+
+// The GPU's rules for the memory a fragment moves: a 256-bit aligned pointer and a leading
+// dimension that is a multiple of 16 bytes. Shared tiles need __align__(32) to satisfy the first.
+template <typename E> void require_fragment_memory(const char* op, const E* p, unsigned ldm) {
+    if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0) {
+        grad4j_emulation::fail("%s: pointer %p is not 256-bit (32-byte) aligned, as the GPU requires", op,
+                               (const void*)p);
+    }
+    if ((ldm * sizeof(E)) % 16 != 0) {
+        grad4j_emulation::fail("%s: ldm %u is not a multiple of 16 bytes, as the GPU requires", op, ldm);
+    }
+}
 
 // What a tensor core reads of an operand element.
 template <typename T, typename V> inline V as_tensor_core_input(V v) { return v; }
@@ -82,6 +96,7 @@ void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f,
     static_assert(std::is_same_v<Layout, row_major> || std::is_same_v<Layout, col_major>,
                   "matrix_a and matrix_b fragments name row_major or col_major");
     using F = fragment<Use, M, N, K, T, Layout>;
+    detail::require_fragment_memory("wmma::load_matrix_sync", p, ldm);
     for (int r = 0; r < F::rows; r++)
         for (int c = 0; c < F::cols; c++)
             f.x[r * F::cols + c] = std::is_same_v<Layout, row_major> ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r];
@@ -93,6 +108,7 @@ template <int M, int N, int K, typename T>
 void load_matrix_sync(fragment<accumulator, M, N, K, T>& f, const T* p, unsigned ldm, layout_t layout,
                       std::source_location where = std::source_location::current()) {
     using F = fragment<accumulator, M, N, K, T>;
+    detail::require_fragment_memory("wmma::load_matrix_sync", p, ldm);
     for (int r = 0; r < F::rows; r++)
         for (int c = 0; c < F::cols; c++)
             f.x[r * F::cols + c] = layout == mem_row_major ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r];
@@ -103,6 +119,7 @@ template <int M, int N, int K, typename T>
 void store_matrix_sync(T* p, const fragment<accumulator, M, N, K, T>& f, unsigned ldm, layout_t layout,
                        std::source_location where = std::source_location::current()) {
     using F = fragment<accumulator, M, N, K, T>;
+    detail::require_fragment_memory("wmma::store_matrix_sync", p, ldm);
     if (grad4j_emulation::lane_id() == 0) { // every lane holds the same tile; one writer is enough
         for (int r = 0; r < F::rows; r++)
             for (int c = 0; c < F::cols; c++) {
