@@ -1,0 +1,1217 @@
+// Runs every kernel of grad4j_kernels.cu on the CPU (emulation/cuda_emulation.h) and checks it
+// against straightforward reference loops written from the kernels' documented semantics and the
+// cpu backend (UnaryOp, BinaryOp, ReduceOp in core; Reductions in cpu-backend).
+//
+// Each case runs under several launch shapes: the grid and block CudaBackend uses, and deliberately
+// small grids so grid-stride loops wrap. Every run gets fresh guarded buffers (see
+// emulation/guarded_buffer.h) and must: match the reference, leave its inputs unchanged, write
+// nothing outside its output, write every output element, and give the same bits under every shape.
+//
+// Build and run from the repository root (KernelEmulationTest does this in mvn verify), one line:
+//   g++ -std=c++20 -O1 -pthread -fno-strict-aliasing -ffp-contract=off -fsanitize=bounds,alignment
+//       -fno-sanitize-recover=all -Icuda-backend/src/test/cuda/emulation
+//       cuda-backend/src/test/cuda/kernel_emulation_test.cpp -o kernel_emulation_test
+//   ./kernel_emulation_test     (exit status 0: all passed; 1: a check failed; 3: emulation error)
+//
+// Adding a kernel: write test_<family><T>() below with a table of cases, a reference loop and one
+// check(...) call per case, and call it from test_all (which main runs for float and double).
+
+#include "cuda_emulation.h"
+#include <mma.h>
+
+#include "../../main/cuda/grad4j_kernels.cu"
+
+#include "guarded_buffer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+// Sanitizer findings (a misaligned vector load, an index outside a __shared__ array) abort, so the
+// crash reporter can name the case that was running.
+extern "C" const char* __ubsan_default_options() { return "abort_on_error=1:print_stacktrace=1"; }
+
+namespace {
+
+using grad4j_emulation::GuardedBuffer;
+
+// ============================================================================ summary
+
+struct Summary {
+    std::set<std::string> kernels;     // of grad4j_kernels.cu
+    std::set<std::string> self_checks; // of the emulation itself
+    int cases = 0;
+    int launches = 0;
+    int failures = 0;
+    int printed = 0;
+};
+Summary summary;
+constexpr int kMaxPrintedFailures = 60;
+constexpr int kMaxMismatchesPerRun = 3;
+
+void report_failure(const std::string& line) {
+    summary.failures++;
+    if (summary.printed++ < kMaxPrintedFailures) std::printf("FAIL %s\n", line.c_str());
+}
+
+// ============================================================================ dtypes and kernels
+
+template <typename T> constexpr bool kSingle = std::is_same_v<T, float>;
+template <typename T> const char* suffix() { return kSingle<T> ? "_f32" : "_f64"; }
+template <typename T> const char* dtype_name() { return kSingle<T> ? "f32" : "f64"; }
+
+template <typename F> struct Kernel {
+    F fn;
+    std::string name;
+};
+// The float or double kernel of a family, with its name: KERNEL(T, unary) is unary_f32 or unary_f64.
+template <typename T, typename F32, typename F64> auto pick(F32 f32, F64 f64, const char* base) {
+    if constexpr (kSingle<T>) return Kernel<F32>{f32, std::string(base) + "_f32"};
+    else return Kernel<F64>{f64, std::string(base) + "_f64"};
+}
+#define KERNEL(T, base) pick<T>(base##_f32, base##_f64, #base)
+
+Dims dims_of(const std::vector<i64>& v) {
+    Dims d{};
+    for (size_t i = 0; i < v.size(); i++) d.v[i] = v[i];
+    return d;
+}
+
+// ============================================================================ inputs
+
+std::mt19937_64 rng(20240611);
+
+template <typename T> std::vector<T> uniform(size_t n, double lo, double hi) {
+    std::uniform_real_distribution<double> d(lo, hi);
+    std::vector<T> v(n);
+    for (T& x : v) x = (T)d(rng);
+    return v;
+}
+
+// Small integers: many exact ties, for max and its gradient.
+template <typename T> std::vector<T> small_integers(size_t n, int distinct) {
+    std::uniform_int_distribution<int> d(0, distinct - 1);
+    std::vector<T> v(n);
+    for (T& x : v) x = (T)d(rng);
+    return v;
+}
+
+template <typename T> constexpr T kNaN = std::numeric_limits<T>::quiet_NaN();
+template <typename T> constexpr T kInf = std::numeric_limits<T>::infinity();
+
+// Values every elementwise function must get right, spread over the buffer (the first few at the
+// start, where a vectorised loop's scalar prologue runs, the rest at fixed strides).
+template <typename T> std::vector<T> with_specials(std::vector<T> v) {
+    const T specials[] = {T(0), -T(0), T(1), T(-1), kNaN<T>, kInf<T>, -kInf<T>, T(0.5), T(1e-30),
+                          std::numeric_limits<T>::denorm_min(), T(80), T(-80), T(1e30), T(2)};
+    size_t count = sizeof specials / sizeof specials[0];
+    for (size_t i = 0; i < count && i < v.size(); i++) v[(i * 37) % v.size()] = specials[i];
+    return v;
+}
+
+// ============================================================================ comparison
+
+struct Tolerance {
+    enum class Kind { Exact, Ulps, Relative } kind;
+    double amount;
+    std::string describe() const {
+        char s[64];
+        if (kind == Kind::Exact) return "exact";
+        if (kind == Kind::Ulps) std::snprintf(s, sizeof s, "%g ulps", amount);
+        else std::snprintf(s, sizeof s, "relative %g", amount);
+        return s;
+    }
+};
+constexpr Tolerance kExact{Tolerance::Kind::Exact, 0};
+constexpr Tolerance ulps(double n) { return {Tolerance::Kind::Ulps, n}; }
+constexpr Tolerance relative(double r) { return {Tolerance::Kind::Relative, r}; }
+// Transcendental functions: the GPU's expf, tanhf, powf are within 2 ulps, CUDA's double ones
+// within 1-2; a formula around them (sigmoid) adds a few roundings.
+constexpr Tolerance kTranscendental = ulps(4);
+// Reductions, softmax and GEMM sum in another order than the references.
+template <typename T> constexpr Tolerance kSummed = relative(kSingle<T> ? 1e-5 : 1e-12);
+// GEMM: float products accumulate in float. TF32 inputs (10 mantissa bits) would need about 1e-3.
+template <typename T> constexpr Tolerance kGemm = relative(kSingle<T> ? 1e-5 : 1e-12);
+
+struct Expected {
+    std::vector<double> values;
+    Tolerance tolerance;
+    // Relative: an element may be off by amount * max(|expected|, scale[i]), e.g. the sum of the
+    // magnitudes of what was added up. Empty: |expected| alone.
+    std::vector<double> scale;
+};
+
+template <typename T> std::vector<double> widen(const std::vector<T>& v) { return std::vector<double>(v.begin(), v.end()); }
+
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+double ulp_of(double x, bool single) {
+    if (single) {
+        float f = std::fabs((float)x);
+        return (double)std::nextafter(f, std::numeric_limits<float>::infinity()) - f;
+    }
+    double d = std::fabs(x);
+    return std::nextafter(d, std::numeric_limits<double>::infinity()) - d;
+}
+
+bool within(double got, double expected, bool single, const Tolerance& t, double scale) {
+    if (std::isnan(expected)) return std::isnan(got);
+    if (std::isnan(got)) return false;
+    if (std::isinf(expected) || std::isinf(got) || t.kind == Tolerance::Kind::Exact) return same_bits(got, expected);
+    double error = std::fabs(got - expected);
+    if (t.kind == Tolerance::Kind::Ulps) return error <= t.amount * ulp_of(expected, single);
+    return error <= t.amount * std::max(std::fabs(expected), scale);
+}
+
+// What a kernel wrote to one output buffer, widened to double (exact for float).
+struct Output {
+    std::string name;
+    bool single = false;
+    std::vector<double> values;
+    std::vector<char> never_written; // still the poison pattern
+    std::vector<char> from_guard;    // the canary pattern: copied from outside an input buffer
+};
+
+std::string format_value(double v, bool single) {
+    char s[40];
+    std::snprintf(s, sizeof s, single ? "%.9g" : "%.17g", v);
+    return s;
+}
+
+// ============================================================================ buffers of one launch
+
+class Buffers {
+public:
+    // Uploaded; must still hold the same bits after the launch.
+    template <typename T> T* input(const char* name, const std::vector<T>& values, size_t offset = 0) {
+        return add<T>(name, values, values.size(), offset, Role::Input);
+    }
+    // Starts as poison; compared with the expected values.
+    template <typename T> T* output(const char* name, size_t n, size_t offset = 0) {
+        return add<T>(name, {}, n, offset, Role::Output);
+    }
+    // Uploaded, updated in place, compared (axpby's y, a binary op writing over its first operand).
+    template <typename T> T* in_out(const char* name, const std::vector<T>& values, size_t offset = 0) {
+        return add<T>(name, values, values.size(), offset, Role::InOut);
+    }
+
+    void collect(std::vector<std::string>& problems, std::vector<Output>& outputs) const {
+        for (const auto& e : entries_) e->collect(problems, outputs);
+    }
+
+private:
+    enum class Role { Input, Output, InOut };
+    struct Entry {
+        virtual ~Entry() = default;
+        virtual void collect(std::vector<std::string>& problems, std::vector<Output>& outputs) const = 0;
+    };
+    template <typename T> struct Typed : Entry {
+        Typed(const char* name_, const std::vector<T>& values, size_t n, size_t offset, Role role_)
+            : name(name_), role(role_), original(values), buffer(n, offset) {
+            if (role != Role::Output) buffer.upload(values);
+        }
+        void collect(std::vector<std::string>& problems, std::vector<Output>& outputs) const override {
+            std::string damage = buffer.guard_damage();
+            if (!damage.empty()) problems.push_back(name + ": " + damage);
+            std::vector<T> now = buffer.download();
+            if (role == Role::Input) {
+                for (size_t i = 0; i < now.size(); i++) {
+                    if (std::memcmp(&now[i], &original[i], sizeof(T)) != 0) {
+                        problems.push_back("input " + name + " was modified at [" + std::to_string(i) + "]");
+                        break;
+                    }
+                }
+                return;
+            }
+            Output out;
+            out.name = name;
+            out.single = kSingle<T>;
+            for (T v : now) {
+                out.values.push_back((double)v);
+                out.never_written.push_back(grad4j_emulation::is_poison(v));
+                out.from_guard.push_back(grad4j_emulation::has_bits(v, grad4j_emulation::NanPatterns<T>::canary));
+            }
+            outputs.push_back(std::move(out));
+        }
+        std::string name;
+        Role role;
+        std::vector<T> original;
+        GuardedBuffer<T> buffer;
+    };
+
+    template <typename T> T* add(const char* name, const std::vector<T>& values, size_t n, size_t offset, Role role) {
+        auto entry = std::make_unique<Typed<T>>(name, values, n, offset, role);
+        T* data = entry->buffer.data();
+        entries_.push_back(std::move(entry));
+        return data;
+    }
+
+    std::vector<std::unique_ptr<Entry>> entries_;
+};
+
+// ============================================================================ launch shapes
+
+struct LaunchShape {
+    dim3 grid;
+    dim3 block;
+    const char* why;
+    std::string describe() const {
+        char s[96];
+        std::snprintf(s, sizeof s, "<<<(%u,%u,%u),%u>>> %s", grid.x, grid.y, grid.z, block.x, why);
+        return s;
+    }
+};
+
+constexpr unsigned kThreads = 256;          // CudaBackend.THREADS
+constexpr i64 kMaxBlocks = 1 << 16;         // CudaBackend.MAX_BLOCKS
+constexpr unsigned kLongRowThreads = 1024;  // CudaBackend.reduce: reduce_rows_block
+
+unsigned capped(i64 blocks) { return (unsigned)std::max<i64>(1, std::min(kMaxBlocks, blocks)); }
+
+// The backend's shape first, then small grids (1 and `few` blocks) that make grid-stride loops
+// wrap; a small grid equal to the backend's is not run twice.
+std::vector<LaunchShape> with_small_grids(LaunchShape backend, unsigned few) {
+    std::vector<LaunchShape> shapes{backend};
+    for (unsigned g : {1u, few}) {
+        if (g < backend.grid.x) shapes.push_back({dim3(g), backend.block, g == 1 ? "1 block" : "few blocks"});
+    }
+    return shapes;
+}
+// CudaBackend.launch1d: one thread per element (or row), 256-thread blocks.
+std::vector<LaunchShape> per_element(i64 n) {
+    return with_small_grids({dim3(capped((n + kThreads - 1) / kThreads)), dim3(kThreads), "as launch1d"}, 3);
+}
+// CudaBackend.launchWarps: one warp per row, 8 rows per block.
+std::vector<LaunchShape> per_warp(i64 rows) {
+    return with_small_grids({dim3(capped((rows + 7) / 8)), dim3(kThreads), "as launchWarps"}, 2);
+}
+// CudaBackend.launchBlocks (256 threads) and reduce_rows_block (1024 threads): one block per row.
+std::vector<LaunchShape> per_block(i64 rows, unsigned threads) {
+    return with_small_grids({dim3(capped(rows)), dim3(threads), "one block per row"}, 2);
+}
+
+// ============================================================================ the check
+
+using Run = std::function<void(Buffers&, const LaunchShape&)>;
+
+// Runs `run` once per shape on fresh buffers and checks the single output against `expected`.
+void check_launches(const std::string& kernel, const std::string& what, const std::vector<LaunchShape>& shapes,
+                    const Expected& expected, const Run& run) {
+    summary.cases++;
+    std::vector<double> first_values;
+    std::string first_shape;
+    for (const LaunchShape& shape : shapes) {
+        std::string where = kernel + " [" + what + "] " + shape.describe();
+        grad4j_emulation::describe_running(where);
+        Buffers buffers;
+        run(buffers, shape);
+        summary.launches++;
+        std::vector<std::string> problems;
+        std::vector<Output> outputs;
+        buffers.collect(problems, outputs);
+        for (const std::string& p : problems) report_failure(where + ": " + p);
+        if (outputs.size() != 1 || outputs[0].values.size() != expected.values.size()) {
+            std::fprintf(stderr, "test bug in %s: %zu outputs, expected 1 of %zu elements\n", where.c_str(),
+                         outputs.size(), expected.values.size());
+            std::exit(2);
+        }
+        const Output& out = outputs[0];
+        int mismatches = 0;
+        for (size_t i = 0; i < out.values.size(); i++) {
+            double got = out.values[i], want = expected.values[i];
+            double scale = expected.scale.empty() ? 0.0 : expected.scale[i];
+            std::string why;
+            if (out.never_written[i]) why = "never written (still the poison NaN)";
+            else if (out.from_guard[i]) why = "holds a guard canary: read outside an input";
+            else if (!within(got, want, out.single, expected.tolerance, scale)) why = expected.tolerance.describe();
+            if (why.empty()) continue;
+            if (mismatches++ < kMaxMismatchesPerRun) {
+                report_failure(where + ": " + out.name + "[" + std::to_string(i) + "] got " +
+                               format_value(got, out.single) + " expected " + format_value(want, out.single) + " (" +
+                               why + ")");
+            }
+        }
+        if (mismatches > kMaxMismatchesPerRun) {
+            report_failure(where + ": " + std::to_string(mismatches - kMaxMismatchesPerRun) + " more mismatches in " +
+                           out.name + " (" + std::to_string(mismatches) + " of " + std::to_string(out.values.size()) +
+                           ")");
+        }
+        if (first_shape.empty()) {
+            first_values = out.values;
+            first_shape = shape.describe();
+        } else if (mismatches == 0) {
+            for (size_t i = 0; i < out.values.size(); i++) {
+                if (!same_bits(out.values[i], first_values[i]) && !(std::isnan(out.values[i]) && std::isnan(first_values[i]))) {
+                    report_failure(where + ": " + out.name + "[" + std::to_string(i) + "] is " +
+                                   format_value(out.values[i], out.single) + " but " +
+                                   format_value(first_values[i], out.single) + " with " + first_shape +
+                                   " (a kernel's result must not depend on the launch shape)");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+void check(const std::string& kernel, const std::string& what, const std::vector<LaunchShape>& shapes,
+           const Expected& expected, const Run& run) {
+    summary.kernels.insert(kernel);
+    check_launches(kernel, what, shapes, expected, run);
+}
+
+// ============================================================================ the emulation itself
+// Kernels of this test's own that hold the emulated intrinsics to the CUDA documentation, so a
+// grad4j kernel's failure is not the shim's.
+
+__global__ void warp_intrinsics_probe(double* out) {
+    int t = threadIdx.x;
+    int lane = t & 31;
+    double* o = out + t * 8;
+    o[0] = __shfl_sync(0xffffffffu, t * 10, 5);          // lane 5 of the warp
+    o[1] = __shfl_sync(0xffffffffu, t * 10, 3, 8);       // lane 3 of its 8-lane segment
+    o[2] = __shfl_up_sync(0xffffffffu, t * 10, 3);       // lanes 0-2 keep their own value
+    o[3] = __shfl_down_sync(0xffffffffu, t * 10, 2, 16); // the top 2 lanes of each 16 keep theirs
+    o[4] = __shfl_xor_sync(0xffffffffu, t * 10, 1);
+    o[5] = __shfl_xor_sync(0xffffffffu, t * 10, 16, 16); // lanes 0-15 would read a later segment: own value
+    o[6] = __ballot_sync(0xffffffffu, lane % 3 == 0);
+    o[7] = __any_sync(0xffffffffu, lane == 31) + 2 * __all_sync(0xffffffffu, lane < 31);
+}
+
+void check_warp_intrinsics() {
+    const int threads = 64;
+    std::vector<double> expected;
+    unsigned every_third = 0;
+    for (int l = 0; l < 32; l += 3) every_third |= 1u << l;
+    for (int t = 0; t < threads; t++) {
+        int lane = t % 32, warp0 = t - lane;
+        expected.insert(expected.end(), {(warp0 + 5) * 10.0, (warp0 + lane / 8 * 8 + 3) * 10.0,
+                                         (lane >= 3 ? t - 3 : t) * 10.0, (lane % 16 + 2 < 16 ? t + 2 : t) * 10.0,
+                                         (t ^ 1) * 10.0, (lane < 16 ? t : t - 16) * 10.0, (double)every_third, 1.0});
+    }
+    summary.self_checks.insert("warp intrinsics");
+    check_launches("emulation", "warp intrinsics", {{dim3(1), dim3(threads), "two warps"}}, {expected, kExact, {}},
+                   [&](Buffers& b, const LaunchShape& s) {
+                       double* out = b.output<double>("out", expected.size());
+                       launch(warp_intrinsics_probe, s.grid, s.block, out);
+                   });
+}
+
+// C (16 x 16) = A (16 x k, row-major) * B (k x 16, row- or column-major), on TF32 fragments, one warp.
+__global__ void wmma_tf32_probe(const float* a, const float* b, float* c, int k, int b_col_major, int c_col_major) {
+    using namespace nvcuda;
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc;
+    wmma::fill_fragment(acc, 0.0f);
+    for (int k0 = 0; k0 < k; k0 += 8) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+        wmma::load_matrix_sync(fa, a + k0, k);
+        for (int i = 0; i < fa.num_elements; i++) fa.x[i] = wmma::__float_to_tf32(fa.x[i]);
+        if (b_col_major) {
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fb;
+            wmma::load_matrix_sync(fb, b + k0, k); // element (kk, j) at b[j * k + kk]
+            for (int i = 0; i < fb.num_elements; i++) fb.x[i] = wmma::__float_to_tf32(fb.x[i]);
+            wmma::mma_sync(acc, fa, fb, acc);
+        } else {
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+            wmma::load_matrix_sync(fb, b + (i64)k0 * 16, 16);
+            for (int i = 0; i < fb.num_elements; i++) fb.x[i] = wmma::__float_to_tf32(fb.x[i]);
+            wmma::mma_sync(acc, fa, fb, acc);
+        }
+    }
+    wmma::store_matrix_sync(c, acc, 16, c_col_major ? wmma::mem_col_major : wmma::mem_row_major);
+}
+
+float bits_to_float(std::uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+void check_wmma() {
+    // cvt.rna.tf32.f32: nearest, ties away from zero, 10 mantissa bits kept
+    const float one = 1.0f, tie = 1.0f + 0x1p-11f, tf32_ulp = 0x1p-10f;
+    const std::pair<float, float> roundings[] = {
+        {one, one}, {tie, one + tf32_ulp}, {-tie, -(one + tf32_ulp)}, {std::nextafter(tie, 0.0f), one},
+        {bits_to_float(0x3f800fffu), one}, {bits_to_float(0x3f801001u), one + tf32_ulp}, {kInf<float>, kInf<float>},
+        {bits_to_float(0x7f7fffffu), kInf<float>},
+    };
+    summary.self_checks.insert("wmma::__float_to_tf32");
+    for (auto [in, want] : roundings) {
+        float got = nvcuda::wmma::__float_to_tf32(in);
+        if (!same_bits(got, want)) {
+            report_failure("emulation: wmma::__float_to_tf32(" + format_value(in, true) + ") gave " +
+                           format_value(got, true) + ", expected " + format_value(want, true));
+        }
+    }
+    summary.self_checks.insert("wmma tf32 16x16x8");
+    const int k = 24;
+    for (int b_col_major : {0, 1}) {
+        for (int c_col_major : {0, 1}) {
+            std::vector<float> a = uniform<float>(16 * k, -1, 1), bm = uniform<float>(k * 16, -1, 1);
+            Expected e{std::vector<double>(256), relative(1e-6), std::vector<double>(256)};
+            for (int i = 0; i < 16; i++) {
+                for (int j = 0; j < 16; j++) {
+                    double sum = 0, magnitude = 0;
+                    for (int kk = 0; kk < k; kk++) {
+                        float bv = b_col_major ? bm[j * k + kk] : bm[kk * 16 + j];
+                        double p = (double)nvcuda::wmma::__float_to_tf32(a[i * k + kk]) * nvcuda::wmma::__float_to_tf32(bv);
+                        sum += p;
+                        magnitude += std::fabs(p);
+                    }
+                    int at = c_col_major ? j * 16 + i : i * 16 + j;
+                    e.values[at] = sum;
+                    e.scale[at] = magnitude;
+                }
+            }
+            std::string what = std::string("wmma tf32 B ") + (b_col_major ? "col" : "row") + "-major, C " +
+                               (c_col_major ? "col" : "row") + "-major";
+            check_launches("emulation", what, {{dim3(1), dim3(32), "one warp"}}, e, [&](Buffers& b, const LaunchShape& s) {
+                const float* ad = b.input("A", a);
+                const float* bd = b.input("B", bm);
+                float* cd = b.output<float>("C", 256);
+                launch(wmma_tf32_probe, s.grid, s.block, ad, bd, cd, k, b_col_major, c_col_major);
+            });
+        }
+    }
+}
+
+// ============================================================================ elementwise
+
+// Lengths and pointer offsets (in elements from a 256-byte boundary) for the contiguous kernels:
+// lengths that are not multiples of 4, and operands misaligned alike or differently.
+struct Layout {
+    size_t n;
+    size_t in_offset;
+    size_t out_offset;
+    std::string describe() const {
+        return "n=" + std::to_string(n) + " offsets in+" + std::to_string(in_offset) + " out+" + std::to_string(out_offset);
+    }
+};
+const std::vector<Layout> kContiguousLayouts = {
+    {0, 0, 0}, {1, 0, 0}, {7, 1, 1}, {1000, 0, 0}, {1027, 1, 1}, {517, 3, 0}, {515, 0, 2},
+};
+
+template <typename T> void test_fill() {
+    auto k = KERNEL(T, fill);
+    for (const Layout& l : kContiguousLayouts) {
+        for (T value : {T(3.25), -T(0), kNaN<T>}) {
+            std::vector<T> expected(l.n, value);
+            check(k.name, l.describe() + " value=" + format_value(value, kSingle<T>), per_element(l.n),
+                  {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+                      T* out = b.output<T>("out", l.n, l.out_offset);
+                      launch(k.fn, s.grid, s.block, out, (i64)l.n, value);
+                  });
+        }
+    }
+}
+
+template <typename From, typename To> void test_cast(void (*kernel)(const From*, To*, i64), const char* name) {
+    for (const Layout& l : kContiguousLayouts) {
+        std::vector<From> src = with_specials(uniform<From>(l.n, -1e3, 1e3));
+        if (l.n > 20) { // out of float's range, below its smallest subnormal, a rounding tie
+            src[15] = (From)1e300;
+            src[16] = (From)1e-50;
+            src[17] = (From)(1.0 + 0x1p-24);
+        }
+        std::vector<To> expected(l.n);
+        for (size_t i = 0; i < l.n; i++) expected[i] = (To)src[i];
+        check(name, l.describe(), per_element(l.n), {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+            const From* in = b.input("src", src, l.in_offset);
+            To* out = b.output<To>("dst", l.n, l.out_offset);
+            launch(kernel, s.grid, s.block, in, out, (i64)l.n);
+        });
+    }
+}
+
+// UnaryOp.apply in T where it is one IEEE operation; transcendental functions in double.
+template <typename T> T unary_reference(int op, T x, T p) {
+    double d = x;
+    switch (op) {
+        case U_NEG: return -x;
+        case U_EXP: return (T)std::exp(d);
+        case U_LOG: return (T)std::log(d);
+        case U_SQRT: return (T)std::sqrt(d);
+        case U_ABS: return std::fabs(x);
+        case U_TANH: return (T)std::tanh(d);
+        case U_SIGMOID: return (T)(d >= 0 ? 1.0 / (1.0 + std::exp(-d)) : std::exp(d) / (1.0 + std::exp(d)));
+        case U_RELU: return x > 0 || std::isnan(x) ? x : T(0);
+        case U_POW: return (T)std::pow(d, (double)p);
+        case U_ADD_SCALAR: return x + p;
+        case U_MUL_SCALAR: return x * p;
+    }
+    std::abort();
+}
+
+// g * UnaryOp.derivative(x, y, p), in T (only POW calls a transcendental function).
+template <typename T> T unary_backward_reference(int op, T x, T y, T g, T p) {
+    switch (op) {
+        case U_NEG: return g * T(-1);
+        case U_EXP: return g * y;
+        case U_LOG: return g * (T(1) / x);
+        case U_SQRT: return g * (T(0.5) / y);
+        case U_ABS: return g * (x > 0 ? T(1) : (x < 0 ? T(-1) : T(0)));
+        case U_TANH: return g * (T(1) - y * y);
+        case U_SIGMOID: return g * (y * (T(1) - y));
+        case U_RELU: return g * (std::isnan(x) ? x : (x > 0 ? T(1) : T(0)));
+        case U_POW: return g * (p == 0 ? T(0) : p * (T)std::pow((double)x, (double)p - 1.0));
+        case U_ADD_SCALAR: return g * T(1);
+        case U_MUL_SCALAR: return g * p;
+    }
+    std::abort();
+}
+
+struct UnaryCase {
+    int op;
+    const char* name;
+    double p;
+    bool exact_forward;  // one IEEE operation, or a comparison
+    bool exact_backward; // no transcendental function in the derivative
+};
+const std::vector<UnaryCase> kUnaryCases = {
+    {U_NEG, "NEG", 0, true, true},          {U_EXP, "EXP", 0, false, true},
+    {U_LOG, "LOG", 0, false, true},         {U_SQRT, "SQRT", 0, true, true},
+    {U_ABS, "ABS", 0, true, true},          {U_TANH, "TANH", 0, false, true},
+    {U_SIGMOID, "SIGMOID", 0, false, true}, {U_RELU, "RELU", 0, true, true},
+    {U_POW, "POW p=2", 2, false, false},    {U_POW, "POW p=0.5", 0.5, false, false},
+    {U_POW, "POW p=-1.5", -1.5, false, false}, {U_POW, "POW p=0", 0, false, false},
+    {U_ADD_SCALAR, "ADD_SCALAR", 0.25, true, true}, {U_MUL_SCALAR, "MUL_SCALAR", -1.5, true, true},
+};
+
+template <typename T> void test_unary() {
+    auto k = KERNEL(T, unary);
+    for (const UnaryCase& c : kUnaryCases) {
+        for (const Layout& l : kContiguousLayouts) {
+            T p = (T)c.p;
+            std::vector<T> x = with_specials(uniform<T>(l.n, -3, 3));
+            std::vector<T> expected(l.n);
+            for (size_t i = 0; i < l.n; i++) expected[i] = unary_reference(c.op, x[i], p);
+            check(k.name, std::string(c.name) + " " + l.describe(), per_element(l.n),
+                  {widen(expected), c.exact_forward ? kExact : kTranscendental, {}},
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* in = b.input("x", x, l.in_offset);
+                      T* out = b.output<T>("out", l.n, l.out_offset);
+                      launch(k.fn, s.grid, s.block, c.op, p, in, out, (i64)l.n);
+                  });
+        }
+    }
+}
+
+template <typename T> void test_unary_backward() {
+    auto k = KERNEL(T, unary_backward);
+    for (const UnaryCase& c : kUnaryCases) {
+        for (const Layout& l : kContiguousLayouts) {
+            T p = (T)c.p;
+            std::vector<T> x = with_specials(uniform<T>(l.n, -3, 3));
+            std::vector<T> g = uniform<T>(l.n, -2, 2);
+            std::vector<T> y(l.n), expected(l.n);
+            for (size_t i = 0; i < l.n; i++) {
+                y[i] = unary_reference(c.op, x[i], p);
+                expected[i] = unary_backward_reference(c.op, x[i], y[i], g[i], p);
+            }
+            check(k.name, std::string(c.name) + " " + l.describe(), per_element(l.n),
+                  {widen(expected), c.exact_backward ? kExact : ulps(8), {}}, [&](Buffers& b, const LaunchShape& s) {
+                      const T* xd = b.input("x", x, l.in_offset);
+                      const T* yd = b.input("y", y, l.in_offset);
+                      const T* gd = b.input("g", g, l.in_offset);
+                      T* out = b.output<T>("out", l.n, l.out_offset);
+                      launch(k.fn, s.grid, s.block, c.op, p, xd, yd, gd, out, (i64)l.n);
+                  });
+        }
+    }
+}
+
+template <typename T> void test_axpby() {
+    auto k = KERNEL(T, axpby);
+    const std::pair<double, double> coefficients[] = {{0.9, -0.1}, {1, 1}, {0, 1}, {-1e-3, 0.999}};
+    for (auto [a, bcoef] : coefficients) {
+        for (const Layout& l : kContiguousLayouts) {
+            T alpha = (T)a, beta = (T)bcoef;
+            std::vector<T> x = with_specials(uniform<T>(l.n, -3, 3));
+            std::vector<T> y = uniform<T>(l.n, -3, 3);
+            std::vector<T> expected(l.n);
+            for (size_t i = 0; i < l.n; i++) expected[i] = alpha * x[i] + beta * y[i]; // two products, one sum: no FMA
+            check(k.name, "alpha=" + format_value(alpha, kSingle<T>) + " beta=" + format_value(beta, kSingle<T>) + " " +
+                              l.describe(),
+                  per_element(l.n), {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+                      const T* xd = b.input("x", x, l.in_offset);
+                      T* yd = b.in_out("y", y, l.out_offset);
+                      launch(k.fn, s.grid, s.block, alpha, xd, beta, yd, (i64)l.n);
+                  });
+        }
+    }
+}
+
+template <typename T> T binary_reference(int op, T a, T b) {
+    switch (op) {
+        case B_ADD: return a + b;
+        case B_SUB: return a - b;
+        case B_MUL: return a * b;
+        case B_DIV: return a / b;
+    }
+    std::abort();
+}
+const char* const kBinaryNames[] = {"ADD", "SUB", "MUL", "DIV"};
+
+template <typename T> void test_binary_contig() {
+    auto k = KERNEL(T, binary_contig);
+    struct Steps {
+        int a, b;
+        bool out_is_a; // CudaBackend writes over the first operand in place
+    };
+    const Steps steps[] = {{1, 1, false}, {1, 0, false}, {0, 1, false}, {1, 1, true}, {1, 0, true}};
+    for (int op = B_ADD; op <= B_DIV; op++) {
+        for (Steps st : steps) {
+            for (const Layout& l : kContiguousLayouts) {
+                std::vector<T> a = with_specials(uniform<T>(st.a ? l.n : 1, -3, 3));
+                std::vector<T> bv = uniform<T>(st.b ? l.n : 1, -3, 3);
+                if (st.b && l.n > 40) bv[40] = T(0); // division by zero
+                std::vector<T> expected(l.n);
+                for (size_t i = 0; i < l.n; i++) expected[i] = binary_reference(op, a[i * st.a], bv[i * st.b]);
+                std::string what = std::string(kBinaryNames[op]) + " steps " + std::to_string(st.a) + "," +
+                                   std::to_string(st.b) + (st.out_is_a ? " out=a " : " ") + l.describe();
+                check(k.name, what, per_element(l.n), {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+                    const T* bd = b.input("b", bv, l.in_offset);
+                    if (st.out_is_a) {
+                        T* ad = b.in_out("a=out", a, l.out_offset);
+                        launch(k.fn, s.grid, s.block, op, ad, st.a, bd, st.b, ad, (i64)l.n);
+                    } else {
+                        const T* ad = b.input("a", a, l.in_offset);
+                        T* out = b.output<T>("out", l.n, l.out_offset);
+                        launch(k.fn, s.grid, s.block, op, ad, st.a, bd, st.b, out, (i64)l.n);
+                    }
+                });
+            }
+        }
+    }
+}
+
+// ============================================================================ strided kernels
+
+struct StridedCase {
+    const char* name;
+    std::vector<i64> shape;
+    std::vector<i64> a; // element strides of the first operand (strided_copy's source)
+    std::vector<i64> b; // of the second operand
+};
+
+std::vector<i64> contiguous(const std::vector<i64>& shape) {
+    std::vector<i64> s(shape.size());
+    i64 step = 1;
+    for (size_t i = shape.size(); i-- > 0;) {
+        s[i] = step;
+        step *= shape[i];
+    }
+    return s;
+}
+// Strides of `shape` read from a tensor stored with its axes in `storage` order (outermost first).
+std::vector<i64> permuted(const std::vector<i64>& shape, const std::vector<int>& storage) {
+    std::vector<i64> stored_shape;
+    for (int ax : storage) stored_shape.push_back(shape[ax]);
+    std::vector<i64> stored = contiguous(stored_shape), s(shape.size());
+    for (size_t i = 0; i < storage.size(); i++) s[storage[i]] = stored[i];
+    return s;
+}
+// Contiguous strides with the marked axes broadcast (stride 0).
+std::vector<i64> broadcast(const std::vector<i64>& shape, const std::vector<int>& broadcast_axes) {
+    std::vector<i64> kept = shape;
+    for (int ax : broadcast_axes) kept[ax] = 1;
+    std::vector<i64> s = contiguous(kept);
+    for (int ax : broadcast_axes) s[ax] = 0;
+    return s;
+}
+std::vector<i64> scaled(std::vector<i64> s, i64 factor) {
+    for (i64& v : s) v *= factor;
+    return s;
+}
+
+const std::vector<StridedCase>& strided_cases() {
+    static const std::vector<StridedCase> cases = {
+        {"rank 0 (a scalar)", {}, {}, {}},
+        {"rank 1, every other element", {37}, {2}, {1}},
+        {"rank 1, both broadcast", {5}, {0}, {0}},
+        {"empty", {3, 0, 4}, {0, 4, 1}, {0, 4, 1}},
+        {"bias add [5,7] + [7]", {5, 7}, contiguous({5, 7}), broadcast({5, 7}, {0})},
+        {"transpose [7,5]", {7, 5}, permuted({7, 5}, {1, 0}), contiguous({7, 5})},
+        {"[3,1,4] size-1 axis", {3, 1, 4}, {4, 4, 1}, {1, 0, 3}},
+        {"rank 3 broadcast both", {3, 4, 5}, broadcast({3, 4, 5}, {1}), broadcast({3, 4, 5}, {0, 2})},
+        {"rank 4 permuted and sliced", {2, 3, 4, 5}, scaled(permuted({2, 3, 4, 5}, {3, 1, 0, 2}), 2),
+         broadcast({2, 3, 4, 5}, {2})},
+        {"rank 8 permuted / broadcast", {2, 3, 2, 2, 3, 2, 2, 2}, permuted({2, 3, 2, 2, 3, 2, 2, 2}, {7, 0, 6, 1, 5, 2, 4, 3}),
+         broadcast({2, 3, 2, 2, 3, 2, 2, 2}, {0, 3, 6})},
+        {"rank 8 long rows", {2, 2, 2, 2, 2, 2, 3, 41}, contiguous({2, 2, 2, 2, 2, 2, 3, 41}),
+         permuted({2, 2, 2, 2, 2, 2, 3, 41}, {7, 6, 5, 4, 3, 2, 1, 0})},
+    };
+    return cases;
+}
+
+i64 elements(const std::vector<i64>& shape) {
+    i64 n = 1;
+    for (i64 d : shape) n *= d;
+    return n;
+}
+// Elements an operand read at `strides` over `shape` needs (its last element's offset + 1).
+size_t storage_for(const std::vector<i64>& shape, const std::vector<i64>& strides) {
+    if (elements(shape) == 0) return 1;
+    i64 last = 0;
+    for (size_t i = 0; i < shape.size(); i++) last += (shape[i] - 1) * strides[i];
+    return (size_t)last + 1;
+}
+// Offset of the element with row-major index i over shape in an operand with these strides.
+i64 offset_of(i64 i, const std::vector<i64>& shape, const std::vector<i64>& strides) {
+    i64 off = 0;
+    for (size_t ax = shape.size(); ax-- > 0;) {
+        off += (i % shape[ax]) * strides[ax];
+        i /= shape[ax];
+    }
+    return off;
+}
+
+template <typename T> void test_strided_copy() {
+    auto k = KERNEL(T, strided_copy);
+    for (const StridedCase& c : strided_cases()) {
+        i64 n = elements(c.shape);
+        std::vector<T> src = with_specials(uniform<T>(storage_for(c.shape, c.a), -3, 3));
+        std::vector<T> expected(n);
+        for (i64 i = 0; i < n; i++) expected[i] = src[offset_of(i, c.shape, c.a)];
+        check(k.name, c.name, per_element(n), {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+            const T* in = b.input("src", src);
+            T* out = b.output<T>("dst", n);
+            launch(k.fn, s.grid, s.block, in, out, n, (int)c.shape.size(), dims_of(c.shape), dims_of(c.a));
+        });
+    }
+}
+
+template <typename T> void test_binary_strided() {
+    auto k = KERNEL(T, binary_strided);
+    for (int op = B_ADD; op <= B_DIV; op++) {
+        for (const StridedCase& c : strided_cases()) {
+            i64 n = elements(c.shape);
+            std::vector<T> a = with_specials(uniform<T>(storage_for(c.shape, c.a), -3, 3));
+            std::vector<T> bv = uniform<T>(storage_for(c.shape, c.b), -3, 3);
+            std::vector<T> expected(n);
+            for (i64 i = 0; i < n; i++) expected[i] = binary_reference(op, a[offset_of(i, c.shape, c.a)], bv[offset_of(i, c.shape, c.b)]);
+            check(k.name, std::string(kBinaryNames[op]) + " " + c.name, per_element(n), {widen(expected), kExact, {}},
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* ad = b.input("a", a);
+                      const T* bd = b.input("b", bv);
+                      T* out = b.output<T>("out", n);
+                      launch(k.fn, s.grid, s.block, op, ad, bd, out, n, (int)c.shape.size(), dims_of(c.shape),
+                             dims_of(c.a), dims_of(c.b));
+                  });
+        }
+    }
+}
+
+// ============================================================================ reductions
+
+// A tensor viewed as [outer, axis, inner], and rows of it planted with values that reductions and
+// their gradients must treat specially.
+struct AxisView {
+    i64 outer;
+    int axis;
+    i64 inner;
+    std::string describe() const {
+        return "[" + std::to_string(outer) + "," + std::to_string(axis) + "," + std::to_string(inner) + "]";
+    }
+    i64 rows() const { return outer * inner; }
+    size_t size() const { return (size_t)(outer * axis * inner); }
+    size_t at(i64 row, int j) const { // row = o * inner + i
+        return (size_t)((row / inner) * axis * inner + (i64)j * inner + row % inner);
+    }
+};
+
+// Row 1 gets a NaN in its middle, row 2 is all -inf, row 3 has +inf at its end, row 4 a NaN
+// as its first element (where there are that many rows and elements).
+template <typename T> void plant_specials(std::vector<T>& x, const AxisView& v) {
+    if (v.axis == 0) return;
+    if (v.rows() > 1) x[v.at(1, v.axis / 2)] = kNaN<T>;
+    if (v.rows() > 2) for (int j = 0; j < v.axis; j++) x[v.at(2, j)] = -kInf<T>;
+    if (v.rows() > 3) x[v.at(3, v.axis - 1)] = kInf<T>;
+    if (v.rows() > 4) x[v.at(4, 0)] = kNaN<T>;
+}
+
+// max that propagates NaN, in index order, as the cpu backend's Reductions.
+template <typename T> T max_reference(T acc, T v) { return std::isnan(acc) ? acc : (std::isnan(v) || v > acc ? v : acc); }
+
+template <typename T> Expected reduce_reference(int op, const std::vector<T>& x, const AxisView& v) {
+    Expected e{{}, op == R_SUM ? kSummed<T> : kExact, {}};
+    for (i64 r = 0; r < v.rows(); r++) {
+        double sum = 0, magnitude = 0;
+        T m = -kInf<T>;
+        for (int j = 0; j < v.axis; j++) {
+            T xv = x[v.at(r, j)];
+            sum += (double)xv;
+            magnitude += std::fabs((double)xv);
+            m = max_reference(m, xv);
+        }
+        e.values.push_back(op == R_SUM ? (double)(T)sum : (double)m);
+        e.scale.push_back(magnitude);
+    }
+    return e;
+}
+
+template <typename T> void test_reductions() {
+    auto rows_kernel = KERNEL(T, reduce_rows);
+    auto block_kernel = KERNEL(T, reduce_rows_block);
+    auto cols_kernel = KERNEL(T, reduce_cols);
+    // inner == 1: reduce_rows (one warp per row) below CudaBackend.LONG_ROW, reduce_rows_block at or above
+    const AxisView warp_rows[] = {{3, 0, 1}, {1, 1, 1}, {7, 31, 1}, {8, 32, 1}, {9, 33, 1}, {20, 7, 1}, {5, 100, 1}, {3, 1000, 1}};
+    const AxisView block_rows[] = {{1, 4096, 1}, {5, 4100, 1}, {2, 100, 1}};
+    const AxisView columns[] = {{1, 5, 3}, {3, 7, 2}, {2, 1, 9}, {4, 33, 5}, {2, 0, 3}, {3, 17, 300}};
+    for (int op : {R_SUM, R_MAX}) {
+        const char* op_name = op == R_SUM ? "SUM " : "MAX ";
+        for (const AxisView& v : warp_rows) {
+            std::vector<T> x = uniform<T>(v.size(), -1, 1);
+            plant_specials(x, v);
+            check(rows_kernel.name, op_name + v.describe(), per_warp(v.rows()), reduce_reference(op, x, v),
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* in = b.input("x", x);
+                      T* out = b.output<T>("out", v.rows());
+                      launch(rows_kernel.fn, s.grid, s.block, op, in, out, v.rows(), v.axis);
+                  });
+        }
+        for (const AxisView& v : block_rows) {
+            std::vector<T> x = uniform<T>(v.size(), -1, 1);
+            plant_specials(x, v);
+            check(block_kernel.name, op_name + v.describe(), per_block(v.rows(), kLongRowThreads),
+                  reduce_reference(op, x, v), [&](Buffers& b, const LaunchShape& s) {
+                      const T* in = b.input("x", x);
+                      T* out = b.output<T>("out", v.rows());
+                      launch(block_kernel.fn, s.grid, s.block, op, in, out, v.rows(), v.axis);
+                  });
+        }
+        for (const AxisView& v : columns) {
+            std::vector<T> x = uniform<T>(v.size(), -1, 1);
+            plant_specials(x, v);
+            check(cols_kernel.name, op_name + v.describe(), per_element(v.rows()), reduce_reference(op, x, v),
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* in = b.input("x", x);
+                      T* out = b.output<T>("out", v.rows());
+                      launch(cols_kernel.fn, s.grid, s.block, op, in, out, v.outer, v.axis, v.inner);
+                  });
+        }
+    }
+}
+
+// out = g[row] at the FIRST j whose x equals the row's max (a NaN max matches the first NaN), 0 elsewhere.
+template <typename T> std::vector<T> max_backward_reference(const std::vector<T>& x, const std::vector<T>& mx,
+                                                            const std::vector<T>& g, const AxisView& v) {
+    std::vector<T> out(v.size(), T(0));
+    for (i64 r = 0; r < v.rows(); r++) {
+        for (int j = 0; j < v.axis; j++) {
+            T xv = x[v.at(r, j)];
+            if (xv == mx[r] || (std::isnan(xv) && std::isnan(mx[r]))) {
+                out[v.at(r, j)] = g[r];
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+// inner == 1: max_backward_rows, one warp per row; else max_backward_cols, one thread per column.
+template <typename T, bool kWarpPerRow, typename K> void max_backward_case(const K& kernel, const AxisView& v) {
+    // few distinct values: the max is tied within and across 32-element chunks
+    std::vector<T> x = small_integers<T>(v.size(), 4);
+    plant_specials(x, v);
+    std::vector<T> mx(v.rows());
+    for (i64 r = 0; r < v.rows(); r++) {
+        T m = -kInf<T>;
+        for (int j = 0; j < v.axis; j++) m = max_reference(m, x[v.at(r, j)]);
+        mx[r] = m;
+    }
+    if (v.rows() > 5 && v.axis > 1) { // the max first occurs only late in the row (a later 32-wide chunk), then again
+        for (int j = 0; j < v.axis; j++) x[v.at(5, j)] = T(0);
+        x[v.at(5, v.axis - 1)] = T(7);
+        x[v.at(5, std::max(1, v.axis - 30))] = T(7);
+        mx[5] = T(7);
+    }
+    if (v.rows() > 6) mx[6] = T(99); // a max the row does not hold: no gradient at all
+    std::vector<T> g = uniform<T>(v.rows(), 0.5, 2);
+    std::vector<T> expected = max_backward_reference(x, mx, g, v);
+    auto shapes = kWarpPerRow ? per_warp(v.rows()) : per_element(v.rows());
+    check(kernel.name, v.describe(), shapes, {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+        const T* xd = b.input("x", x);
+        const T* md = b.input("max", mx);
+        const T* gd = b.input("g", g);
+        T* out = b.output<T>("out", v.size());
+        if constexpr (kWarpPerRow) launch(kernel.fn, s.grid, s.block, xd, md, gd, out, v.rows(), v.axis);
+        else launch(kernel.fn, s.grid, s.block, xd, md, gd, out, v.outer, v.axis, v.inner);
+    });
+}
+
+template <typename T> void test_max_backward() {
+    const AxisView rows[] = {{3, 1, 1}, {4, 32, 1}, {6, 33, 1}, {3, 64, 1}, {5, 65, 1}, {7, 100, 1}, {9, 40, 1}};
+    const AxisView columns[] = {{2, 5, 3}, {3, 33, 4}, {1, 1, 7}, {2, 40, 65}, {7, 3, 2}};
+    for (const AxisView& v : rows) max_backward_case<T, true>(KERNEL(T, max_backward_rows), v);
+    for (const AxisView& v : columns) max_backward_case<T, false>(KERNEL(T, max_backward_cols), v);
+}
+
+// ============================================================================ softmax
+
+// As the cpu backend's Reductions.softmax, in double.
+template <typename T> Expected softmax_reference(const std::vector<T>& x, const AxisView& v, bool log) {
+    Expected e{std::vector<double>(v.size()), kSummed<T>, std::vector<double>(v.size(), 1.0)};
+    for (i64 r = 0; r < v.rows(); r++) {
+        double m = -INFINITY;
+        for (int j = 0; j < v.axis; j++) m = max_reference(m, (double)x[v.at(r, j)]);
+        double s = 0;
+        for (int j = 0; j < v.axis; j++) s += std::exp((double)x[v.at(r, j)] - m);
+        double log_sum = std::log(s);
+        for (int j = 0; j < v.axis; j++) {
+            double shifted = (double)x[v.at(r, j)] - m;
+            e.values[v.at(r, j)] = (double)(T)(log ? shifted - log_sum : std::exp(shifted) / s);
+        }
+    }
+    return e;
+}
+
+// softmax: y * (g - sum(g * y)); log-softmax: g - exp(y) * sum(g). Scale: the terms' magnitudes.
+template <typename T> Expected softmax_backward_reference(const std::vector<T>& y, const std::vector<T>& g,
+                                                          const AxisView& v, bool log) {
+    Expected e{std::vector<double>(v.size()), kSummed<T>, std::vector<double>(v.size())};
+    for (i64 r = 0; r < v.rows(); r++) {
+        double dot = 0, dot_magnitude = 0;
+        for (int j = 0; j < v.axis; j++) {
+            size_t k = v.at(r, j);
+            double term = log ? (double)g[k] : (double)g[k] * (double)y[k];
+            dot += term;
+            dot_magnitude += std::fabs(term);
+        }
+        for (int j = 0; j < v.axis; j++) {
+            size_t k = v.at(r, j);
+            double gv = g[k], yv = y[k];
+            e.values[k] = (double)(T)(log ? gv - std::exp(yv) * dot : yv * (gv - dot));
+            e.scale[k] = log ? std::fabs(gv) + std::exp(yv) * dot_magnitude : std::fabs(yv) * (std::fabs(gv) + dot_magnitude);
+        }
+    }
+    return e;
+}
+
+// inner == 1 and axis >= 64: the _rows kernels, one block per row; else the _cols kernels, one
+// thread per (outer, inner).
+template <typename T, bool kByRows, typename F, typename B>
+void softmax_case(const F& forward, const B& backward, const AxisView& v, bool log) {
+    const std::string what = (log ? "log " : "") + v.describe();
+    auto shapes = kByRows ? per_block(v.rows(), kThreads) : per_element(v.rows());
+    std::vector<T> x = uniform<T>(v.size(), -4, 4);
+    plant_specials(x, v);
+    check(forward.name, what, shapes, softmax_reference(x, v, log), [&](Buffers& b, const LaunchShape& s) {
+        const T* xd = b.input("x", x);
+        T* y = b.output<T>("y", v.size());
+        if constexpr (kByRows) launch(forward.fn, s.grid, s.block, xd, y, v.rows(), v.axis, (int)log);
+        else launch(forward.fn, s.grid, s.block, xd, y, v.outer, v.axis, v.inner, (int)log);
+    });
+
+    // the backward pass reads a real (log-)softmax output
+    std::vector<double> y_exact = softmax_reference(uniform<T>(v.size(), -4, 4), v, log).values;
+    std::vector<T> y(y_exact.begin(), y_exact.end());
+    std::vector<T> g = uniform<T>(v.size(), -1, 1);
+    if (v.rows() > 1 && v.axis > 1) g[v.at(1, 1)] = kNaN<T>;
+    check(backward.name, what, shapes, softmax_backward_reference(y, g, v, log), [&](Buffers& b, const LaunchShape& s) {
+        const T* yd = b.input("y", y);
+        const T* gd = b.input("g", g);
+        T* out = b.output<T>("out", v.size());
+        if constexpr (kByRows) launch(backward.fn, s.grid, s.block, yd, gd, out, v.rows(), v.axis, (int)log);
+        else launch(backward.fn, s.grid, s.block, yd, gd, out, v.outer, v.axis, v.inner, (int)log);
+    });
+}
+
+template <typename T> void test_softmax() {
+    const AxisView rows[] = {{1, 64, 1}, {5, 100, 1}, {2, 1000, 1}};
+    const AxisView columns[] = {{1, 5, 1}, {3, 63, 1}, {2, 7, 3}, {4, 1, 5}, {5, 70, 2}};
+    for (bool log : {false, true}) {
+        for (const AxisView& v : rows)
+            softmax_case<T, true>(KERNEL(T, softmax_rows), KERNEL(T, softmax_backward_rows), v, log);
+        for (const AxisView& v : columns)
+            softmax_case<T, false>(KERNEL(T, softmax_cols), KERNEL(T, softmax_backward_cols), v, log);
+    }
+}
+
+// ============================================================================ cross-entropy
+
+// As the cpu backend's Reductions.crossEntropy (double, in class order): loss, or the gradient.
+template <typename T> Expected cross_entropy_reference(const std::vector<T>& x, const std::vector<T>& labels,
+                                                       const std::vector<T>* g, i64 rows, int classes, Tolerance tol) {
+    Expected e{{}, tol, {}};
+    for (i64 r = 0; r < rows; r++) {
+        const T* row = &x[r * classes];
+        double m = -INFINITY;
+        for (int c = 0; c < classes; c++) m = max_reference(m, (double)row[c]);
+        double s = 0;
+        for (int c = 0; c < classes; c++) s += std::exp((double)row[c] - m);
+        int label = (int)labels[r];
+        if (g == nullptr) {
+            e.values.push_back((double)(T)(std::log(s) + m - (double)row[label]));
+            e.scale.push_back(std::fabs(std::log(s)) + std::fabs(m) + std::fabs((double)row[label]));
+        } else {
+            double gr = (double)(*g)[r];
+            for (int c = 0; c < classes; c++) {
+                double p = std::exp((double)row[c] - m) / s;
+                e.values.push_back((double)(T)(gr * (p - (c == label ? 1.0 : 0.0))));
+                e.scale.push_back(std::fabs(gr));
+            }
+        }
+    }
+    return e;
+}
+
+template <typename T> void test_cross_entropy() {
+    struct Case {
+        i64 rows;
+        int classes;
+    };
+    // the warp kernels serve classes >= CudaBackend.SMALL_ROW (64), but must work for any count
+    const Case warp_cases[] = {{1, 64}, {5, 65}, {9, 100}, {3, 200}, {4, 5}};
+    const Case small_cases[] = {{1, 1}, {7, 2}, {300, 10}, {5, 63}};
+    auto forward_warp = KERNEL(T, cross_entropy);
+    auto backward_warp = KERNEL(T, cross_entropy_backward);
+    auto forward_small = KERNEL(T, cross_entropy_small);
+    auto backward_small = KERNEL(T, cross_entropy_small_backward);
+    for (bool small : {false, true}) {
+        // one thread per row promises the cpu's summation order, so the cpu's bits
+        Tolerance tol = small ? kExact : kSummed<T>;
+        for (Case c : small ? std::vector<Case>(std::begin(small_cases), std::end(small_cases))
+                            : std::vector<Case>(std::begin(warp_cases), std::end(warp_cases))) {
+            std::vector<T> x = uniform<T>(c.rows * c.classes, -5, 5);
+            std::vector<T> labels = small_integers<T>(c.rows, c.classes);
+            if (c.rows > 1) x[1 * c.classes + c.classes / 2] = -kInf<T>;
+            if (c.rows > 2) x[2 * c.classes + (int)labels[2]] = -kInf<T>; // the label's logit: infinite loss
+            if (c.rows > 3) x[3 * c.classes] = kNaN<T>;
+            std::vector<T> g = uniform<T>(c.rows, -2, 2);
+            std::string what = "rows=" + std::to_string(c.rows) + " classes=" + std::to_string(c.classes);
+            auto shapes = small ? per_element(c.rows) : per_warp(c.rows);
+            auto forward = small ? forward_small : forward_warp;
+            check(forward.name, what, shapes, cross_entropy_reference<T>(x, labels, nullptr, c.rows, c.classes, tol),
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* xd = b.input("x", x);
+                      const T* ld = b.input("labels", labels);
+                      T* loss = b.output<T>("loss", c.rows);
+                      launch(forward.fn, s.grid, s.block, xd, ld, loss, c.rows, c.classes);
+                  });
+            auto backward = small ? backward_small : backward_warp;
+            check(backward.name, what, shapes, cross_entropy_reference<T>(x, labels, &g, c.rows, c.classes, tol),
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* xd = b.input("x", x);
+                      const T* ld = b.input("labels", labels);
+                      const T* gd = b.input("g", g);
+                      T* out = b.output<T>("out", c.rows * c.classes);
+                      launch(backward.fn, s.grid, s.block, xd, ld, gd, out, c.rows, c.classes);
+                  });
+        }
+    }
+}
+
+// ============================================================================ GEMM
+
+struct GemmCase {
+    const char* name;
+    int batch, m, n, k;
+    bool shared_a, shared_b; // batch stride 0: one matrix for every batch entry
+    int pad;                 // lda and ldb exceed the minimum by this much
+    int batches_per_launch;  // CudaBackend splits the batch at MAX_GRID_Z; here smaller, to test batchBase
+};
+
+template <typename T> void test_gemm() {
+    auto k = KERNEL(T, gemm);
+    const GemmCase cases[] = {
+        {"1x1x1", 1, 1, 1, 1, false, false, 0, 1},
+        {"3x5x2", 1, 3, 5, 2, false, false, 0, 1},
+        {"one tile", 1, 64, 64, 16, false, false, 0, 1},
+        {"tile + 1", 1, 65, 63, 17, false, false, 0, 1},
+        {"130x150x70", 1, 130, 150, 70, false, false, 0, 1},
+        {"batch 3, shared A", 3, 5, 7, 9, true, false, 0, 3},
+        {"batch 3, shared B", 3, 33, 17, 20, false, true, 0, 3},
+        {"batch 3 in launches of 2 (batchBase)", 3, 17, 9, 31, false, false, 0, 2},
+        {"padded lda, ldb", 2, 19, 21, 23, false, false, 3, 2},
+    };
+    for (const GemmCase& c : cases) {
+        for (int trans_a : {0, 1}) {
+            for (int trans_b : {0, 1}) {
+                // stored shapes: A m x k (k x m transposed), B k x n (n x k transposed), row-major
+                int lda = (trans_a ? c.m : c.k) + c.pad;
+                int ldb = (trans_b ? c.k : c.n) + c.pad;
+                i64 a_size = (i64)(trans_a ? c.k : c.m) * lda, b_size = (i64)(trans_b ? c.n : c.k) * ldb;
+                i64 stride_a = c.shared_a ? 0 : a_size, stride_b = c.shared_b ? 0 : b_size;
+                std::vector<T> a = uniform<T>(c.shared_a ? a_size : a_size * c.batch, -1, 1);
+                std::vector<T> bm = uniform<T>(c.shared_b ? b_size : b_size * c.batch, -1, 1);
+                Expected e{{}, kGemm<T>, {}};
+                for (int bi = 0; bi < c.batch; bi++) {
+                    for (int i = 0; i < c.m; i++) {
+                        for (int j = 0; j < c.n; j++) {
+                            double sum = 0, magnitude = 0;
+                            for (int kk = 0; kk < c.k; kk++) {
+                                double av = a[bi * stride_a + (trans_a ? (i64)kk * lda + i : (i64)i * lda + kk)];
+                                double bv = bm[bi * stride_b + (trans_b ? (i64)j * ldb + kk : (i64)kk * ldb + j)];
+                                sum += av * bv;
+                                magnitude += std::fabs(av * bv);
+                            }
+                            e.values.push_back((double)(T)sum);
+                            e.scale.push_back(magnitude);
+                        }
+                    }
+                }
+                // CudaBackend.matmul: 64x64 tiles, blockIdx.z = batch index - batchBase
+                LaunchShape shape{dim3((c.n + 63) / 64, (c.m + 63) / 64, c.batches_per_launch), dim3(kThreads), "as matmul"};
+                std::string what = std::string(c.name) + (trans_a ? " A^T" : " A") + (trans_b ? " B^T" : " B");
+                check(k.name, what, {shape}, e, [&](Buffers& b, const LaunchShape& s) {
+                    const T* ad = b.input("A", a);
+                    const T* bd = b.input("B", bm);
+                    T* out = b.output<T>("C", (size_t)c.batch * c.m * c.n);
+                    for (int base = 0; base < c.batch; base += c.batches_per_launch) {
+                        dim3 grid = s.grid;
+                        grid.z = std::min(c.batches_per_launch, c.batch - base);
+                        launch(k.fn, grid, s.block, trans_a, trans_b, c.m, c.n, c.k, ad, lda, stride_a, bd, ldb,
+                               stride_b, out, (i64)base);
+                    }
+                });
+            }
+        }
+    }
+}
+
+// ============================================================================ all of it
+
+template <typename T> void test_all() {
+    test_fill<T>();
+    test_unary<T>();
+    test_unary_backward<T>();
+    test_axpby<T>();
+    test_binary_contig<T>();
+    test_binary_strided<T>();
+    test_strided_copy<T>();
+    test_reductions<T>();
+    test_max_backward<T>();
+    test_softmax<T>();
+    test_cross_entropy<T>();
+    test_gemm<T>();
+}
+
+} // namespace
+
+int main() {
+    auto started = std::chrono::steady_clock::now();
+    check_warp_intrinsics();
+    check_wmma();
+    test_cast<float, double>(cast_f2d, "cast_f2d");
+    test_cast<double, float>(cast_d2f, "cast_d2f");
+    test_all<float>();
+    test_all<double>();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+    std::printf("kernels tested (%zu):", summary.kernels.size());
+    for (const std::string& k : summary.kernels) std::printf(" %s", k.c_str());
+    std::printf("\nemulation self-checks (%zu):", summary.self_checks.size());
+    for (const std::string& c : summary.self_checks) std::printf(" [%s]", c.c_str());
+    std::printf("\n%d cases, %d launches, %d failures, %.1f s\n", summary.cases, summary.launches, summary.failures,
+                seconds);
+    if (summary.printed > kMaxPrintedFailures) std::printf("(first %d failures shown)\n", kMaxPrintedFailures);
+    return summary.failures == 0 ? 0 : 1;
+}
