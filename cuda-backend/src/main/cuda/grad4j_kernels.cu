@@ -848,8 +848,8 @@ template <bool TA, bool TB> __device__ __forceinline__ void gemm128_impl(const G
 // The transpose flags are template parameters so that each layout compiles to straight-line
 // loads and stores; one entry point keeps the host side simple.
 extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 2) gemm128_f32(GemmArgs g, const float* A, const float* B, float* C) {
-    __shared__ alignas(16) float As[2][BIG_K][BIG_TILE + BIG_PAD];
-    __shared__ alignas(16) float Bs[2][BIG_K][BIG_TILE + BIG_PAD];
+    __shared__ __align__(16) float As[2][BIG_K][BIG_TILE + BIG_PAD];
+    __shared__ __align__(16) float Bs[2][BIG_K][BIG_TILE + BIG_PAD];
     if (g.transA) {
         if (g.transB) gemm128_impl<true, true>(g, A, B, C, As, Bs); else gemm128_impl<true, false>(g, A, B, C, As, Bs);
     } else {
@@ -962,9 +962,9 @@ __device__ __forceinline__ void tc_store(const GemmArgs& g, const TensorTileRegs
 
 extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_tf32(GemmArgs g, const float* A, const float* B, float* C) {
     using namespace nvcuda;
-    __shared__ alignas(128) float As[2][BIG_TILE][TC_A_LD];
-    __shared__ alignas(128) float Bs[2][TC_K][TC_B_LD];
-    __shared__ alignas(128) float scratch[GEMM_THREADS / 32][16 * 16];
+    __shared__ __align__(128) float As[2][BIG_TILE][TC_A_LD];
+    __shared__ __align__(128) float Bs[2][TC_K][TC_B_LD];
+    __shared__ __align__(128) float scratch[GEMM_THREADS / 32][16 * 16];
     GemmBlock<float> blk = gemm_block(g, A, B, C);
     int warp = threadIdx.x >> 5;
     int lane = threadIdx.x & 31;

@@ -1116,63 +1116,173 @@ struct GemmCase {
     int batch, m, n, k;
     bool shared_a, shared_b; // batch stride 0: one matrix for every batch entry
     int pad;                 // lda and ldb exceed the minimum by this much
-    int batches_per_launch;  // CudaBackend splits the batch at MAX_GRID_Z; here smaller, to test batchBase
+    int batches_per_launch;  // CudaBackend splits the batch at 65535 / splits; here smaller, to test batchBase
 };
 
+// One of the GEMM kernels, with the tile GemmPlan launches it with.
+template <typename T> struct GemmKernel {
+    void (*fn)(GemmArgs, const T*, const T*, T*);
+    std::string name;
+    int tile;
+    Tolerance tolerance;
+};
+
+template <typename T> std::vector<GemmKernel<T>> gemm_kernels() {
+    if constexpr (kSingle<T>) {
+        return {{gemm_f32, "gemm_f32", 64, kGemm<T>},
+                {gemm128_f32, "gemm128_f32", 128, kGemm<T>},
+                // inputs rounded to 10 mantissa bits: each product off by about 2^-10 of its size
+                {gemm_tf32, "gemm_tf32", 128, relative(2e-3)}};
+    } else {
+        return {{gemm_f64, "gemm_f64", 64, kGemm<T>}};
+    }
+}
+
+// Launches as CudaBackend.matmul does for a GemmPlan of `splits` slices of `k_chunk`: the GEMM over
+// grid (n tiles, m tiles, batches x splits), into C directly or into a workspace that
+// gemm_splitk_sum then adds up. Returns false (and reports) when the workspace's guards were hit.
+template <typename T> void run_gemm(const GemmKernel<T>& kern, const GemmCase& c, int trans_a, int trans_b, int lda, int ldb,
+                                    i64 stride_a, i64 stride_b, int splits, int k_chunk, const T* a, const T* b, T* out,
+                                    const LaunchShape& s, const std::string& where) {
+    i64 mn = (i64)c.m * c.n;
+    std::unique_ptr<GuardedBuffer<T>> workspace;
+    if (splits > 1) workspace = std::make_unique<GuardedBuffer<T>>((size_t)(splits * c.batches_per_launch * mn), 0);
+    for (int base = 0; base < c.batch; base += c.batches_per_launch) {
+        int count = std::min(c.batches_per_launch, c.batch - base);
+        GemmArgs g{trans_a, trans_b, c.m, c.n, c.k, lda, ldb, splits, k_chunk, stride_a, stride_b, (i64)base};
+        dim3 grid = s.grid;
+        grid.z = count * splits;
+        launch(kern.fn, grid, s.block, g, a, b, splits > 1 ? workspace->data() : out);
+        if (splits > 1) {
+            auto sum = KERNEL(T, gemm_splitk_sum);
+            i64 total = count * mn;
+            launch(sum.fn, dim3(capped((total + kThreads - 1) / kThreads)), dim3(kThreads), (const T*)workspace->data(), out,
+                   mn, splits, total, (i64)base);
+        }
+    }
+    if (workspace) {
+        std::string damage = workspace->guard_damage();
+        if (!damage.empty()) report_failure(where + ": split-K workspace: " + damage);
+    }
+}
+
 template <typename T> void test_gemm() {
-    auto k = KERNEL(T, gemm);
     const GemmCase cases[] = {
         {"1x1x1", 1, 1, 1, 1, false, false, 0, 1},
         {"3x5x2", 1, 3, 5, 2, false, false, 0, 1},
         {"one tile", 1, 64, 64, 16, false, false, 0, 1},
         {"tile + 1", 1, 65, 63, 17, false, false, 0, 1},
         {"130x150x70", 1, 130, 150, 70, false, false, 0, 1},
+        {"whole 128 tiles, k 40", 1, 128, 256, 40, false, false, 0, 1},
+        {"129x131x33", 1, 129, 131, 33, false, false, 0, 1},
         {"batch 3, shared A", 3, 5, 7, 9, true, false, 0, 3},
         {"batch 3, shared B", 3, 33, 17, 20, false, true, 0, 3},
         {"batch 3 in launches of 2 (batchBase)", 3, 17, 9, 31, false, false, 0, 2},
         {"padded lda, ldb", 2, 19, 21, 23, false, false, 3, 2},
+        {"padded by 4 (vector loads at an offset)", 1, 140, 132, 24, false, false, 4, 1},
     };
-    for (const GemmCase& c : cases) {
-        for (int trans_a : {0, 1}) {
-            for (int trans_b : {0, 1}) {
-                // stored shapes: A m x k (k x m transposed), B k x n (n x k transposed), row-major
-                int lda = (trans_a ? c.m : c.k) + c.pad;
-                int ldb = (trans_b ? c.k : c.n) + c.pad;
-                i64 a_size = (i64)(trans_a ? c.k : c.m) * lda, b_size = (i64)(trans_b ? c.n : c.k) * ldb;
-                i64 stride_a = c.shared_a ? 0 : a_size, stride_b = c.shared_b ? 0 : b_size;
-                std::vector<T> a = uniform<T>(c.shared_a ? a_size : a_size * c.batch, -1, 1);
-                std::vector<T> bm = uniform<T>(c.shared_b ? b_size : b_size * c.batch, -1, 1);
-                Expected e{{}, kGemm<T>, {}};
-                for (int bi = 0; bi < c.batch; bi++) {
-                    for (int i = 0; i < c.m; i++) {
-                        for (int j = 0; j < c.n; j++) {
-                            double sum = 0, magnitude = 0;
-                            for (int kk = 0; kk < c.k; kk++) {
-                                double av = a[bi * stride_a + (trans_a ? (i64)kk * lda + i : (i64)i * lda + kk)];
-                                double bv = bm[bi * stride_b + (trans_b ? (i64)j * ldb + kk : (i64)kk * ldb + j)];
-                                sum += av * bv;
-                                magnitude += std::fabs(av * bv);
+    auto sum_kernel = KERNEL(T, gemm_splitk_sum);
+    for (const GemmKernel<T>& kern : gemm_kernels<T>()) {
+        for (const GemmCase& c : cases) {
+            for (int trans_a : {0, 1}) {
+                for (int trans_b : {0, 1}) {
+                    // stored shapes: A m x k (k x m transposed), B k x n (n x k transposed), row-major
+                    int lda = (trans_a ? c.m : c.k) + c.pad;
+                    int ldb = (trans_b ? c.k : c.n) + c.pad;
+                    i64 a_size = (i64)(trans_a ? c.k : c.m) * lda, b_size = (i64)(trans_b ? c.n : c.k) * ldb;
+                    i64 stride_a = c.shared_a ? 0 : a_size, stride_b = c.shared_b ? 0 : b_size;
+                    std::vector<T> a = uniform<T>(c.shared_a ? a_size : a_size * c.batch, -1, 1);
+                    std::vector<T> bm = uniform<T>(c.shared_b ? b_size : b_size * c.batch, -1, 1);
+                    Expected e{{}, kern.tolerance, {}};
+                    for (int bi = 0; bi < c.batch; bi++) {
+                        for (int i = 0; i < c.m; i++) {
+                            for (int j = 0; j < c.n; j++) {
+                                double sum = 0, magnitude = 0;
+                                for (int kk = 0; kk < c.k; kk++) {
+                                    double av = a[bi * stride_a + (trans_a ? (i64)kk * lda + i : (i64)i * lda + kk)];
+                                    double bv = bm[bi * stride_b + (trans_b ? (i64)j * ldb + kk : (i64)kk * ldb + j)];
+                                    sum += av * bv;
+                                    magnitude += std::fabs(av * bv);
+                                }
+                                e.values.push_back((double)(T)sum);
+                                e.scale.push_back(magnitude);
                             }
-                            e.values.push_back((double)(T)sum);
-                            e.scale.push_back(magnitude);
                         }
                     }
-                }
-                // CudaBackend.matmul: 64x64 tiles, blockIdx.z = batch index - batchBase
-                LaunchShape shape{dim3((c.n + 63) / 64, (c.m + 63) / 64, c.batches_per_launch), dim3(kThreads), "as matmul"};
-                std::string what = std::string(c.name) + (trans_a ? " A^T" : " A") + (trans_b ? " B^T" : " B");
-                check(k.name, what, {shape}, e, [&](Buffers& b, const LaunchShape& s) {
-                    const T* ad = b.input("A", a);
-                    const T* bd = b.input("B", bm);
-                    T* out = b.output<T>("C", (size_t)c.batch * c.m * c.n);
-                    for (int base = 0; base < c.batch; base += c.batches_per_launch) {
-                        dim3 grid = s.grid;
-                        grid.z = std::min(c.batches_per_launch, c.batch - base);
-                        launch(k.fn, grid, s.block, trans_a, trans_b, c.m, c.n, c.k, ad, lda, stride_a, bd, ldb,
-                               stride_b, out, (i64)base);
+                    LaunchShape shape{dim3((c.n + kern.tile - 1) / kern.tile, (c.m + kern.tile - 1) / kern.tile, 1),
+                                      dim3(kThreads), "as matmul"};
+                    std::string what = std::string(c.name) + (trans_a ? " A^T" : " A") + (trans_b ? " B^T" : " B");
+                    // whole k in one slice (kChunk rounded up to GemmPlan.K_STEP = 16), then split-K in slices
+                    // of 16 where k has more than one
+                    std::vector<std::pair<int, int>> plans = {{1, ((c.k + 15) / 16) * 16}};
+                    if (c.k > 16) plans.push_back({(c.k + 15) / 16, 16});
+                    for (auto [splits, k_chunk] : plans) {
+                        std::string name = splits > 1 ? kern.name + "+" + sum_kernel.name : kern.name;
+                        summary.kernels.insert(kern.name);
+                        if (splits > 1) summary.kernels.insert(sum_kernel.name);
+                        std::string plan = splits > 1 ? " split-K " + std::to_string(splits) + "x" + std::to_string(k_chunk) : "";
+                        check_launches(name, what + plan, {shape}, e, [&](Buffers& b, const LaunchShape& s) {
+                            const T* ad = b.input("A", a);
+                            const T* bd = b.input("B", bm);
+                            T* out = b.output<T>("C", (size_t)c.batch * c.m * c.n);
+                            run_gemm(kern, c, trans_a, trans_b, lda, ldb, stride_a, stride_b, splits, k_chunk, ad, bd, out, s,
+                                     name + " [" + what + plan + "]");
+                        });
                     }
-                });
+                }
             }
+        }
+    }
+}
+
+// ============================================================================ row-broadcast binary
+
+struct RowsCase {
+    const char* name;
+    i64 rows, cols;
+    i64 a_row;
+    int a_step;
+    i64 b_row;
+    int b_step;
+    size_t offset; // of every buffer from its 256-byte boundary, in elements
+};
+
+template <typename T> void test_binary_rows() {
+    auto k = KERNEL(T, binary_rows);
+    const RowsCase cases[] = {
+        {"bias add [9,1024] + [1024]", 9, 1024, 1024, 1, 0, 1, 0},
+        {"bias add [7,1027] + [1027] (rows start unaligned)", 7, 1027, 1027, 1, 0, 1, 0},
+        {"row scale [5,300] * [5,1]", 5, 300, 1, 0, 300, 1, 0},
+        {"padded rows of a", 6, 260, 263, 1, 0, 1, 0},
+        {"misaligned buffers", 4, 515, 515, 1, 0, 1, 1},
+        {"both operands per-row scalars", 3, 129, 1, 0, 2, 0, 0},
+        {"many rows, short", 70, 130, 130, 1, 0, 1, 2},
+    };
+    for (int op = B_ADD; op <= B_DIV; op++) {
+        for (const RowsCase& c : cases) {
+            auto extent = [&](i64 row, int step) { return (size_t)((c.rows - 1) * row + (c.cols - 1) * step + 1); };
+            std::vector<T> a = with_specials(uniform<T>(extent(c.a_row, c.a_step), -3, 3));
+            std::vector<T> bv = uniform<T>(extent(c.b_row, c.b_step), -3, 3);
+            size_t n = (size_t)(c.rows * c.cols);
+            std::vector<T> expected(n);
+            for (i64 r = 0; r < c.rows; r++) {
+                for (i64 col = 0; col < c.cols; col++) {
+                    expected[r * c.cols + col] =
+                        binary_reference(op, a[r * c.a_row + col * c.a_step], bv[r * c.b_row + col * c.b_step]);
+                }
+            }
+            // CudaBackend.binary: x over column chunks of 1024, y over rows (at most 65535)
+            LaunchShape backend{dim3(capped((c.cols + kThreads * 4 - 1) / (kThreads * 4)), (unsigned)std::min<i64>(65535, c.rows)),
+                                dim3(kThreads), "as binary (rows)"};
+            std::vector<LaunchShape> shapes{backend, {dim3(1, 1), dim3(kThreads), "1 block"},
+                                            {dim3(2, 3), dim3(kThreads), "2 x 3 blocks"}};
+            check(k.name, std::string(kBinaryNames[op]) + " " + c.name, shapes, {widen(expected), kExact, {}},
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* ad = b.input("a", a, c.offset);
+                      const T* bd = b.input("b", bv, c.offset);
+                      T* out = b.output<T>("out", n, c.offset);
+                      launch(k.fn, s.grid, s.block, op, ad, c.a_row, c.a_step, bd, c.b_row, c.b_step, out, c.rows, c.cols);
+                  });
         }
     }
 }
@@ -1192,6 +1302,7 @@ template <typename T> void test_all() {
     test_softmax<T>();
     test_cross_entropy<T>();
     test_gemm<T>();
+    test_binary_rows<T>();
 }
 
 } // namespace
