@@ -703,7 +703,8 @@ struct BigTileRegs {
 // This thread's 4 elements of the A and B tiles at k0. Thread t takes, of op(A)'s 128 x 8 tile,
 // (row t/2, k-quad t%2) when A is stored row-major along k, or (k t/32, row-quad t%32) when it is
 // stored transposed (contiguous along m); the same for op(B) with rows and columns swapped. Each
-// four lie contiguously in memory, so one vector load fetches them when they are in bounds.
+// four lie contiguously in memory, so one vector load fetches them when they are in bounds. Written out per layout rather than
+// through load4 below: with the shared helper ptxas spilled 32-40 bytes at the 128-register limit.
 template <bool TA, bool TB> __device__ __forceinline__ BigTileRegs big_load(const GemmArgs& g, const GemmBlock<float>& blk, int row0, int col0, int k0,
                                                 bool vecA, bool vecB) {
     int t = threadIdx.x;
@@ -752,6 +753,21 @@ template <bool TA, bool TB> __device__ __forceinline__ BigTileRegs big_load(cons
         }
     }
     return r;
+}
+
+// Four consecutive elements of a row-major matrix M (leading dimension ld) at (row, col..col+3) into
+// dst, zero where row >= rows or a column >= cols: one 16-byte load when vec (M 16-byte aligned,
+// ld a multiple of 4, col a multiple of 4) and all four lie inside, element by element otherwise.
+__device__ __forceinline__ void load4(float* dst, const float* M, int ld, int row, int rows, int col, int cols, bool vec) {
+    const float* at = M + (i64)row * ld + col;
+    if (vec && row < rows && col + 4 <= cols) {
+        Pack<float> p = load_pack(at, 0);
+#pragma unroll
+        for (int x = 0; x < 4; x++) dst[x] = p.v[x];
+    } else {
+#pragma unroll
+        for (int x = 0; x < 4; x++) dst[x] = row < rows && col + x < cols ? at[x] : 0.f;
+    }
 }
 
 // Stores big_load's registers into the k-major shared tiles As[k][row], Bs[k][col].
@@ -900,48 +916,10 @@ __device__ __forceinline__ TensorTileRegs tc_load(const GemmArgs& g, const GemmB
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         int q = threadIdx.x + h * GEMM_THREADS;
-        if (!g.transA) {
-            int i = row0 + (q >> 2), kk = k0 + (q & 3) * 4;
-            if (vecA && kk + 4 <= blk.kEnd && i < g.m) {
-                Pack<float> p = load_pack(blk.A + (i64)i * g.lda + kk, 0);
-#pragma unroll
-                for (int x = 0; x < 4; x++) r.a[h * 4 + x] = p.v[x];
-            } else {
-#pragma unroll
-                for (int x = 0; x < 4; x++) r.a[h * 4 + x] = kk + x < blk.kEnd ? a_at(g, blk.A, i, kk + x) : 0.f;
-            }
-        } else {
-            int kk = k0 + (q >> 5), i = row0 + (q & 31) * 4;
-            if (vecA && kk < blk.kEnd && i + 4 <= g.m) {
-                Pack<float> p = load_pack(blk.A + (i64)kk * g.lda + i, 0);
-#pragma unroll
-                for (int x = 0; x < 4; x++) r.a[h * 4 + x] = p.v[x];
-            } else {
-#pragma unroll
-                for (int x = 0; x < 4; x++) r.a[h * 4 + x] = kk < blk.kEnd ? a_at(g, blk.A, i + x, kk) : 0.f;
-            }
-        }
-        if (!g.transB) {
-            int kk = k0 + (q >> 5), j = col0 + (q & 31) * 4;
-            if (vecB && kk < blk.kEnd && j + 4 <= g.n) {
-                Pack<float> p = load_pack(blk.B + (i64)kk * g.ldb + j, 0);
-#pragma unroll
-                for (int x = 0; x < 4; x++) r.b[h * 4 + x] = p.v[x];
-            } else {
-#pragma unroll
-                for (int x = 0; x < 4; x++) r.b[h * 4 + x] = kk < blk.kEnd ? b_at(g, blk.B, kk, j + x) : 0.f;
-            }
-        } else {
-            int j = col0 + (q >> 2), kk = k0 + (q & 3) * 4;
-            if (vecB && kk + 4 <= blk.kEnd && j < g.n) {
-                Pack<float> p = load_pack(blk.B + (i64)j * g.ldb + kk, 0);
-#pragma unroll
-                for (int x = 0; x < 4; x++) r.b[h * 4 + x] = p.v[x];
-            } else {
-#pragma unroll
-                for (int x = 0; x < 4; x++) r.b[h * 4 + x] = kk + x < blk.kEnd ? b_at(g, blk.B, kk + x, j) : 0.f;
-            }
-        }
+        if (!g.transA) load4(r.a + h * 4, blk.A, g.lda, row0 + (q >> 2), g.m, k0 + (q & 3) * 4, blk.kEnd, vecA);
+        else load4(r.a + h * 4, blk.A, g.lda, k0 + (q >> 5), blk.kEnd, row0 + (q & 31) * 4, g.m, vecA);
+        if (!g.transB) load4(r.b + h * 4, blk.B, g.ldb, k0 + (q >> 5), blk.kEnd, col0 + (q & 31) * 4, g.n, vecB);
+        else load4(r.b + h * 4, blk.B, g.ldb, col0 + (q >> 2), g.n, k0 + (q & 3) * 4, blk.kEnd, vecB);
     }
     return r;
 }
