@@ -6,6 +6,7 @@ import jcuda.Pointer;
 import jcuda.driver.CUstream;
 import jcuda.jcublas.JCublas2;
 import jcuda.jcublas.cublasHandle;
+import jcuda.jcublas.cublasMath;
 import jcuda.jcublas.cublasOperation;
 import jcuda.jcublas.cublasStatus;
 import jcuda.runtime.cudaStream_t;
@@ -15,15 +16,17 @@ import jcuda.runtime.cudaStream_t;
  * cuBLAS is column-major; a row-major C = op(A) op(B) is the column-major product
  * C^T = op(B)^T op(A)^T, so the operands are passed swapped and nothing is copied.
  */
-final class CublasGemm {
+final class CublasGemm implements GemmEngine {
     private final cublasHandle handle;
+    private final boolean tf32;
 
-    private CublasGemm(cublasHandle handle) {
+    private CublasGemm(cublasHandle handle, boolean tf32) {
         this.handle = handle;
+        this.tf32 = tf32;
     }
 
     /** Loads JCublas2 and creates a handle bound to {@code stream}; throws LinkageError or IllegalStateException. */
-    static CublasGemm load(CUstream stream) {
+    static CublasGemm load(CUstream stream, boolean tf32) {
         JCublas2.setExceptionsEnabled(false);
         cublasHandle h = new cublasHandle();
         int rc = JCublas2.cublasCreate(h);
@@ -34,10 +37,20 @@ final class CublasGemm {
         if (rc != cublasStatus.CUBLAS_STATUS_SUCCESS) {
             throw new IllegalStateException("cublasSetStream failed: " + cublasStatus.stringFor(rc));
         }
-        return new CublasGemm(h);
+        rc = JCublas2.cublasSetMathMode(h, tf32 ? cublasMath.CUBLAS_TF32_TENSOR_OP_MATH : cublasMath.CUBLAS_DEFAULT_MATH);
+        if (rc != cublasStatus.CUBLAS_STATUS_SUCCESS) {
+            throw new IllegalStateException("cublasSetMathMode failed: " + cublasStatus.stringFor(rc));
+        }
+        return new CublasGemm(h, tf32);
     }
 
-    void gemm(MatmulShape s, CudaStorage a, CudaStorage b, CudaStorage c) {
+    @Override
+    public String describe() {
+        return "cuBLAS (libcublas.so.12 via JCublas2" + (tf32 ? ", TF32 tensor-op math" : "") + ")";
+    }
+
+    @Override
+    public void gemm(MatmulShape s, CudaStorage a, CudaStorage b, CudaStorage c) {
         int opA = s.transposeA() ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
         int opB = s.transposeB() ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
         long mn = (long) s.m() * s.n();

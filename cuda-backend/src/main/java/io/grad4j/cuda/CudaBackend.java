@@ -70,7 +70,7 @@ public final class CudaBackend implements Backend {
      * of the JVM, with its context), and the OS releases page-locked memory when the process exits.
      */
     private final PinnedStaging<DriverStaging.PinnedBuffer, CUdeviceptr> staging;
-    private final CublasGemm cublas;
+    private final GemmEngine cublas;
     private final String gemmEngine;
     private final boolean tf32;
     private final int multiprocessors;
@@ -86,7 +86,7 @@ public final class CudaBackend implements Backend {
     private final ThreadLocal<Boolean> contextBound = ThreadLocal.withInitial(() -> false);
 
     private CudaBackend(CudaProbe.Result device, CUcontext context, CUstream stream, CUmodule module,
-                        CublasGemm cublas, String gemmEngine, boolean tf32, int multiprocessors) {
+                        GemmEngine cublas, String gemmEngine, boolean tf32, int multiprocessors) {
         this.device = device;
         this.context = context;
         this.stream = stream;
@@ -121,27 +121,45 @@ public final class CudaBackend implements Backend {
         check(JCudaDriver.cuDeviceGetAttribute(sms, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev),
                 "cuDeviceGetAttribute(MULTIPROCESSOR_COUNT)");
         boolean tf32 = tf32Requested();
-        CublasGemm cublas = null;
+        GemmEngine cublas = null;
         String engine = tf32
                 ? "builtin TF32 tensor-core kernel for FLOAT32 (" + GemmPlan.TF32_PROPERTY + "=true; 128x128 tiles, split-K)"
                 + ", 64x64 tiles for FLOAT64"
                 : "builtin tiled kernels (FLOAT32: 128x128 tiles, 8x8 per thread, 64x64 for thin products;"
                 + " FLOAT64: 64x64; split-K when output tiles are few)";
         if (gemm != GemmChoice.BUILTIN) {
-            try {
-                cublas = CublasGemm.load(stream);
-                engine = "cuBLAS (libcublas.so.12)" + (tf32 ? "; " + GemmPlan.TF32_PROPERTY + " applies to the builtin kernels only" : "");
-            } catch (LinkageError | RuntimeException e) {
-                String why = CudaProbe.oneLine(e);
-                if (gemm == GemmChoice.CUBLAS) {
-                    throw new IllegalStateException(GemmChoice.PROPERTY + "=cublas but cuBLAS could not be loaded: " + why
-                            + " (JCublas 12.6 needs libcublas.so.12; use " + GemmChoice.PROPERTY + "=builtin)");
-                }
-                LOG.info("grad4j cuda: cuBLAS unavailable (" + why + "); matmul uses the builtin kernel");
+            List<String> why = new ArrayList<>();
+            cublas = loadCublas(stream, tf32, why);
+            if (cublas != null) {
+                engine = cublas.describe();
+            } else if (gemm == GemmChoice.CUBLAS) {
+                throw new IllegalStateException(GemmChoice.PROPERTY + "=cublas but cuBLAS could not be loaded: "
+                        + String.join("; ", why) + " (use " + GemmChoice.PROPERTY + "=builtin)");
+            } else {
+                LOG.info("grad4j cuda: cuBLAS unavailable (" + String.join("; ", why) + "); matmul uses the builtin kernels");
                 engine += "; cuBLAS unavailable";
             }
         }
         return new CudaBackend(probe, ctx, stream, module, cublas, engine, tf32, sms[0]);
+    }
+
+    /**
+     * cuBLAS through JCublas2 when libcublas.so.12 loads, else the installed libcublas.so.13/.12
+     * called directly (JCublas 12.6 cannot bind CUDA 13's library); null, with each reason in
+     * {@code why}, when neither works.
+     */
+    private static GemmEngine loadCublas(CUstream stream, boolean tf32, List<String> why) {
+        try {
+            return CublasGemm.load(stream, tf32);
+        } catch (LinkageError | RuntimeException e) {
+            why.add("JCublas2: " + CudaProbe.oneLine(e));
+        }
+        try {
+            return NativeCublasGemm.load(stream, tf32);
+        } catch (LinkageError | RuntimeException e) {
+            why.add("direct: " + CudaProbe.oneLine(e));
+        }
+        return null;
     }
 
     /** {@value GemmPlan#TF32_PROPERTY}: FLOAT32 matmul on tensor cores with inputs rounded to TF32 (off by default). */

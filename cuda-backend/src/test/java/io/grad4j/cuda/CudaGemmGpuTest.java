@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The builtin GEMM kernels on a GPU, one shape per code path GemmPlan can pick: 128-tile FP32
@@ -23,6 +24,9 @@ class CudaGemmGpuTest {
     private static final int H100_SMS = 132;
     private static CudaBackend fp32;
     private static CudaBackend tf32;
+    /** cuBLAS (JCublas2 or the installed library called directly); null with the reason below when it did not load. */
+    private static CudaBackend cublas;
+    private static IllegalStateException cublasFailure;
     private final Random rnd = new Random(7);
 
     @BeforeAll
@@ -38,6 +42,13 @@ class CudaGemmGpuTest {
             } else {
                 System.setProperty(GemmPlan.TF32_PROPERTY, before);
             }
+        }
+        try {
+            cublas = CudaBackend.create(CudaProbe.result(), GemmChoice.CUBLAS);
+            System.out.println(cublas.description());
+        } catch (IllegalStateException e) {
+            cublasFailure = e;
+            System.out.println("cuBLAS: " + e.getMessage());
         }
         System.out.println(fp32.description());
         System.out.println(tf32.description());
@@ -96,7 +107,7 @@ class CudaGemmGpuTest {
             be.download(cs, got);
             double[] want = reference(shape, t == DType.FLOAT32 ? floatRounded(a) : a, t == DType.FLOAT32 ? floatRounded(b) : b);
             double tol = tolPerSqrtK * Math.sqrt(s.k());
-            String plan = GemmPlan.choose(shape, t == DType.FLOAT32, be == tf32, H100_SMS).toString();
+            String plan = be == cublas ? be.gemmEngine() : GemmPlan.choose(shape, t == DType.FLOAT32, be == tf32, H100_SMS).toString();
             for (int i = 0; i < want.length; i++) {
                 double err = Math.abs(got[i] - want[i]);
                 if (!(err <= tol)) {
@@ -166,6 +177,24 @@ class CudaGemmGpuTest {
             }
         }
         check(tf32, DType.FLOAT64, shape(1, 70, 66, 300, false, false), false, 1e-12); // FP64 is never TF32
+    }
+
+    @Test
+    void cublasEveryLayoutBatchedAndShared() {
+        // skipped only where no libcublas exists at all; one that is found but fails is a failure
+        assumeTrue(cublasFailure == null || !cublasFailure.getMessage().contains("no cuBLAS library could be loaded"),
+                () -> "no cuBLAS here: " + cublasFailure.getMessage());
+        if (cublasFailure != null) {
+            throw new AssertionError("cuBLAS was found but could not be used", cublasFailure);
+        }
+        assertTrue(cublas.gemmEngine().startsWith("cuBLAS"), cublas.gemmEngine());
+        for (boolean ta : new boolean[]{false, true}) {
+            for (boolean tb : new boolean[]{false, true}) {
+                check(cublas, DType.FLOAT32, shape(1, 257, 131, 77, ta, tb), false, 1e-5);
+                check(cublas, DType.FLOAT32, shape(3, 33, 17, 900, ta, tb), true, 1e-5);
+                check(cublas, DType.FLOAT64, shape(2, 65, 129, 31, ta, tb), false, 1e-12);
+            }
+        }
     }
 
     @Test
