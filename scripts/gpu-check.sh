@@ -15,7 +15,8 @@
 # Logs, JUnit XML and the JMH and PyTorch JSON are packed into $OUT/gpu-check-logs.tgz (.gpu-out/
 # when OUT is unset).
 # Exit status 0 only when all pass.
-# Options: GRAD4J_CUDA_GEMM=builtin|cublas|auto (default auto), SKIP_MEMCHECK=1, PERF=0.
+# Options: GRAD4J_CUDA_GEMM=builtin|cublas|auto (default builtin: the kernels issues #7 and #10 measure;
+# cuBLAS has its own test, CudaGemmGpuTest.cublasEveryLayoutBatchedAndShared, and JMH step), SKIP_MEMCHECK=1, PERF=0.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -35,7 +36,7 @@ console="$(ls "$lib"/junit-platform-console-standalone-*.jar)"
 tmpdir="$(mktemp -d)"  # JCuda unpacks its natives here
 trap 'rm -rf "$tmpdir"' EXIT
 jvm=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
-     -Djava.io.tmpdir="$tmpdir" -Dgrad4j.backend=cuda -Dgrad4j.cuda.gemm="${GRAD4J_CUDA_GEMM:-auto}")
+     -Djava.io.tmpdir="$tmpdir" -Dgrad4j.backend=cuda -Dgrad4j.cuda.gemm="${GRAD4J_CUDA_GEMM:-builtin}")
 declare -a names results
 t0=$(date +%s)
 
@@ -72,7 +73,7 @@ step "cuda suites" suites.log 16 170 "$java" "${jvm[@]}" -jar "$console" execute
 grep -E "\[X\]" "$out/suites.log" | head -40 | sed 's/^/  FAILED: /'
 
 cli=("$java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Djava.io.tmpdir="$tmpdir"
-     -Dgrad4j.cuda.gemm="${GRAD4J_CUDA_GEMM:-auto}" -cp "$cp" io.grad4j.examples.Grad4jCli)
+     -Dgrad4j.cuda.gemm="${GRAD4J_CUDA_GEMM:-builtin}" -cp "$cp" io.grad4j.examples.Grad4jCli)
 step "grad4j info" info.log 12 30 "${cli[@]}" info --backend cuda
 step "grad4j gradcheck on cuda" gradcheck.log 10 60 "${cli[@]}" gradcheck --backend cuda
 step "grad4j train on cuda" train.log 16 90 "${cli[@]}" train --backend cuda --no-progress --out "$out/run-cuda"
@@ -158,12 +159,17 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
     "${jmh_opts[@]}" -wi 1 -p n="$sizes" -p layout=NN,NT,TN -p calls=4 \
     -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.cuda.tf32=true" \
     -rf json -rff "$out/jmh-matmul-tf32.json"
+  # matmul through cuBLAS (JCublas2, or libcublas.so.13 called directly): what grad4j adds over raw cuBLAS
+  perf_step "JMH matmul via cuBLAS" jmh-matmul-cublas.log 8 40 25 "${jmh[@]}" MatmulBenchmark \
+    "${jmh_opts[@]}" -wi 1 -p n="$sizes" -p layout=NN -p calls=4 \
+    -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.cuda.gemm=cublas" \
+    -rf json -rff "$out/jmh-matmul-cublas.json"
   perf_step "PyTorch train on cuda (peer)" torch-train.log 4 40 15 python3 benchmarks/peers/pytorch_train.py --device cuda
   step "issue #7 report" report.log 0 20 python3 benchmarks/peers/gpu_report.py \
     --jmh "$out/jmh-elementwise.json" --jmh "$out/jmh-matmul.json" --jmh "$out/jmh-mlp-overhead.json" \
-    --jmh-tf32 "$out/jmh-matmul-tf32.json" --torch "$out/pytorch-bench.json" \
+    --jmh-tf32 "$out/jmh-matmul-tf32.json" --jmh-cublas "$out/jmh-matmul-cublas.json" --torch "$out/pytorch-bench.json" \
     --log "$out/jmh-elementwise.log" --log "$out/jmh-matmul.log" --log "$out/jmh-mlp.log" \
-    --log "$out/jmh-matmul-tf32.log" --sizes "$sizes" --batches 128,8192 --out "$out/issue7-report.md"
+    --log "$out/jmh-matmul-tf32.log" --log "$out/jmh-matmul-cublas.log" --sizes "$sizes" --batches 128,8192 --out "$out/issue7-report.md"
 fi
 
 echo

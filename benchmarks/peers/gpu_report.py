@@ -32,6 +32,7 @@ import sys
 GEMM_TARGET = 0.70
 BANDWIDTH_TARGET = 0.80
 MLP_TARGET = 1.0
+CUBLAS_OVERHEAD_TARGET = 1.05
 SECONDS = {"s/op": 1.0, "ms/op": 1e-3, "us/op": 1e-6, "\u00b5s/op": 1e-6, "ns/op": 1e-9}
 
 
@@ -103,6 +104,15 @@ def jvm_property(results, name):
     return ", ".join(sorted(values)) if values else None
 
 
+def last_jvm_property(result, name):
+    """The value a JVM sees: the last -Dname= among its arguments (an appended one overrides an inherited one)."""
+    value = None
+    for arg in result.jvm_args:
+        if arg.startswith("-D%s=" % name):
+            value = arg.split("=", 1)[1]
+    return value
+
+
 def fmt(value, digits=1):
     return "n/a" if value is None else "%.*f" % (digits, value)
 
@@ -150,6 +160,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--jmh", action="append", default=[], help="JMH JSON of the default cuda run (repeatable)")
     ap.add_argument("--jmh-tf32", action="append", default=[], help="JMH JSON of the TF32 matmul run")
+    ap.add_argument("--jmh-cublas", action="append", default=[],
+                    help="JMH JSON of the matmul run through cuBLAS (-Dgrad4j.cuda.gemm=cublas)")
     ap.add_argument("--torch", help="pytorch_bench.py JSON from the same GPU")
     ap.add_argument("--log", action="append", default=[], help="JMH logs, for the backend description lines")
     ap.add_argument("--sizes", default="1024,4096,8192")
@@ -161,6 +173,7 @@ def main(argv=None):
     notes = []
     ours = load_jmh(args.jmh, notes)
     tf32 = load_jmh(args.jmh_tf32, notes)
+    cublas = load_jmh(args.jmh_cublas, notes)
     torch = {}
     if args.torch:
         try:
@@ -212,6 +225,29 @@ def main(argv=None):
                          "n/a" if ratio is None else "%.0f%%" % (100 * ratio), ">= %.0f%%" % (100 * GEMM_TARGET),
                          rep.verdict(ratio, GEMM_TARGET, True)])
     rep.table(["GEMM", "grad4j TFLOP/s", "cuBLAS TFLOP/s", "grad4j / cuBLAS", "target", "verdict"], rows)
+
+    # matmul through cuBLAS: what the framework adds over raw cuBLAS (PyTorch calls the same library)
+    if cublas:
+        out.append("**fp32 matmul through cuBLAS (`-Dgrad4j.cuda.gemm=cublas`) vs PyTorch's cuBLAS SGEMM (TF32 off)**, "
+                   "target: grad4j adds < %.0f%% (time <= %.2fx):" % (100 * (CUBLAS_OVERHEAD_TARGET - 1), CUBLAS_OVERHEAD_TARGET))
+        out.append("")
+        rows = []
+        for n in sizes:
+            for layout in layouts:
+                r = pick(cublas, "MatmulBenchmark.matmul", backend=be, n=n, layout=layout)
+                if r is None:
+                    continue
+                mine = gemm_tflops(r, n)
+                theirs = torch.get("matmul_%s_gflops_n%d" % (layout.lower(), n))
+                theirs = theirs / 1e3 if theirs is not None else None
+                time_ratio = ratio_of(theirs, mine)  # our time / their time = their rate / our rate
+                rows.append(["n=%d %s" % (n, layout), with_error(fmt(mine), r), fmt(theirs),
+                             "n/a" if time_ratio is None else "%.3fx" % time_ratio,
+                             "<= %.2fx" % CUBLAS_OVERHEAD_TARGET, rep.verdict(time_ratio, CUBLAS_OVERHEAD_TARGET, False)])
+        rep.table(["GEMM", "grad4j via cuBLAS TFLOP/s", "PyTorch TFLOP/s", "grad4j time / PyTorch", "target",
+                   "verdict"], rows)
+        if any(last_jvm_property(r, "grad4j.cuda.gemm") != "cublas" for r in cublas.values()):
+            notes.append("the cuBLAS JMH run's JVM arguments lack -Dgrad4j.cuda.gemm=cublas")
 
     # GEMM TF32
     out.append("**TF32 GEMM (opt-in, `-Dgrad4j.cuda.tf32=true`) vs PyTorch with TF32 allowed**, reported (no target):")

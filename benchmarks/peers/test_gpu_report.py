@@ -50,6 +50,20 @@ class GpuReportTest(unittest.TestCase):
         self.assertEqual(["n=1024 NT", "19.5", "29.0", "67%", ">= 70%", "**NOT MET**"], row(text, "n=1024 NT"))
         self.assertEqual("**NOT MET**", row(text, "n=8192 TN")[5])
 
+    def test_cublas_rows_compare_time_with_pytorch_at_five_percent(self):
+        rc, text = run(FULL + ["--jmh-cublas", data("fake-jmh-matmul-cublas.json")])
+        self.assertEqual(0, rc)
+        cublas = text.split("through cuBLAS", 1)[1].split("TF32 GEMM", 1)[0]
+        # 292 us for 4 calls = 73 us against PyTorch's 30 TFLOP/s (71.6 us): 1.020x, met
+        self.assertEqual(["n=1024 NN", "29.4", "30.0", "1.020x", "<= 1.05x", "MET"], row(cublas, "n=1024 NN"))
+        # 3000 us against 50 TFLOP/s (2748.8 us): 1.091x, not met
+        self.assertEqual(["n=4096 NN", "45.8", "50.0", "1.091x", "<= 1.05x", "**NOT MET**"], row(cublas, "n=4096 NN"))
+        self.assertNotIn("lack -Dgrad4j.cuda.gemm=cublas", text)
+
+    def test_no_cublas_section_without_a_cublas_run(self):
+        _, text = run(FULL)
+        self.assertNotIn("through cuBLAS", text)
+
     def test_tf32_rows_come_from_the_tf32_run_and_missing_ones_say_so(self):
         _, text = run(FULL)
         tf32 = text.split("TF32 GEMM", 1)[1].split("Elementwise", 1)[0]
