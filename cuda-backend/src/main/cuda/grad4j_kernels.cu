@@ -575,12 +575,14 @@ struct GemmArgs {
     int transA, transB, m, n, k;
     int lda, ldb;
     int splits, kChunk;
+    int rowTileBase; // grid y counts row tiles from here: a launch covers at most 65535 of them
     i64 strideA, strideB;
     i64 batchBase;
 };
 // GemmPlan.kernelArgs packs this struct by hand: keep both in step.
 static_assert(sizeof(GemmArgs) == 64, "GemmArgs is 64 bytes, as GemmPlan.kernelArgs packs it");
-static_assert(offsetof(GemmArgs, kChunk) == 32 && offsetof(GemmArgs, strideA) == 40 && offsetof(GemmArgs, batchBase) == 56,
+static_assert(offsetof(GemmArgs, kChunk) == 32 && offsetof(GemmArgs, rowTileBase) == 36 && offsetof(GemmArgs, strideA) == 40
+              && offsetof(GemmArgs, batchBase) == 56,
               "GemmArgs field offsets, as GemmPlan.kernelArgs packs them");
 
 // The operands and k-range of this block; C points at the tile's matrix (output or workspace).
@@ -629,7 +631,7 @@ template <typename T> __device__ void gemm64_impl(const GemmArgs& g, const T* A,
     int tid = threadIdx.x;
     int tx = tid & 15;
     int ty = tid >> 4;
-    int row0 = blockIdx.y * TILE;
+    int row0 = (blockIdx.y + g.rowTileBase) * TILE;
     int col0 = blockIdx.x * TILE;
     T acc[4][4];
 #pragma unroll
@@ -798,7 +800,7 @@ template <bool TA, bool TB> __device__ __forceinline__ void gemm128_impl(const G
     GemmBlock<float> blk = gemm_block(g, A, B, C);
     int tx = threadIdx.x & 15;
     int ty = threadIdx.x >> 4;
-    int row0 = blockIdx.y * BIG_TILE;
+    int row0 = (blockIdx.y + g.rowTileBase) * BIG_TILE;
     int col0 = blockIdx.x * BIG_TILE;
     bool vecA = g.lda % 4 == 0 && aligned16(blk.A);
     bool vecB = g.ldb % 4 == 0 && aligned16(blk.B);
@@ -938,7 +940,7 @@ __device__ __forceinline__ void tc_store(const GemmArgs& g, const TensorTileRegs
     }
 }
 
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_tf32(GemmArgs g, const float* A, const float* B, float* C) {
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 2) gemm_tf32(GemmArgs g, const float* A, const float* B, float* C) {
     using namespace nvcuda;
     __shared__ __align__(128) float As[2][BIG_TILE][TC_A_LD];
     __shared__ __align__(128) float Bs[2][TC_K][TC_B_LD];
@@ -948,7 +950,7 @@ extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_tf32(GemmArgs g,
     int lane = threadIdx.x & 31;
     int wm = warp >> 2; // 0..1: rows wm * 64
     int wn = warp & 3;  // 0..3: columns wn * 32
-    int row0 = blockIdx.y * BIG_TILE;
+    int row0 = (blockIdx.y + g.rowTileBase) * BIG_TILE;
     int col0 = blockIdx.x * BIG_TILE;
     bool vecA = g.lda % 4 == 0 && aligned16(blk.A);
     bool vecB = g.ldb % 4 == 0 && aligned16(blk.B);

@@ -1147,12 +1147,17 @@ template <typename T> void run_gemm(const GemmKernel<T>& kern, const GemmCase& c
     i64 mn = (i64)c.m * c.n;
     std::unique_ptr<GuardedBuffer<T>> workspace;
     if (splits > 1) workspace = std::make_unique<GuardedBuffer<T>>((size_t)(splits * c.batches_per_launch * mn), 0);
+    // the launch shape's grid.y row tiles per launch (CudaBackend: up to 65535), counted from rowTileBase
+    int row_tiles = (c.m + kern.tile - 1) / kern.tile;
     for (int base = 0; base < c.batch; base += c.batches_per_launch) {
         int count = std::min(c.batches_per_launch, c.batch - base);
-        GemmArgs g{trans_a, trans_b, c.m, c.n, c.k, lda, ldb, splits, k_chunk, stride_a, stride_b, (i64)base};
-        dim3 grid = s.grid;
-        grid.z = count * splits;
-        launch(kern.fn, grid, s.block, g, a, b, splits > 1 ? workspace->data() : out);
+        for (int row_tile = 0; row_tile < std::max(row_tiles, 1); row_tile += (int)s.grid.y) {
+            GemmArgs g{trans_a, trans_b, c.m, c.n, c.k, lda, ldb, splits, k_chunk, row_tile, stride_a, stride_b, (i64)base};
+            dim3 grid = s.grid;
+            grid.y = std::min((int)s.grid.y, std::max(row_tiles, 1) - row_tile);
+            grid.z = count * splits;
+            launch(kern.fn, grid, s.block, g, a, b, splits > 1 ? workspace->data() : out);
+        }
         if (splits > 1) {
             auto sum = KERNEL(T, gemm_splitk_sum);
             i64 total = count * mn;
@@ -1211,6 +1216,8 @@ template <typename T> void test_gemm() {
                     }
                     LaunchShape shape{dim3((c.n + kern.tile - 1) / kern.tile, (c.m + kern.tile - 1) / kern.tile, 1),
                                       dim3(kThreads), "as matmul"};
+                    // and one row tile per launch: what CudaBackend does past 65535 row tiles (rowTileBase)
+                    LaunchShape row_by_row{dim3(shape.grid.x, 1, 1), dim3(kThreads), "one row tile per launch"};
                     std::string what = std::string(c.name) + (trans_a ? " A^T" : " A") + (trans_b ? " B^T" : " B");
                     // whole k in one slice (kChunk rounded up to GemmPlan.K_STEP = 16), then split-K in slices
                     // of 16 where k has more than one
@@ -1221,7 +1228,9 @@ template <typename T> void test_gemm() {
                         summary.kernels.insert(kern.name);
                         if (splits > 1) summary.kernels.insert(sum_kernel.name);
                         std::string plan = splits > 1 ? " split-K " + std::to_string(splits) + "x" + std::to_string(k_chunk) : "";
-                        check_launches(name, what + plan, {shape}, e, [&](Buffers& b, const LaunchShape& s) {
+                        std::vector<LaunchShape> shapes{shape};
+                        if (shape.grid.y > 1) shapes.push_back(row_by_row);
+                        check_launches(name, what + plan, shapes, e, [&](Buffers& b, const LaunchShape& s) {
                             const T* ad = b.input("A", a);
                             const T* bd = b.input("B", bm);
                             T* out = b.output<T>("C", (size_t)c.batch * c.m * c.n);

@@ -41,10 +41,13 @@ final class CrossEntropyOp {
         int[] y = labels.clone(); // the caller may reuse its array before backward runs
         Backend backend = logits.backendInternal();
         Tensor loss = Tensor.empty(backend, logits.dtypeInternal(), new int[] {rows});
-        backend.crossEntropy(logits.storage(), y, loss.storage(), rows, classes);
+        // The backend gets the caller's own array, and so does backward while it still holds the
+        // same labels: a CUDA graph capture records the array it is handed as the step's input and
+        // reads it again at every replay, so a copy would freeze the first batch's labels.
+        backend.crossEntropy(logits.storage(), labels, loss.storage(), rows, classes);
         Reference.reachabilityFence(logits);
         return Graph.record("crossEntropy", loss, logits,
-                g -> new Tensor[] {gradient(logits, y, g)},
+                g -> new Tensor[] {gradient(logits, Arrays.equals(labels, y) ? labels : y, g)},
                 t -> {
                     Tensor ones = Tensor.full(backend, logits.dtypeInternal(), 1.0, new int[] {rows});
                     Tensor slope = ArithmeticOps.raw(BinaryOp.MUL, gradient(logits, y, ones), t[0], s);

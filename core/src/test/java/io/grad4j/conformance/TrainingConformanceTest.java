@@ -76,6 +76,18 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     }
 
     @Test
+    void crossEntropyBackwardUsesTheLabelsOfItsForwardPass() {
+        Tensor logits = Tensor.of(new double[] {0, 0, 1, 2, 3, 4}, 2, 3).requiresGrad(true);
+        int[] labels = {2, 0};
+        Tensor loss = Losses.crossEntropy(logits, labels);
+        labels[0] = 1; // a loader refilling its array before backward must not change this gradient
+        loss.backward();
+        double z0 = 2 + Math.E;
+        assertEquals((Math.E / z0 - 1) / 2, logits.grad().toDoubleArray()[2], 1e-12);
+        assertEquals((1 / z0) / 2, logits.grad().toDoubleArray()[1], 1e-12);
+    }
+
+    @Test
     void mseIsMeanSquaredError() {
         Tensor a = Tensor.of(new double[] {1, 2, 3}, 3);
         Tensor b = Tensor.of(new double[] {1, 0, 6}, 3);

@@ -2,6 +2,7 @@ package io.grad4j.cuda;
 
 import java.util.ArrayDeque;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -20,23 +21,32 @@ import java.util.Map;
  * Between {@link #beginPool} and {@link #endPool} every allocation is tagged with the pool and
  * every tagged block, released during or after the capture, returns to the pool's own free lists;
  * {@link #closePool} hands the pool's blocks back to the general cache (and blocks released after
- * that go there directly). {@link #emptyCache} never frees pool blocks.
+ * that go there directly). {@link #emptyCache} never frees pool blocks. Blocks allocated before
+ * the capture and released during it go to the pool too: the captured work may have touched them.
+ * A graph's input blocks ({@link #allocateInput}) are filled before its replay starts, so they
+ * must not be any block that the graph's own kernels also use: they come fresh (never from the
+ * pool's free lists) and, once released, are kept aside rather than reused, until the pool closes.
  */
 public final class CachingAllocator<H> {
     static final long MIN_BLOCK = 512;
     static final long SMALL_LIMIT = 1L << 20;
     static final long LARGE_GRANULE = 2L << 20;
 
-    /** A block handed out: the device handle, the size of its class in bytes, and its private pool (or null). */
-    public record Block<H>(H handle, long bytes, Pool<H> pool) {
+    /**
+     * A block handed out: the device handle, the size of its class in bytes, its private pool (or
+     * null), and whether it is a graph input (never reused while its pool is open).
+     */
+    public record Block<H>(H handle, long bytes, Pool<H> pool, boolean input) {
         public Block(H handle, long bytes) {
-            this(handle, bytes, null);
+            this(handle, bytes, null, false);
         }
     }
 
     /** Blocks reserved for one CUDA graph; see the class comment. */
     public static final class Pool<H> {
         private final Map<Long, ArrayDeque<H>> free = new HashMap<>();
+        /** Released input blocks: kept out of every free list until the pool closes. */
+        private final Map<Long, ArrayDeque<H>> retired = new HashMap<>();
         private long freeBytes;
         private boolean closed; // all three fields are guarded by the allocator's monitor
     }
@@ -80,13 +90,25 @@ public final class CachingAllocator<H> {
 
     /** A block of at least {@code bytes} bytes, reused from the cache when one of its class is there. */
     public synchronized Block<H> allocate(long bytes) {
+        return allocate(bytes, false);
+    }
+
+    /**
+     * During a capture: a block for one of the graph's host inputs (see the class comment): not
+     * from the pool's free lists, and never reused while the pool is open. Elsewhere as {@link #allocate}.
+     */
+    public synchronized Block<H> allocateInput(long bytes) {
+        return allocate(bytes, capturing != null);
+    }
+
+    private Block<H> allocate(long bytes, boolean input) {
         long size = sizeClass(bytes);
-        if (capturing != null) {
+        if (capturing != null && !input) {
             ArrayDeque<H> own = capturing.free.get(size);
             if (own != null && !own.isEmpty()) {
                 capturing.freeBytes -= size;
                 cacheHits++;
-                return handOut(own.pop(), size);
+                return handOut(own.pop(), size, false);
             }
         }
         ArrayDeque<H> list = free.get(size);
@@ -94,9 +116,17 @@ public final class CachingAllocator<H> {
             H h = list.pop();
             cached -= size;
             cacheHits++;
-            return handOut(h, size);
+            return handOut(h, size, input);
         }
         H h = device.allocate(size);
+        if (h == null && capturing != null) {
+            // emptying the cache waits for the stream, which a capture forbids (it would end it)
+            throw new DeviceOutOfMemoryException("cuda: out of device memory allocating " + bytes
+                    + " bytes (size class " + size + ") during a CUDA graph capture, where the allocator cannot empty"
+                    + " its cache: device has " + device.freeBytes() + " bytes free of " + device.totalBytes()
+                    + " total; grad4j holds " + inUse + " bytes in live tensors and " + cached + " cached. Call"
+                    + " emptyCache() before capturing, or capture a smaller step.", bytes);
+        }
         if (h == null) {
             emptyCache();
             cacheFlushes++;
@@ -110,21 +140,22 @@ public final class CachingAllocator<H> {
             }
         }
         deviceAllocations++;
-        return handOut(h, size);
+        return handOut(h, size, input);
     }
 
-    private Block<H> handOut(H h, long size) {
+    private Block<H> handOut(H h, long size, boolean input) {
         inUse += size;
         peak = Math.max(peak, inUse);
-        return new Block<>(h, size, capturing);
+        return new Block<>(h, size, capturing, input);
     }
 
     /** Returns a block to the cache (the device memory stays allocated for reuse), or to its open pool. */
     public synchronized void release(Block<H> block) {
         inUse -= block.bytes();
-        Pool<H> pool = block.pool();
+        Pool<H> pool = block.pool() != null ? block.pool() : capturing;
         if (pool != null && !pool.closed) {
-            pool.free.computeIfAbsent(block.bytes(), k -> new ArrayDeque<>()).push(block.handle());
+            (block.input() ? pool.retired : pool.free).computeIfAbsent(block.bytes(), k -> new ArrayDeque<>())
+                    .push(block.handle());
             pool.freeBytes += block.bytes();
             return;
         }
@@ -158,14 +189,16 @@ public final class CachingAllocator<H> {
             return;
         }
         pool.closed = true;
-        for (Map.Entry<Long, ArrayDeque<H>> e : pool.free.entrySet()) {
-            ArrayDeque<H> list = free.computeIfAbsent(e.getKey(), k -> new ArrayDeque<>());
-            for (H h : e.getValue()) {
-                list.push(h);
-                cached += e.getKey();
+        for (Map<Long, ArrayDeque<H>> lists : List.of(pool.free, pool.retired)) {
+            for (Map.Entry<Long, ArrayDeque<H>> e : lists.entrySet()) {
+                ArrayDeque<H> list = free.computeIfAbsent(e.getKey(), k -> new ArrayDeque<>());
+                for (H h : e.getValue()) {
+                    list.push(h);
+                    cached += e.getKey();
+                }
             }
+            lists.clear();
         }
-        pool.free.clear();
         pool.freeBytes = 0;
     }
 

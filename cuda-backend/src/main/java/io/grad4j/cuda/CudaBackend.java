@@ -246,12 +246,19 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Storage upload(double[] data) {
-        CudaStorage s = (CudaStorage) allocate(DType.FLOAT64, data.length);
         if (captureInputs != null) {
-            captureInputs.add(new CudaGraph.HostInput(data, s, -1)); // copied at each replay
-        } else {
-            hostToDevice(data, s);
+            return recordInput(data, DType.FLOAT64, data.length, -1);
         }
+        CudaStorage s = (CudaStorage) allocate(DType.FLOAT64, data.length);
+        hostToDevice(data, s);
+        return s;
+    }
+
+    /** During a capture: a fresh block for a host array the graph copies again before every replay. */
+    private CudaStorage recordInput(Object array, DType dtype, int length, int labelLimit) {
+        bind();
+        CudaStorage s = new CudaStorage(this, allocator.allocateInput(length * CudaStorage.elementSize(dtype)), dtype, length);
+        captureInputs.add(new CudaGraph.HostInput(array, s, labelLimit));
         return s;
     }
 
@@ -265,12 +272,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Storage upload(float[] data) {
-        CudaStorage s = (CudaStorage) allocate(DType.FLOAT32, data.length);
         if (captureInputs != null) {
-            captureInputs.add(new CudaGraph.HostInput(data, s, -1)); // copied at each replay
-        } else {
-            hostToDevice(data, s);
+            return recordInput(data, DType.FLOAT32, data.length, -1);
         }
+        CudaStorage s = (CudaStorage) allocate(DType.FLOAT32, data.length);
+        hostToDevice(data, s);
         return s;
     }
 
@@ -502,8 +508,11 @@ public final class CudaBackend implements Backend {
         try {
             for (long base = 0; base < s.batch(); base += perLaunch) {
                 long count = Math.min(perLaunch, s.batch() - base);
-                launch(plan.kernel(), gx, gy, (int) (count * plan.splits()), THREADS, plan.kernelArgs(s, base), a, b,
-                        workspace == null ? c : workspace);
+                for (int rowTile = 0; rowTile < gy; rowTile += GemmPlan.ROW_TILES_PER_LAUNCH) {
+                    int rows = Math.min(GemmPlan.ROW_TILES_PER_LAUNCH, gy - rowTile);
+                    launch(plan.kernel(), gx, rows, (int) (count * plan.splits()), THREADS, plan.kernelArgs(s, base, rowTile),
+                            a, b, workspace == null ? c : workspace);
+                }
                 if (workspace != null) {
                     launch1d(fn("gemm_splitk_sum", c), count * mn, workspace, c, mn, plan.splits(), count * mn, base);
                 }
@@ -631,9 +640,7 @@ public final class CudaBackend implements Backend {
     private CudaStorage labelsOnDevice(int[] labels, CudaStorage like, int classes) {
         if (captureInputs != null) {
             // the labels array itself is the graph's input: refilled by the caller, checked and copied at each replay
-            CudaStorage s = (CudaStorage) allocate(like.dtype(), labels.length);
-            captureInputs.add(new CudaGraph.HostInput(labels, s, classes));
-            return s;
+            return recordInput(labels, like.dtype(), labels.length, classes);
         }
         if (like.dtype() == DType.FLOAT64) {
             double[] d = new double[labels.length];

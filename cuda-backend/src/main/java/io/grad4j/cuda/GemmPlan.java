@@ -70,24 +70,27 @@ record GemmPlan(String kernel, int tile, int splits, int kChunk) {
         return splits == 1 ? 0 : (long) splits * s.batch() * s.m() * s.n();
     }
 
+    /** Row tiles per launch: grid y is at most 65535 (a thin product with millions of rows needs several). */
+    static final int ROW_TILES_PER_LAUNCH = 65535;
+
     /** Batch entries per launch: grid z holds (batch entry, slice) pairs and is at most 65535. */
     long batchesPerLaunch() {
         return 65535 / splits;
     }
 
     /**
-     * The kernels' {@code struct GemmArgs} by value: nine 32-bit ints (transA, transB, m, n, k,
-     * lda, ldb, splits, kChunk), 4 bytes of padding, then strideA, strideB and batchBase as 64-bit
-     * ints; 64 bytes, little-endian, packed in longs because a long[] is what the launcher passes
-     * as raw bytes. The .cu file static_asserts the same offsets.
+     * The kernels' {@code struct GemmArgs} by value: ten 32-bit ints (transA, transB, m, n, k,
+     * lda, ldb, splits, kChunk, rowTileBase), then strideA, strideB and batchBase as 64-bit ints;
+     * 64 bytes, little-endian, packed in longs because a long[] is what the launcher passes as raw
+     * bytes. The .cu file static_asserts the same offsets.
      */
-    long[] kernelArgs(MatmulShape s, long batchBase) {
+    long[] kernelArgs(MatmulShape s, long batchBase, int rowTileBase) {
         return new long[]{
                 pair(s.transposeA() ? 1 : 0, s.transposeB() ? 1 : 0),
                 pair(s.m(), s.n()),
                 pair(s.k(), s.lda()),
                 pair(s.ldb(), splits),
-                pair(kChunk, 0),
+                pair(kChunk, rowTileBase),
                 s.batchStrideA(),
                 s.batchStrideB(),
                 batchBase};

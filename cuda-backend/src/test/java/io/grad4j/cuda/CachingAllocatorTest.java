@@ -210,4 +210,50 @@ class CachingAllocatorTest {
         alloc.closePool(pool);
         alloc.beginPool();
     }
+
+    @Test
+    void graphInputsAreFreshAndNeverReusedWhileTheirPoolIsOpen() {
+        CachingAllocator<Integer> alloc = new CachingAllocator<>(new FakeDevice(1 << 20));
+        CachingAllocator.Pool<Integer> pool = alloc.beginPool();
+        CachingAllocator.Block<Integer> temp = alloc.allocate(300); // a temporary the graph writes early
+        alloc.release(temp);
+        CachingAllocator.Block<Integer> labels = alloc.allocateInput(300);
+        assertTrue(labels.input());
+        assertNotEquals(temp.handle(), labels.handle(), "an input filled before the replay must not be a temporary's block");
+        alloc.release(labels); // the forward pass is done with its labels
+        CachingAllocator.Block<Integer> next = alloc.allocate(300);
+        assertNotEquals(labels.handle(), next.handle(), "a released input is not handed out again during the capture");
+        CachingAllocator.Block<Integer> nextInput = alloc.allocateInput(300);
+        assertNotEquals(labels.handle(), nextInput.handle());
+        alloc.endPool(pool);
+        assertNotEquals(labels.handle(), alloc.allocate(300).handle(), "nor after it, while the graph lives");
+        alloc.closePool(pool);
+        assertEquals(labels.handle(), alloc.allocate(300).handle(), "closing returns retired inputs to the cache");
+        assertEquals(false, alloc.allocateInput(300).input(), "outside a capture an input is an ordinary block");
+    }
+
+    @Test
+    void blocksFromBeforeACaptureReleasedDuringItStayWithTheGraph() {
+        CachingAllocator<Integer> alloc = new CachingAllocator<>(new FakeDevice(1 << 20));
+        CachingAllocator.Block<Integer> old = alloc.allocate(2000); // e.g. read by captured kernels, then closed
+        CachingAllocator.Pool<Integer> pool = alloc.beginPool();
+        alloc.release(old);
+        alloc.endPool(pool);
+        assertEquals(2048, alloc.poolFreeBytes(pool));
+        assertNotEquals(old.handle(), alloc.allocate(2000).handle(), "eager work after the capture must not get it");
+        alloc.closePool(pool);
+        assertEquals(old.handle(), alloc.allocate(2000).handle());
+    }
+
+    @Test
+    void runningOutOfMemoryDuringACaptureFailsWithoutWaitingForTheStream() {
+        FakeDevice dev = new FakeDevice(4096);
+        CachingAllocator<Integer> alloc = new CachingAllocator<>(dev);
+        alloc.release(alloc.allocate(4096)); // cached: a flush could free it, but only by waiting
+        alloc.beginPool();
+        alloc.allocate(4096); // the cached block
+        DeviceOutOfMemoryException e = assertThrows(DeviceOutOfMemoryException.class, () -> alloc.allocate(2048));
+        assertTrue(e.getMessage().contains("during a CUDA graph capture"), e.getMessage());
+        assertEquals(0, dev.syncs, "a capture forbids synchronising the stream");
+    }
 }

@@ -89,12 +89,12 @@ class GemmPlanTest {
     void kernelArgumentsMatchTheCudaStructLayout() {
         MatmulShape s = new MatmulShape(3, 7, 9, 11, true, false, 77, 0);
         GemmPlan p = new GemmPlan("gemm128_f32", 128, 5, 32);
-        long[] packed = p.kernelArgs(s, 42);
+        long[] packed = p.kernelArgs(s, 42, 65535);
         ByteBuffer b = ByteBuffer.allocate(packed.length * 8).order(ByteOrder.LITTLE_ENDIAN);
         b.asLongBuffer().put(packed);
         assertEquals(64, b.capacity(), "sizeof(GemmArgs)");
         // the offsets of struct GemmArgs in grad4j_kernels.cu (static_asserted there)
-        int[] ints = {1, 0, 7, 9, 11, s.lda(), s.ldb(), 5, 32};
+        int[] ints = {1, 0, 7, 9, 11, s.lda(), s.ldb(), 5, 32, 65535};
         for (int i = 0; i < ints.length; i++) {
             assertEquals(ints[i], b.getInt(4 * i), "int field " + i);
         }
