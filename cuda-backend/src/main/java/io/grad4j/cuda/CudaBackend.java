@@ -49,6 +49,28 @@ import java.util.logging.Logger;
 public final class CudaBackend implements Backend {
     private static final Logger LOG = Logger.getLogger(CudaBackend.class.getName());
     static final String FATBIN = "/io/grad4j/cuda/grad4j_kernels.fatbin";
+    /**
+     * Every kernel of grad4j_kernels.cu (KernelBinaryTest keeps this equal to the source's
+     * {@code extern "C"} list). All are looked up when the backend starts, so that no function is
+     * loaded while a CUDA graph capture is recording.
+     */
+    static final List<String> KERNELS = kernelNames(
+            List.of("fill", "unary", "unary_backward", "axpby", "binary_contig", "binary_rows", "binary_strided",
+                    "strided_copy", "reduce_rows_block", "reduce_rows", "reduce_cols", "max_backward_rows",
+                    "max_backward_cols", "softmax_rows", "softmax_cols", "softmax_backward_rows", "softmax_backward_cols",
+                    "gemm", "gemm_splitk_sum", "cross_entropy", "cross_entropy_backward", "cross_entropy_small",
+                    "cross_entropy_small_backward"),
+            List.of("cast_f2d", "cast_d2f", "gemm128_f32", "gemm_tf32"));
+
+    private static List<String> kernelNames(List<String> bothDtypes, List<String> single) {
+        List<String> all = new ArrayList<>(single);
+        for (String base : bothDtypes) {
+            all.add(base + "_f32");
+            all.add(base + "_f64");
+        }
+        return List.copyOf(all);
+    }
+
     private static final int THREADS = 256;
     private static final int MAX_BLOCKS = 1 << 16; // grid-stride loops cover the rest
     private static final int MAX_GRID_Z = 65535;
@@ -96,6 +118,9 @@ public final class CudaBackend implements Backend {
         this.tf32 = tf32;
         this.multiprocessors = multiprocessors;
         this.allocator = new CachingAllocator<>(new DriverMemory());
+        for (String kernel : KERNELS) {
+            function(kernel);
+        }
         this.staging = new PinnedStaging<>(new DriverStaging(stream, this::bind));
         contextBound.set(true);
     }
