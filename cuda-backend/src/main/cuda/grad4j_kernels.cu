@@ -421,6 +421,47 @@ template <typename T> __device__ void reduce_cols_impl(int op, const T* x, T* ou
         }
     }
 }
+// inner > 1 with a long axis and few columns (a bias gradient: [8192, 512] summed over the batch),
+// where reduce_cols would give each of a few hundred threads thousands of dependent steps: blocks
+// of 1024 threads as 32 columns x 32 lanes; lane l sums rows l, l + 32, ... of its column (the 32
+// columns of a warp read neighbouring addresses), then each column's 32 partial results are
+// combined in a fixed tree in shared memory: deterministic, no atomics.
+template <typename T> __device__ void reduce_cols_wide_impl(int op, const T* x, T* out, i64 outer, int axis, i64 inner) {
+    typedef typename Acc<T>::type A;
+    __shared__ A part[32][33]; // [lane][column], padded: a warp's 32 columns fall in distinct banks
+    int column = threadIdx.x & 31;
+    int lane = threadIdx.x >> 5;
+    i64 columnTiles = (inner + 31) / 32;
+    for (i64 tile = blockIdx.x; tile < outer * columnTiles; tile += gridDim.x) {
+        i64 o = tile / columnTiles;
+        i64 i = (tile - o * columnTiles) * 32 + column;
+        A acc = op == R_SUM ? A(0) : (A)neg_inf<T>();
+        if (i < inner) {
+            const T* base = x + o * axis * inner + i;
+            for (int j = lane; j < axis; j += 32) {
+                A v = (A)base[(i64)j * inner];
+                acc = op == R_SUM ? acc + v : max_nan(acc, v);
+            }
+        }
+        part[lane][column] = acc;
+        __syncthreads();
+        for (int half = 16; half > 0; half >>= 1) {
+            if (lane < half) {
+                A other = part[lane + half][column];
+                part[lane][column] = op == R_SUM ? part[lane][column] + other : max_nan(part[lane][column], other);
+            }
+            __syncthreads();
+        }
+        if (lane == 0 && i < inner) out[o * inner + i] = (T)part[0][column];
+        __syncthreads(); // the next tile writes part again
+    }
+}
+extern "C" __global__ void __launch_bounds__(1024) reduce_cols_wide_f32(int op, const float* x, float* out, i64 outer, int axis, i64 inner) {
+    reduce_cols_wide_impl(op, x, out, outer, axis, inner);
+}
+extern "C" __global__ void __launch_bounds__(1024) reduce_cols_wide_f64(int op, const double* x, double* out, i64 outer, int axis, i64 inner) {
+    reduce_cols_wide_impl(op, x, out, outer, axis, inner);
+}
 extern "C" __global__ void reduce_rows_f32(int op, const float* x, float* out, i64 rows, int axis) { reduce_rows_impl(op, x, out, rows, axis); }
 extern "C" __global__ void reduce_rows_f64(int op, const double* x, double* out, i64 rows, int axis) { reduce_rows_impl(op, x, out, rows, axis); }
 extern "C" __global__ void reduce_cols_f32(int op, const float* x, float* out, i64 outer, int axis, i64 inner) { reduce_cols_impl(op, x, out, outer, axis, inner); }

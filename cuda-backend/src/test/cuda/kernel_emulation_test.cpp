@@ -887,6 +887,22 @@ template <typename T> void test_reductions() {
                       launch(block_kernel.fn, s.grid, s.block, op, in, out, v.rows(), v.axis);
                   });
         }
+        // long axis, few columns (CudaBackend: axis >= 64 and outer * inner < 32768): reduce_cols_wide
+        auto wide_kernel = KERNEL(T, reduce_cols_wide);
+        const AxisView wide[] = {{1, 300, 40}, {2, 64, 3}, {3, 129, 33}, {1, 1000, 1}, {2, 70, 64}};
+        for (const AxisView& v : wide) {
+            std::vector<T> x = uniform<T>(v.size(), -1, 1);
+            plant_specials(x, v);
+            i64 tiles = v.outer * ((v.inner + 31) / 32);
+            std::vector<LaunchShape> shapes{{dim3(capped(tiles)), dim3(1024), "as reduce (wide columns)"},
+                                            {dim3(1), dim3(1024), "1 block"}};
+            check(wide_kernel.name, op_name + v.describe(), shapes, reduce_reference(op, x, v),
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* in = b.input("x", x);
+                      T* out = b.output<T>("out", v.rows());
+                      launch(wide_kernel.fn, s.grid, s.block, op, in, out, v.outer, v.axis, v.inner);
+                  });
+        }
         for (const AxisView& v : columns) {
             std::vector<T> x = uniform<T>(v.size(), -1, 1);
             plant_specials(x, v);

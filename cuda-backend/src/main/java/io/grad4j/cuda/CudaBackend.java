@@ -56,7 +56,7 @@ public final class CudaBackend implements Backend {
      */
     static final List<String> KERNELS = kernelNames(
             List.of("fill", "unary", "unary_backward", "axpby", "binary_contig", "binary_rows", "binary_strided",
-                    "strided_copy", "reduce_rows_block", "reduce_rows", "reduce_cols", "max_backward_rows",
+                    "strided_copy", "reduce_rows_block", "reduce_rows", "reduce_cols", "reduce_cols_wide", "max_backward_rows",
                     "max_backward_cols", "softmax_rows", "softmax_cols", "softmax_backward_rows", "softmax_backward_cols",
                     "gemm", "gemm_splitk_sum", "cross_entropy", "cross_entropy_backward", "cross_entropy_small",
                     "cross_entropy_small_backward"),
@@ -78,6 +78,13 @@ public final class CudaBackend implements Backend {
     private static final int LONG_ROW = 4096;
     /** Rows shorter than this (a classifier's logits) get a thread each, summed in the cpu's order. */
     private static final int SMALL_ROW = 64;
+    /**
+     * Column reductions with at least this long an axis and fewer than {@link #WIDE_MAX_COLUMNS}
+     * outputs split each column over 32 lanes; with more outputs, one thread per column already
+     * has enough threads to hide memory latency.
+     */
+    private static final int WIDE_AXIS = 64;
+    private static final long WIDE_MAX_COLUMNS = 32768;
     /** Shorter rows go through the general strided kernel: a row-per-block grid would idle most threads. */
     private static final int ROW_BROADCAST_MIN_COLS = 128;
 
@@ -567,6 +574,10 @@ public final class CudaBackend implements Backend {
             launch(fn("reduce_rows_block", x), (int) Math.min(MAX_BLOCKS, rows), 1, 1, 1024, op.ordinal(), x, out, rows, axis);
         } else if (inner == 1) {
             launchWarps(fn("reduce_rows", x), rows, op.ordinal(), x, out, rows, axis);
+        } else if (axis >= WIDE_AXIS && rows < WIDE_MAX_COLUMNS) {
+            // few columns, each long (a bias gradient over a large batch): 32 lanes per column
+            int tiles = (int) Math.min(MAX_BLOCKS, outer * Math.ceilDiv(inner, 32));
+            launch(fn("reduce_cols_wide", x), tiles, 1, 1, 1024, op.ordinal(), x, out, outer, axis, inner);
         } else {
             launch1d(fn("reduce_cols", x), rows, op.ordinal(), x, out, outer, axis, inner);
         }
