@@ -229,6 +229,11 @@ public final class CudaBackend implements Backend {
                 + device.driverVersionString() + ", matmul engine " + gemmEngine;
     }
 
+    /** The device's streaming multiprocessors (what GemmPlan fills). */
+    int multiprocessors() {
+        return multiprocessors;
+    }
+
     /** Name of the matrix engine in use. */
     public String gemmEngine() {
         return gemmEngine;

@@ -43,18 +43,21 @@ record GemmPlan(String kernel, int tile, int splits, int kChunk) {
         } else if (tf32) {
             kernel = "gemm_tf32";
             tile = 128;
-        } else if (Math.min(s.m(), s.n()) > 64) {
+        } else if (Math.min(s.m(), s.n()) > 64 && canFill(s, 128, sms)) {
             kernel = "gemm128_f32";
             tile = 128;
         } else {
-            // a thin product (a classifier layer, a small batch) would leave most of a 128 tile empty
+            // a thin product (a classifier layer) would leave most of a 128 tile empty, and a small
+            // one (a small batch's layer) would run on a handful of SMs: four times the blocks
             kernel = "gemm_f32";
             tile = 64;
         }
         long blocks = (long) Math.ceilDiv(s.m(), tile) * Math.ceilDiv(s.n(), tile) * s.batch();
         long target = (long) BLOCKS_PER_SM * Math.max(1, sms);
         int splits = 1;
-        if (blocks < target && s.k() >= 2 * MIN_SLICE) {
+        // split only when some SMs would get no block at all: with a block for every SM, the
+        // workspace and its extra pass cost more than the idle half-occupancy they would fill
+        if (blocks < Math.max(1, sms) && s.k() >= 2 * MIN_SLICE) {
             long wanted = Math.ceilDiv(target, blocks);
             splits = (int) Math.min(Math.min(wanted, s.k() / MIN_SLICE), MAX_SPLITS);
             long bytesPerSplit = (long) s.m() * s.n() * s.batch() * (isFloat32 ? Float.BYTES : Double.BYTES);
@@ -63,6 +66,13 @@ record GemmPlan(String kernel, int tile, int splits, int kChunk) {
         int kChunk = roundUp(Math.ceilDiv(s.k(), splits), K_STEP);
         splits = Math.ceilDiv(s.k(), kChunk); // rounding kChunk up may leave fewer, never empty, slices
         return new GemmPlan(kernel, tile, splits, kChunk);
+    }
+
+    /** Whether tiles of this size, split along k as far as {@link #choose} would, give every SM a block. */
+    private static boolean canFill(MatmulShape s, int tile, int sms) {
+        long blocks = (long) Math.ceilDiv(s.m(), tile) * Math.ceilDiv(s.n(), tile) * s.batch();
+        long maxSplits = s.k() >= 2 * MIN_SLICE ? Math.min(s.k() / MIN_SLICE, MAX_SPLITS) : 1;
+        return blocks * maxSplits >= sms;
     }
 
     /** Elements of the split-K workspace ({@code splits} partial products per batch entry); 0 without split. */

@@ -107,7 +107,7 @@ class CudaGemmGpuTest {
             be.download(cs, got);
             double[] want = reference(shape, t == DType.FLOAT32 ? floatRounded(a) : a, t == DType.FLOAT32 ? floatRounded(b) : b);
             double tol = tolPerSqrtK * Math.sqrt(s.k());
-            String plan = be == cublas ? be.gemmEngine() : GemmPlan.choose(shape, t == DType.FLOAT32, be == tf32, H100_SMS).toString();
+            String plan = be == cublas ? be.gemmEngine() : GemmPlan.choose(shape, t == DType.FLOAT32, be == tf32, be.multiprocessors()).toString();
             for (int i = 0; i < want.length; i++) {
                 double err = Math.abs(got[i] - want[i]);
                 if (!(err <= tol)) {
@@ -138,20 +138,35 @@ class CudaGemmGpuTest {
     void bigTilesEveryLayoutWithEdgesAndOddLeadingDimensions() {
         for (boolean ta : new boolean[]{false, true}) {
             for (boolean tb : new boolean[]{false, true}) {
-                check(fp32, DType.FLOAT32, shape(1, 300, 260, 72, ta, tb), false, 1e-5); // lda, ldb multiples of 4: vector loads
-                check(fp32, DType.FLOAT32, shape(1, 257, 131, 77, ta, tb), false, 1e-5); // odd: scalar loads
-                check(fp32, DType.FLOAT32, shape(1, 256, 256, 64, ta, tb), false, 1e-5); // whole tiles only
+                // large enough for the 128 tiles on 132 SMs (GemmPlan: 128 tiles only where they fill the GPU)
+                check(fp32, DType.FLOAT32, expectKernel("gemm128_f32", shape(1, 1536, 1408, 72, ta, tb)), false, 1e-5); // whole tiles, vector loads
+                check(fp32, DType.FLOAT32, expectKernel("gemm128_f32", shape(1, 1501, 1399, 77, ta, tb)), false, 1e-5); // edges, scalar loads
+                // smaller: the 64 tiles
+                check(fp32, DType.FLOAT32, expectKernel("gemm_f32", shape(1, 300, 260, 72, ta, tb)), false, 1e-5);
+                check(fp32, DType.FLOAT32, expectKernel("gemm_f32", shape(1, 257, 131, 77, ta, tb)), false, 1e-5);
             }
         }
+    }
+
+    /** s itself, after checking that GemmPlan picks {@code kernel} for it on this GPU (checked where it has 132 SMs, as H100 and H200). */
+    private static MatmulShape expectKernel(String kernel, MatmulShape s) {
+        GemmPlan p = GemmPlan.choose(s, true, false, fp32.multiprocessors());
+        if (fp32.multiprocessors() == H100_SMS) {
+            assertTrue(p.kernel().equals(kernel), "expected " + kernel + " for " + s + ", GemmPlan chose " + p);
+        }
+        return s;
     }
 
     @Test
     void splitKSumsItsSlicesEveryLayout() {
         for (boolean ta : new boolean[]{false, true}) {
             for (boolean tb : new boolean[]{false, true}) {
-                MatmulShape s = shape(1, 200, 130, 4100, ta, tb);
-                assertTrue(GemmPlan.choose(s, true, false, H100_SMS).splits() > 1, "expected a split plan");
+                MatmulShape s = expectKernel("gemm_f32", shape(1, 200, 130, 4100, ta, tb));
+                assertTrue(GemmPlan.choose(s, true, false, fp32.multiprocessors()).splits() > 1, "expected a split plan");
                 check(fp32, DType.FLOAT32, s, false, 1e-5);
+                MatmulShape big = expectKernel("gemm128_f32", shape(1, 390, 385, 4100, ta, tb));
+                assertTrue(GemmPlan.choose(big, true, false, fp32.multiprocessors()).splits() > 1, "expected a split plan");
+                check(fp32, DType.FLOAT32, big, false, 1e-5);
                 check(fp32, DType.FLOAT64, shape(1, 70, 66, 3000, ta, tb), false, 1e-12);
             }
         }

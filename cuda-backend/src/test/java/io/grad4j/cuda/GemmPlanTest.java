@@ -57,6 +57,8 @@ class GemmPlanTest {
     @Test
     void shortKOrManyTilesIsNeverSplit() {
         assertEquals(1, GemmPlan.choose(shape(1, 128, 512, 300, false, false), true, false, H100_SMS).splits());
+        // the batch-8192 forward layer: 256 tiles of 128 already give every SM work
+        assertEquals(1, GemmPlan.choose(shape(1, 8192, 512, 784, false, false), true, false, H100_SMS).splits());
         assertEquals(1, GemmPlan.choose(shape(64, 512, 512, 4096, false, false), true, false, H100_SMS).splits());
     }
 
@@ -70,6 +72,14 @@ class GemmPlanTest {
         assertEquals("gemm_tf32", GemmPlan.choose(shape(1, 10, 10, 10, false, false), true, true, H100_SMS).kernel());
         assertEquals("gemm_f64", GemmPlan.choose(shape(1, 1024, 1024, 1024, false, false), false, true, H100_SMS).kernel(),
                 "TF32 applies to FLOAT32 only");
+    }
+
+    @Test
+    void smallProductsUseSmallTilesSoMoreSmsWork() {
+        // a batch-128 layer: 4 tiles of 128 even split three ways would leave 120 of 132 SMs idle
+        GemmPlan p = GemmPlan.choose(shape(1, 128, 512, 784, false, false), true, false, H100_SMS);
+        assertEquals("gemm_f32", p.kernel());
+        assertEquals("gemm128_f32", GemmPlan.choose(shape(1, 1024, 1024, 1024, false, false), true, false, H100_SMS).kernel());
     }
 
     @Test
