@@ -327,27 +327,16 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized void download(Storage src, double[] dst) {
-        CudaStorage s = cuda(src);
-        checkLength("download", s.length(), dst.length);
-        refuseDuringCapture("download (item(), toArray())");
-        bind();
-        downloads++;
-        downloadBytes += s.bytes();
-        if (dst.length == 0) {
-            sync();
-            return;
-        }
-        if (staging.download(s.pointer(), s.dtype(), dst)) {
-            sync();
-            return;
-        }
-        if (s.dtype() == DType.FLOAT64) {
-            check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), s.pointer(), s.bytes()), "cuMemcpyDtoH");
-        } else {
-            float[] tmp = new float[dst.length];
-            check(JCudaDriver.cuMemcpyDtoH(Pointer.to(tmp), s.pointer(), s.bytes()), "cuMemcpyDtoH");
-            for (int i = 0; i < tmp.length; i++) {
-                dst[i] = tmp[i];
+        CudaStorage s = startDownload(src, dst.length);
+        if (dst.length > 0 && !staging.download(s.pointer(), s.dtype(), dst)) {
+            if (s.dtype() == DType.FLOAT64) {
+                deviceToHost(Pointer.to(dst), s);
+            } else {
+                float[] tmp = new float[dst.length];
+                deviceToHost(Pointer.to(tmp), s);
+                for (int i = 0; i < tmp.length; i++) {
+                    dst[i] = tmp[i];
+                }
             }
         }
         sync(); // surfaces asynchronous kernel errors at the first point the caller waits anyway
@@ -355,30 +344,35 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized void download(Storage src, float[] dst) {
+        CudaStorage s = startDownload(src, dst.length);
+        if (dst.length > 0 && !staging.download(s.pointer(), s.dtype(), dst)) {
+            if (s.dtype() == DType.FLOAT32) {
+                deviceToHost(Pointer.to(dst), s);
+            } else {
+                double[] tmp = new double[dst.length];
+                deviceToHost(Pointer.to(tmp), s);
+                for (int i = 0; i < tmp.length; i++) {
+                    dst[i] = (float) tmp[i];
+                }
+            }
+        }
+        sync();
+    }
+
+    /** What every download checks and counts before copying. */
+    private CudaStorage startDownload(Storage src, int length) {
         CudaStorage s = cuda(src);
-        checkLength("download", s.length(), dst.length);
+        checkLength("download", s.length(), length);
         refuseDuringCapture("download (item(), toArray())");
         bind();
         downloads++;
         downloadBytes += s.bytes();
-        if (dst.length == 0) {
-            sync();
-            return;
-        }
-        if (staging.download(s.pointer(), s.dtype(), dst)) {
-            sync();
-            return;
-        }
-        if (s.dtype() == DType.FLOAT32) {
-            check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), s.pointer(), s.bytes()), "cuMemcpyDtoH");
-        } else {
-            double[] tmp = new double[dst.length];
-            check(JCudaDriver.cuMemcpyDtoH(Pointer.to(tmp), s.pointer(), s.bytes()), "cuMemcpyDtoH");
-            for (int i = 0; i < tmp.length; i++) {
-                dst[i] = (float) tmp[i];
-            }
-        }
-        sync();
+        return s;
+    }
+
+    /** The direct (unstaged) copy of all of s into host memory. */
+    private void deviceToHost(Pointer dst, CudaStorage s) {
+        check(JCudaDriver.cuMemcpyDtoH(dst, s.pointer(), s.bytes()), "cuMemcpyDtoH");
     }
 
     @Override
