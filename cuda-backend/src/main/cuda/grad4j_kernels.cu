@@ -1058,6 +1058,22 @@ extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 2) gemm_tf32(GemmArgs
 // forward:  loss[r] = log(sum exp(x - m)) + m - x[label]          (m = row max)
 // backward: out[r,c] = g[r] * (exp(x - m) / sum - [c == label])    (softmax recomputed, not saved)
 
+// Row r's result from its max m and its sum s of exp(x - m): the loss (when loss is given), or
+// the gradient at columns c0, c0 + step, ... (when out is given; loss is then null everywhere).
+template <typename T, typename A>
+__device__ __forceinline__ void cross_entropy_row_result(const T* row, int label, A m, A s, T* loss, const T* g, T* out,
+                                                         i64 r, int classes, int c0, int step) {
+    if (out == nullptr) {
+        if (loss != nullptr) loss[r] = (T)(log(s) + m - (A)row[label]);
+        return;
+    }
+    A gr = (A)g[r];
+    for (int c = c0; c < classes; c += step) {
+        A p = exp((A)row[c] - m) / s;
+        out[r * (i64)classes + c] = (T)(gr * (p - (c == label ? A(1) : A(0))));
+    }
+}
+
 template <typename T> __device__ void cross_entropy_impl(const T* x, const T* labels, T* loss, const T* g, T* out,
                                                          i64 rows, int classes) {
     typedef typename Acc<T>::type A;
@@ -1072,16 +1088,7 @@ template <typename T> __device__ void cross_entropy_impl(const T* x, const T* la
         A s = A(0);
         for (int c = lane; c < classes; c += 32) s += exp((A)row[c] - m);
         s = __shfl_sync(0xffffffffu, warp_sum(s), 0);
-        int label = (int)labels[r];
-        if (loss != nullptr) {
-            if (lane == 0) loss[r] = (T)(log(s) + m - (A)row[label]);
-        } else {
-            A gr = (A)g[r];
-            for (int c = lane; c < classes; c += 32) {
-                A p = exp((A)row[c] - m) / s;
-                out[r * (i64)classes + c] = (T)(gr * (p - (c == label ? A(1) : A(0))));
-            }
-        }
+        cross_entropy_row_result(row, (int)labels[r], m, s, lane == 0 ? loss : nullptr, g, out, r, classes, lane, 32);
     }
 }
 extern "C" __global__ void cross_entropy_f32(const float* x, const float* labels, float* loss, i64 rows, int classes) {
@@ -1110,16 +1117,7 @@ template <typename T> __device__ void cross_entropy_small_impl(const T* x, const
         for (int c = 0; c < classes; c++) m = max_nan(m, (A)row[c]);
         A s = A(0);
         for (int c = 0; c < classes; c++) s += exp((A)row[c] - m);
-        int label = (int)labels[r];
-        if (loss != nullptr) {
-            loss[r] = (T)(log(s) + m - (A)row[label]);
-        } else {
-            A gr = (A)g[r];
-            for (int c = 0; c < classes; c++) {
-                A p = exp((A)row[c] - m) / s;
-                out[r * (i64)classes + c] = (T)(gr * (p - (c == label ? A(1) : A(0))));
-            }
-        }
+        cross_entropy_row_result(row, (int)labels[r], m, s, loss, g, out, r, classes, 0, 1);
     }
 }
 extern "C" __global__ void cross_entropy_small_f32(const float* x, const float* labels, float* loss, i64 rows, int classes) {
