@@ -5,7 +5,6 @@ import io.grad4j.TensorScope;
 import io.grad4j.cuda.CudaBackend;
 import io.grad4j.cuda.CudaGraph;
 import io.grad4j.data.Batch;
-import io.grad4j.nn.Losses;
 import io.grad4j.nn.Module;
 import io.grad4j.optim.Optimizer;
 
@@ -68,14 +67,11 @@ final class GraphedStep implements AutoCloseable {
         return graphOutputs;
     }
 
+    /** The step on the static input; its loss and logits are this object's to close, not any caller scope's. */
     private Tensor[] record() {
         try (TensorScope scope = TensorScope.open()) {
-            opt.zeroGrad();
-            Tensor logits = model.forward(x);
-            Tensor loss = Losses.crossEntropy(logits, labels);
-            loss.backward();
-            opt.step();
-            return new Tensor[] {TensorScope.keep(loss), TensorScope.keep(logits)};
+            Tensor[] lossAndLogits = TrainCommand.trainingStep(model, opt, x, labels);
+            return new Tensor[] {lossAndLogits[0].persistent(), lossAndLogits[1].persistent()};
         }
     }
 

@@ -184,22 +184,18 @@ final class TrainCommand implements Callable<Integer> {
                         if (cudaGraph && graphed == null) {
                             graphed = new GraphedStep((CudaBackend) device, model, opt, b.features());
                         }
-                        if (graphed != null && graphed.fits(b)) {
-                            Tensor[] lossAndLogits = graphed.step(b);
+                        try (TensorScope step = TensorScope.open()) {
+                            Tensor[] lossAndLogits;
+                            if (graphed != null && graphed.fits(b)) {
+                                lossAndLogits = graphed.step(b);
+                            } else {
+                                try (Tensor x = b.features()) {
+                                    lossAndLogits = trainingStep(model, opt, x, b.labels());
+                                }
+                            }
                             lossSum += lossAndLogits[0].item() * b.size();
                             correct += countCorrect(lossAndLogits[1], b.labels());
                             seen += b.size();
-                        } else {
-                            try (TensorScope step = TensorScope.open(); Tensor x = b.features()) {
-                                opt.zeroGrad();
-                                Tensor logits = model.forward(x);
-                                Tensor loss = Losses.crossEntropy(logits, b.labels());
-                                loss.backward();
-                                opt.step();
-                                lossSum += loss.item() * b.size();
-                                correct += countCorrect(logits, b.labels());
-                                seen += b.size();
-                            }
                         }
                         if (bar != null) {
                             bar.step();
@@ -244,6 +240,16 @@ final class TrainCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "final: epochs=%d test_accuracy=%.4f train_loss=%.4f seconds=%.1f backend=%s%n",
                 epochs, testAccuracy, trainLoss, total, device.name());
         return 0;
+    }
+
+    /** One step: forward, cross-entropy, backward, optimizer update. Returns {loss, logits}. */
+    static Tensor[] trainingStep(Module model, Optimizer opt, Tensor x, int[] labels) {
+        opt.zeroGrad();
+        Tensor logits = model.forward(x);
+        Tensor loss = Losses.crossEntropy(logits, labels);
+        loss.backward();
+        opt.step();
+        return new Tensor[] {loss, logits};
     }
 
     private void validate() {
