@@ -108,17 +108,32 @@ template <typename T> __device__ __forceinline__ T max_nan(T acc, T v) {
     return v > acc ? v : acc;
 }
 
-// Offset of contiguous index i over shape (rank r) in an operand with element strides s.
-__device__ __forceinline__ i64 strided_offset(i64 i, int rank, const Dims& shape, const Dims& s) {
-    i64 off = 0;
-    for (int ax = rank - 1; ax >= 0; ax--) {
-        i64 d = shape.v[ax];
-        i64 q = i / d;
-        off += (i - q * d) * s.v[ax];
-        i = q;
+// Offsets in two operands (element strides sa, sb) of contiguous index i over shape (rank axes).
+// The loop runs over all MAX_RANK slots, unrolled, and skips those >= rank: a loop bounded by
+// rank indexes the Dims structs at run time, which made the compiler copy them into local memory
+// (the SASS of binary_strided had 66 local loads and stores). I is the index type of the
+// divisions: 32-bit when the element count fits (a 32-bit division is a few instructions, a
+// 64-bit one a long sequence); the callers pick it once per launch.
+template <typename I> __device__ __forceinline__ void strided_offsets(i64 i, int rank, const Dims& shape, const Dims& sa,
+                                                                      const Dims& sb, i64& a, i64& b) {
+    I r = (I)i;
+    a = 0;
+    b = 0;
+#pragma unroll
+    for (int ax = MAX_RANK - 1; ax >= 0; ax--) {
+        if (ax < rank) {
+            I d = (I)shape.v[ax];
+            I q = r / d;
+            i64 idx = (i64)(r - q * d);
+            a += idx * sa.v[ax];
+            b += idx * sb.v[ax];
+            r = q;
+        }
     }
-    return off;
 }
+
+// Whether every index of an n-element launch fits the 32-bit division path.
+__device__ __forceinline__ bool fits_u32(i64 n) { return n <= 0xffffffffLL; }
 
 // =========================================================================== contiguous fast path
 // Memory-bound kernels move 16 bytes per access (one LDG.128/STG.128: 4 floats or 2 doubles)
@@ -289,20 +304,18 @@ extern "C" __global__ void binary_rows_f64(int op, const double* a, i64 aRow, in
     binary_rows_impl(op, a, aRow, aStep, b, bRow, bStep, out, rows, cols);
 }
 
-template <typename T> __device__ void binary_strided_impl(int op, const T* a, const T* b, T* out, i64 n, int rank,
-                                                          Dims shape, Dims as, Dims bs) {
+template <typename T, typename I> __device__ void binary_strided_loop(int op, const T* a, const T* b, T* out, i64 n, int rank,
+                                                                       const Dims& shape, const Dims& as, const Dims& bs) {
     GRID_STRIDE(i, n) {
-        i64 ao = 0, bo = 0, r = i;
-        for (int ax = rank - 1; ax >= 0; ax--) {
-            i64 d = shape.v[ax];
-            i64 q = r / d;
-            i64 idx = r - q * d;
-            ao += idx * as.v[ax];
-            bo += idx * bs.v[ax];
-            r = q;
-        }
+        i64 ao, bo;
+        strided_offsets<I>(i, rank, shape, as, bs, ao, bo);
         out[i] = binary_apply(op, a[ao], b[bo]);
     }
+}
+template <typename T> __device__ void binary_strided_impl(int op, const T* a, const T* b, T* out, i64 n, int rank,
+                                                          const Dims& shape, const Dims& as, const Dims& bs) {
+    if (fits_u32(n)) binary_strided_loop<T, unsigned>(op, a, b, out, n, rank, shape, as, bs);
+    else binary_strided_loop<T, i64>(op, a, b, out, n, rank, shape, as, bs);
 }
 extern "C" __global__ void binary_strided_f32(int op, const float* a, const float* b, float* out, i64 n, int rank,
                                               Dims shape, Dims as, Dims bs) {
@@ -313,8 +326,16 @@ extern "C" __global__ void binary_strided_f64(int op, const double* a, const dou
     binary_strided_impl(op, a, b, out, n, rank, shape, as, bs);
 }
 
-template <typename T> __device__ void strided_copy_impl(const T* src, T* dst, i64 n, int rank, Dims shape, Dims s) {
-    GRID_STRIDE(i, n) { dst[i] = src[strided_offset(i, rank, shape, s)]; }
+template <typename T, typename I> __device__ void strided_copy_loop(const T* src, T* dst, i64 n, int rank, const Dims& shape, const Dims& s) {
+    GRID_STRIDE(i, n) {
+        i64 at, unused;
+        strided_offsets<I>(i, rank, shape, s, s, at, unused);
+        dst[i] = src[at];
+    }
+}
+template <typename T> __device__ void strided_copy_impl(const T* src, T* dst, i64 n, int rank, const Dims& shape, const Dims& s) {
+    if (fits_u32(n)) strided_copy_loop<T, unsigned>(src, dst, n, rank, shape, s);
+    else strided_copy_loop<T, i64>(src, dst, n, rank, shape, s);
 }
 extern "C" __global__ void strided_copy_f32(const float* src, float* dst, i64 n, int rank, Dims shape, Dims s) {
     strided_copy_impl(src, dst, n, rank, shape, s);
@@ -659,15 +680,20 @@ template <typename T> __device__ __forceinline__ T b_at(const GemmArgs& g, const
 
 // ---- 64 x 64 tiles, any dtype: small products and FLOAT64 --------------------------------------
 // 256 threads, 16-deep k slices in shared memory, each thread accumulates a 4 x 4 register block
-// at rows ty + 16 r and columns tx + 16 c (conflict-free shared reads).
+// at rows ty * 4 + r and columns tx * 4 + c: its four A and four B values of a k step lie side by
+// side, so each comes in one 16-byte shared load (two for doubles) and a k step is 16 FMAs per 2
+// loads. (Rows ty + 16 r, as before, took 8 scalar loads: the SASS showed 2 FMAs per shared load,
+// which bounds the kernel at shared-memory speed.) Within a warp the A reads are 2 addresses
+// (broadcast) and the B reads 16 consecutive vectors.
 
 #define TILE 64
 #define TK 16
 #define GEMM_THREADS 256
+#define GEMM64_PAD 4 // As rows stay 16-byte aligned; the transposing stores conflict at most 2-way
 
 template <typename T> __device__ void gemm64_impl(const GemmArgs& g, const T* A, const T* B, T* C) {
-    __shared__ T As[TK][TILE + 1];
-    __shared__ T Bs[TK][TILE];
+    __shared__ __align__(16) T As[TK][TILE + GEMM64_PAD];
+    __shared__ __align__(16) T Bs[TK][TILE];
     GemmBlock<T> blk = gemm_block(g, A, B, C);
     int tid = threadIdx.x;
     int tx = tid & 15;
@@ -696,9 +722,14 @@ template <typename T> __device__ void gemm64_impl(const GemmArgs& g, const T* A,
         for (int kk = 0; kk < TK; kk++) {
             T a[4], bv[4];
 #pragma unroll
-            for (int r = 0; r < 4; r++) a[r] = As[kk][ty + 16 * r];
+            for (int h = 0; h < 4 * (int)sizeof(T) / 16; h++) {
+                Pack<T> pa = load_pack(&As[kk][ty * 4], h), pb = load_pack(&Bs[kk][tx * 4], h);
 #pragma unroll
-            for (int c = 0; c < 4; c++) bv[c] = Bs[kk][tx + 16 * c];
+                for (int x = 0; x < 16 / (int)sizeof(T); x++) {
+                    a[h * 16 / sizeof(T) + x] = pa.v[x];
+                    bv[h * 16 / sizeof(T) + x] = pb.v[x];
+                }
+            }
 #pragma unroll
             for (int r = 0; r < 4; r++)
 #pragma unroll
@@ -708,11 +739,11 @@ template <typename T> __device__ void gemm64_impl(const GemmArgs& g, const T* A,
     }
 #pragma unroll
     for (int r = 0; r < 4; r++) {
-        int gi = row0 + ty + 16 * r;
+        int gi = row0 + ty * 4 + r;
         if (gi >= g.m) continue;
 #pragma unroll
         for (int c = 0; c < 4; c++) {
-            int gj = col0 + tx + 16 * c;
+            int gj = col0 + tx * 4 + c;
             if (gj < g.n) blk.C[(i64)gi * g.n + gj] = acc[r][c];
         }
     }
