@@ -5,10 +5,18 @@
 #   src/main/cuda/grad4j_kernels.cu.sha256      hash of the source the committed fatbin was built from
 #   src/main/resources/io/grad4j/cuda/grad4j_kernels.fatbin(.sha256)   the binary the backend loads
 #   src/main/cuda/ptxas-report.txt              ptxas -v output (registers, spills) of that build
+#   src/main/cuda/sass-report.txt               per-kernel instruction mix of the machine code
+#                                               (sass_summary.py; SassReportTest checks it)
 #
 # Source unchanged: does nothing (no nvcc needed). Source changed and nvcc present: rebuilds all
 # of the above. Source changed and no nvcc: fails, because the fatbin would no longer match.
-# --force rebuilds regardless. Runs from any directory; Maven calls it in generate-resources.
+# --force rebuilds regardless; --sass rewrites only sass-report.txt. Runs from any directory;
+# Maven calls it in generate-resources.
+#
+# The SASS comes from cuobjdump: $CUOBJDUMP, else cuobjdump on PATH, else the one in Debian's
+# nvidia-cuda-toolkit 12.4 package (non-free), fetched once by its pinned sha256 into
+# ~/.cache/grad4j (this build machine has nvcc but no cuobjdump; 12.4 reads nvcc 13's sm_80 and
+# sm_90 code).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$here/src/main/cuda/grad4j_kernels.cu"
@@ -18,6 +26,43 @@ report="$here/src/main/cuda/ptxas-report.txt"
 NVCC="${NVCC:-nvcc}"
 # sm_80 and sm_90 machine code, plus compute_90 PTX the driver can JIT for newer GPUs.
 GENCODE=(-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
+
+sassReport="$here/src/main/cuda/sass-report.txt"
+DEB_URL="http://deb.debian.org/debian/pool/non-free/n/nvidia-cuda-toolkit/nvidia-cuda-toolkit_12.4.131~12.4.1-2_amd64.deb"
+DEB_SHA256="cd5fe85aee38d108b315f408a688641478f2402622a10c677478eb7a6c4e5319"
+
+# Prints the path of a cuobjdump, fetching Debian's when none is installed.
+find_cuobjdump() {
+  if [[ -n "${CUOBJDUMP:-}" ]]; then echo "$CUOBJDUMP"; return; fi
+  if command -v cuobjdump >/dev/null 2>&1; then command -v cuobjdump; return; fi
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/grad4j/cuda-tools-12.4"
+  if [[ ! -x "$cache/usr/bin/cuobjdump" || ! -x "$cache/usr/bin/nvdisasm" ]]; then
+    echo "build-kernels: fetching cuobjdump and nvdisasm (Debian nvidia-cuda-toolkit 12.4, an 87 MB download) into $cache" >&2
+    mkdir -p "$cache"
+    curl -sSfL --retry 3 -o "$cache/toolkit.deb" "$DEB_URL"
+    echo "$DEB_SHA256  $cache/toolkit.deb" | sha256sum -c --quiet -
+    # cuobjdump -sass runs nvdisasm, which it looks for on PATH
+    dpkg-deb --fsys-tarfile "$cache/toolkit.deb" | tar -x -C "$cache" ./usr/bin/cuobjdump ./usr/bin/nvdisasm
+    rm -f "$cache/toolkit.deb"
+  fi
+  echo "$cache/usr/bin/cuobjdump"
+}
+
+write_sass_report() {
+  local tool sass
+  tool="$(find_cuobjdump)"
+  sass="$(mktemp)"
+  PATH="$(dirname "$tool"):$PATH" "$tool" -sass "$out" > "$sass"
+  python3 "$here/sass_summary.py" "$sass" "$(sha256sum "$out" | cut -d' ' -f1)" \
+    "cuobjdump $("$tool" --version | tail -1)" > "$sassReport"
+  rm -f "$sass"
+  echo "build-kernels: wrote $sassReport"
+}
+
+if [[ "${1:-}" == "--sass" ]]; then
+  write_sass_report
+  exit 0
+fi
 
 current="$(sha256sum "$src" | cut -d' ' -f1)"
 recorded="$(cut -d' ' -f1 "$srcHash" 2>/dev/null || true)"
@@ -30,7 +75,7 @@ if ! command -v "$NVCC" >/dev/null 2>&1; then
   echo "ERROR: $src changed (sha256 $current, fatbin built from ${recorded:-nothing})" >&2
   echo "       but nvcc is not on PATH, so grad4j_kernels.fatbin cannot be rebuilt." >&2
   echo "       Run cuda-backend/build-kernels.sh on a machine with the CUDA toolkit (nvcc >= 12)" >&2
-  echo "       and commit the .fatbin, its .sha256, the .cu.sha256 and ptxas-report.txt," >&2
+  echo "       and commit the .fatbin, its .sha256, the .cu.sha256, ptxas-report.txt and sass-report.txt," >&2
   echo "       or revert the .cu change." >&2
   exit 1
 fi
@@ -49,3 +94,4 @@ rm -f "$report.tmp"
 (cd "$(dirname "$out")" && sha256sum "$(basename "$out")" > "$(basename "$out").sha256")
 (cd "$(dirname "$src")" && sha256sum "$(basename "$src")" > "$(basename "$src").sha256")
 echo "build-kernels: wrote $out ($(stat -c %s "$out") bytes) and $report"
+write_sass_report
