@@ -49,6 +49,11 @@ step() { # name, log file, lines of the log to show, timeout seconds, command...
   tail -n "$show" "$out/$log"
   local verdict=PASS
   if (( rc == 124 || rc == 137 )); then verdict="TIMEOUT"; elif (( rc != 0 )); then verdict="FAIL(rc=$rc)"; fi
+  # JMH exits 0 when a benchmark throws (it goes on with the next parameters, which we want: -foe
+  # would lose them), printing <failure> and the exception; such a step is not a pass
+  local failures
+  failures=$(grep -c "<failure>" "$out/$log")
+  if [[ "$verdict" == PASS && "$failures" -gt 0 ]]; then verdict="FAIL($failures benchmark runs threw; see the log)"; fi
   names+=("$name"); results+=("$verdict in $(( $(date +%s) - s ))s, log $log")
 }
 
