@@ -186,6 +186,9 @@ public final class Engine {
             Tensor copy = Tensor.empty(leaf.backendInternal(), leaf.dtypeInternal(), leaf.shapeInternal());
             leaf.backendInternal().copy(g.storage(), copy.storage());
             leaf.setGrad(copy);
+        } else if (existing.zerosPending()) {
+            // zeroGrad deferred its fill: zeros + g is g, so copy over the buffer (one pass, no fill)
+            leaf.backendInternal().copy(g.storage(), existing.storageToOverwrite());
         } else {
             long[] s = BroadcastShape.contiguousStrides(existing.shapeInternal());
             leaf.backendInternal().binary(BinaryOp.ADD, existing.storage(), s, g.storage(), s,

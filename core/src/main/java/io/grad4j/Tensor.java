@@ -431,11 +431,15 @@ public final class Tensor implements AutoCloseable {
         return view(shape);
     }
 
-    /** Sets the accumulated gradient to zeros (in place, so references to it stay valid). */
+    /**
+     * Sets the accumulated gradient to zeros in place, so references to it (and views of it) stay
+     * valid. The zeros are written when the gradient is next read; a backward pass that reaches
+     * this tensor copies its gradient over them instead of filling and then adding.
+     */
     public void zeroGrad() {
         checkOpen();
-        if (grad != null) {
-            backend.fill(grad.storage(), 0.0);
+        if (grad != null && !grad.isClosed()) {
+            grad.ref.zeroLater(backend);
         }
     }
 
@@ -557,6 +561,17 @@ public final class Tensor implements AutoCloseable {
     Storage storage() {
         checkOpen();
         return ref.storage();
+    }
+
+    /** Whether this tensor's buffer holds zeros that {@link #zeroGrad} deferred. */
+    boolean zerosPending() {
+        return ref.zerosPending();
+    }
+
+    /** The buffer for a caller that writes every element of it (deferred zeros are dropped). */
+    Storage storageToOverwrite() {
+        checkOpen();
+        return ref.storageToOverwrite();
     }
 
     int[] shapeInternal() {

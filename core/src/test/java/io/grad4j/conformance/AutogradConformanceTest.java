@@ -250,6 +250,36 @@ public abstract class AutogradConformanceTest extends BackendTestBase {
         assertArrayEquals(new double[] {3, 3, 3}, x.grad().toDoubleArray(), 1e-12);
     }
 
+    /** zeroGrad defers its fill (StorageRef.zeroLater): whoever reads the gradient still sees zeros. */
+    @Test
+    void zeroedGradientsReadAsZerosThroughEveryReference() {
+        Tensor w = Tensor.of(new double[] {1, 2, 3, 4}, 2, 2).requiresGrad(true);
+        Tensor unused = Tensor.of(new double[] {5, 6}, 2).requiresGrad(true);
+        w.mul(w).sum().add(unused.sum()).backward();
+        Tensor g = w.grad();
+        Tensor flat = g.reshape(4);       // a view taken before zeroGrad shares the buffer
+        w.zeroGrad();
+        unused.zeroGrad();
+        assertArrayEquals(new double[4], flat.toDoubleArray());
+        assertArrayEquals(new double[4], w.grad().toDoubleArray());
+        // the next backward reaches w but not `unused`: w's gradient is the new one alone, and
+        // `unused` keeps reading zeros, also inside an expression
+        w.mul(3).sum().backward();
+        assertArrayEquals(new double[] {3, 3, 3, 3}, g.toDoubleArray(), 1e-12);
+        assertArrayEquals(new double[] {3, 3, 3, 3}, flat.toDoubleArray(), 1e-12);
+        assertArrayEquals(new double[] {1, 1}, unused.grad().add(1.0).toDoubleArray(), 1e-12);
+        // zeroGrad, then two backward calls: the first overwrites the deferred zeros, the second adds
+        w.zeroGrad();
+        w.sum().backward();
+        w.sum().backward();
+        assertArrayEquals(new double[] {2, 2, 2, 2}, flat.toDoubleArray(), 1e-12);
+        // a gradient closed while its zeros were pending is simply gone
+        w.zeroGrad();
+        g.close();
+        w.sum().backward();
+        assertArrayEquals(new double[] {1, 1, 1, 1}, w.grad().toDoubleArray(), 1e-12);
+    }
+
     @Test
     void gradientsKeepTheParameterShapeAndDtype() {
         Tensor w = Tensor.randn(DType.FLOAT32, 70, 3, 1).requiresGrad(true);

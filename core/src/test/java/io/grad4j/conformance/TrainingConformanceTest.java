@@ -3,6 +3,8 @@ package io.grad4j.conformance;
 import io.grad4j.DType;
 import io.grad4j.Tensor;
 import io.grad4j.TensorScope;
+import io.grad4j.backend.Backend;
+import io.grad4j.backend.Backends;
 import io.grad4j.nn.Linear;
 import io.grad4j.nn.Losses;
 import io.grad4j.nn.ReLU;
@@ -40,6 +42,59 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
         p.mul(p).sum().backward(); // grad = 2p
         sgd.step();
         assertArrayEquals(new double[] {0.8, 1.6}, p.toDoubleArray(), 1e-12);
+    }
+
+    /**
+     * What one SGD step of a two-hidden-layer MLP asks of the backend, counted through a proxy:
+     * on a GPU each call is a kernel launch, and small batches are launch-bound. Forward: 3
+     * matmuls, 3 bias adds, 2 ReLUs, cross-entropy and its mean (sum, scale); backward: the seed,
+     * the mean's scale and broadcast, cross-entropy, 5 matmuls, 3 bias sums, 2 ReLU derivatives,
+     * 6 gradient copies; 6 one-pass updates. The gradients of a zeroed step are copied, not
+     * filled with zeros and then added to (zeroGrad defers its fill; the copy overwrites it).
+     */
+    @Test
+    void aTrainingStepMakesNoBackendCallsBeyondItsOperations() {
+        Map<String, Integer> calls = new java.util.TreeMap<>();
+        boolean[] counting = {false};
+        Backend inner = backend();
+        Backend counted = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (counting[0]) {
+                        String key = method.getName();
+                        if (args != null && args.length > 0 && args[0] instanceof Enum<?> op) {
+                            key += " " + op.name();
+                        }
+                        calls.merge(key, 1, Integer::sum);
+                    }
+                    try {
+                        return method.invoke(inner, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        try (Backends.Scope ignored = Backends.use(counted)) {
+            Sequential model = new Sequential(new Linear(8, 16, 1), new ReLU(), new Linear(16, 12, 2), new ReLU(),
+                    new Linear(12, 3, 3));
+            SGD sgd = new SGD(model.parameters(), 0.1);
+            Tensor x = Tensor.rand(DType.FLOAT32, 4, 5, 8);
+            int[] labels = {0, 2, 1, 1, 0};
+            for (int step = 0; step < 2; step++) {
+                counting[0] = step == 1; // the second step: gradients exist and are zeroed, as in training
+                try (TensorScope ignoredStep = TensorScope.open()) {
+                    sgd.zeroGrad();
+                    Tensor loss = Losses.crossEntropy(model.forward(x), labels);
+                    loss.backward();
+                    sgd.step();
+                }
+            }
+        }
+        calls.keySet().removeIf(k -> k.startsWith("allocate")); // memory, not work
+        assertEquals(Map.ofEntries(
+                Map.entry("matmul", 8), Map.entry("binary ADD", 3), Map.entry("unary RELU", 2),
+                Map.entry("crossEntropy", 1), Map.entry("reduce SUM", 4), Map.entry("unary MUL_SCALAR", 1),
+                Map.entry("fill", 1), Map.entry("unaryBackward MUL_SCALAR", 1), Map.entry("stridedCopy", 1),
+                Map.entry("crossEntropyBackward", 1), Map.entry("unaryBackward RELU", 2), Map.entry("copy", 6),
+                Map.entry("axpby", 6)), calls);
     }
 
     @Test

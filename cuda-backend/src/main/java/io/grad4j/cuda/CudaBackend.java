@@ -744,6 +744,10 @@ public final class CudaBackend implements Backend {
      * running it (stream capture); {@link CudaGraph#replay()} runs it. Run the step once eagerly
      * first, so that buffers it creates lazily (optimizer momentum) exist outside the graph. The
      * backend's monitor is held for the whole capture, so other threads' work cannot slip in.
+     * Only device work is recorded, so host-side decisions are taken once, at capture: call
+     * {@code zeroGrad} inside the step, as a training step does. (Gradients zeroed before the
+     * capture would be recorded as overwritten, since zeroGrad defers its fill until a backward
+     * pass copies over it, and every replay would overwrite them again instead of adding.)
      */
     public synchronized CudaGraph capture(Runnable step) {
         if (step == null) {
