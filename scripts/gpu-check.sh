@@ -9,7 +9,8 @@
 #   4. compute-sanitizer memcheck and racecheck over the primitive-level test class
 #   5. speed beside PyTorch on the same GPU (issue #7): the PyTorch workload peer (TF32 off and on),
 #      JMH on cuda (elementwise, NN/NT/TN matmul, MLP step, tiny op; then matmul again with
-#      -Dgrad4j.cuda.tf32=true), the PyTorch training peer, and benchmarks/peers/gpu_report.py's
+#      -Dgrad4j.cuda.tf32=true, through cuBLAS, and the launch-bound ones with JCuda's kernel launch),
+#      the PyTorch training peer, and benchmarks/peers/gpu_report.py's
 #      tables of ratios against the issue's targets (MET / NOT MET)
 #   6. a pass/fail table, then the issue #7 tables (also written to $OUT/issue7-report.md)
 # Logs, JUnit XML and the JMH and PyTorch JSON are packed into $OUT/gpu-check-logs.tgz (.gpu-out/
@@ -169,12 +170,19 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
     "${jmh_opts[@]}" -wi 1 -p n="$sizes" -p layout=NN -p calls=4 \
     -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.cuda.gemm=cublas" \
     -rf json -rff "$out/jmh-matmul-cublas.json"
+  # the launch-bound workloads again with JCuda's kernel launch path instead of the default
+  # (cuLaunchKernel through the foreign-function API): what the native launcher saves per launch
+  perf_step "JMH launch-bound, JCuda launch" jmh-jcuda-launch.log 6 35 20 "${jmh[@]}" \
+    "MlpTrainStepBenchmark|OpOverheadBenchmark" "${jmh_opts[@]}" -wi 2 -p batch=128 -p graph=false \
+    -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.cuda.launcher=jcuda" \
+    -rf json -rff "$out/jmh-jcuda-launch.json"
   perf_step "PyTorch train on cuda (peer)" torch-train.log 4 40 15 python3 benchmarks/peers/pytorch_train.py --device cuda
   step "issue #7 report" report.log 0 20 python3 benchmarks/peers/gpu_report.py \
     --jmh "$out/jmh-elementwise.json" --jmh "$out/jmh-matmul.json" --jmh "$out/jmh-mlp-overhead.json" \
-    --jmh-tf32 "$out/jmh-matmul-tf32.json" --jmh-cublas "$out/jmh-matmul-cublas.json" --torch "$out/pytorch-bench.json" \
+    --jmh-tf32 "$out/jmh-matmul-tf32.json" --jmh-cublas "$out/jmh-matmul-cublas.json" \
+    --jmh-jcuda-launch "$out/jmh-jcuda-launch.json" --torch "$out/pytorch-bench.json" \
     --log "$out/jmh-elementwise.log" --log "$out/jmh-matmul.log" --log "$out/jmh-mlp.log" \
-    --log "$out/jmh-matmul-tf32.log" --log "$out/jmh-matmul-cublas.log" --sizes "$sizes" --batches 128,8192 --out "$out/issue7-report.md"
+    --log "$out/jmh-matmul-tf32.log" --log "$out/jmh-matmul-cublas.log" --log "$out/jmh-jcuda-launch.log" --sizes "$sizes" --batches 128,8192 --out "$out/issue7-report.md"
 fi
 
 echo

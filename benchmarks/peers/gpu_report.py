@@ -162,6 +162,8 @@ def main(argv=None):
     ap.add_argument("--jmh-tf32", action="append", default=[], help="JMH JSON of the TF32 matmul run")
     ap.add_argument("--jmh-cublas", action="append", default=[],
                     help="JMH JSON of the matmul run through cuBLAS (-Dgrad4j.cuda.gemm=cublas)")
+    ap.add_argument("--jmh-jcuda-launch", action="append", default=[],
+                    help="JMH JSON of the tiny op and MLP run with JCuda's launch path (-Dgrad4j.cuda.launcher=jcuda)")
     ap.add_argument("--torch", help="pytorch_bench.py JSON from the same GPU")
     ap.add_argument("--log", action="append", default=[], help="JMH logs, for the backend description lines")
     ap.add_argument("--sizes", default="1024,4096,8192")
@@ -174,6 +176,7 @@ def main(argv=None):
     ours = load_jmh(args.jmh, notes)
     tf32 = load_jmh(args.jmh_tf32, notes)
     cublas = load_jmh(args.jmh_cublas, notes)
+    jcuda_launch = load_jmh(args.jmh_jcuda_launch, notes)
     torch = {}
     if args.torch:
         try:
@@ -335,6 +338,32 @@ def main(argv=None):
         ratio = ratio_of(mine, theirs)
         rows.append([label, with_error(fmt(mine, 2), r), fmt(theirs, 2), "n/a" if ratio is None else "%.2fx" % ratio])
     rep.table(["tiny add", "grad4j us/op", "PyTorch us/op", "grad4j / PyTorch"], rows)
+
+    # the kernel launch path: the default (cuLaunchKernel through the foreign-function API) against
+    # JCuda's, on the launch-bound workloads
+    if jcuda_launch:
+        out.append("**Kernel launch path**: default (`cuLaunchKernel` through the foreign-function API) vs JCuda's "
+                   "(`-Dgrad4j.cuda.launcher=jcuda`), reported (no target):")
+        out.append("")
+        rows = []
+        for label, name, params, scale, unit in (
+                ("tiny add, no autograd", "OpOverheadBenchmark.addWithoutAutograd", {}, 1e6, "us"),
+                ("tiny add, autograd + backward", "OpOverheadBenchmark.addWithAutogradAndBackward", {}, 1e6, "us"),
+                ("MLP step, batch 128", "MlpTrainStepBenchmark.trainStep", {"batch": 128, "graph": "false"}, 1e3, "ms")):
+            default = pick(ours, name, backend=be, **params)
+            if default is None and "graph" in params:
+                default = pick(ours, name, backend=be, batch=params["batch"])
+            jc = pick(jcuda_launch, name, backend=be, **params)
+            if jc is None and "graph" in params:
+                jc = pick(jcuda_launch, name, backend=be, batch=params["batch"])
+            mine = default.seconds * scale if default else None
+            theirs = jc.seconds * scale if jc else None
+            ratio = ratio_of(mine, theirs)
+            rows.append(["%s (%s)" % (label, unit), with_error(fmt(mine, 3), default), with_error(fmt(theirs, 3), jc),
+                         "n/a" if ratio is None else "%.2fx" % ratio])
+        rep.table(["workload", "default launch", "JCuda launch", "default / JCuda"], rows)
+        if any(last_jvm_property(r, "grad4j.cuda.launcher") != "jcuda" for r in jcuda_launch.values()):
+            notes.append("the JCuda-launch JMH run's JVM arguments lack -Dgrad4j.cuda.launcher=jcuda")
 
     out.append("Issue #7 targets: %d of %d measured met%s." % (
         rep.met, rep.judged, "; %d not measured" % rep.unmeasured if rep.unmeasured else ""))

@@ -50,6 +50,18 @@ class GpuReportTest(unittest.TestCase):
         self.assertEqual(["n=1024 NT", "19.5", "29.0", "67%", ">= 70%", "**NOT MET**"], row(text, "n=1024 NT"))
         self.assertEqual("**NOT MET**", row(text, "n=8192 TN")[5])
 
+    def test_launch_path_rows_compare_the_default_with_jcudas_launch(self):
+        rc, text = run(FULL + ["--jmh-jcuda-launch", data("fake-jmh-jcuda-launch.json")])
+        self.assertEqual(0, rc)
+        launch = text.split("Kernel launch path", 1)[1]
+        # default 5.0 us against JCuda's 10.0 us; MLP 0.697 ms against 1.0 ms
+        self.assertEqual(["tiny add, no autograd (us)", "5.000", "10.000", "0.50x"],
+                         [c.split(" +/-")[0] for c in row(launch, "tiny add, no autograd (us)")])
+        self.assertEqual("0.70x", row(launch, "MLP step, batch 128 (ms)")[3])
+        self.assertNotIn("lack -Dgrad4j.cuda.launcher=jcuda", text)
+        rc, without = run(FULL)
+        self.assertNotIn("Kernel launch path", without)
+
     def test_cublas_rows_compare_time_with_pytorch_at_five_percent(self):
         rc, text = run(FULL + ["--jmh-cublas", data("fake-jmh-matmul-cublas.json")])
         self.assertEqual(0, rc)

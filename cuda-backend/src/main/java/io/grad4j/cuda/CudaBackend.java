@@ -103,6 +103,7 @@ public final class CudaBackend implements Backend {
     private final String gemmEngine;
     private final boolean tf32;
     private final int multiprocessors;
+    private KernelLauncher launcher; // settled in the constructor: see proveLauncher
     // DeviceActivity counters; every device call runs inside this object's monitor
     private long launches;
     private long synchronizations;
@@ -115,8 +116,9 @@ public final class CudaBackend implements Backend {
     private final ThreadLocal<Boolean> contextBound = ThreadLocal.withInitial(() -> false);
 
     private CudaBackend(CudaProbe.Result device, CUcontext context, CUstream stream, CUmodule module,
-                        GemmEngine cublas, String gemmEngine, boolean tf32, int multiprocessors) {
+                        GemmEngine cublas, String gemmEngine, boolean tf32, int multiprocessors, KernelLauncher launcher) {
         this.device = device;
+        this.launcher = launcher;
         this.context = context;
         this.stream = stream;
         this.module = module;
@@ -130,6 +132,52 @@ public final class CudaBackend implements Backend {
         }
         this.staging = new PinnedStaging<>(new DriverStaging(stream, this::bind));
         contextBound.set(true);
+        this.launcher = proveLauncher(launcher);
+    }
+
+    /**
+     * The foreign-function launcher checks itself once before any real work: it fills a small
+     * block with a known value and the block is read back. If that fails, {@code auto} falls back
+     * to JCuda's launch path with a warning, and {@code native} (asked for explicitly) refuses to
+     * start. JCuda's own path needs no check.
+     */
+    private KernelLauncher proveLauncher(KernelLauncher candidate) {
+        if (candidate instanceof KernelLauncher.JCudaLauncher) {
+            return candidate;
+        }
+        int n = 1000;
+        float value = 42.5f;
+        String problem;
+        CudaStorage probe = new CudaStorage(this, allocator.allocate((long) n * Float.BYTES), DType.FLOAT32, n);
+        try {
+            int rc = candidate.launch(function("fill_f32"), 4, 1, 1, THREADS, stream, new Object[] {probe, (long) n, value});
+            float[] back = new float[n];
+            if (rc != CUresult.CUDA_SUCCESS) {
+                problem = "cuLaunchKernel returned " + CUresult.stringFor(rc);
+            } else if ((rc = JCudaDriver.cuMemcpyDtoH(Pointer.to(back), probe.pointer(), (long) n * Float.BYTES))
+                    != CUresult.CUDA_SUCCESS) {
+                problem = "reading the filled block back failed: " + CUresult.stringFor(rc);
+            } else {
+                int wrong = 0;
+                for (float v : back) {
+                    wrong += v == value ? 0 : 1;
+                }
+                problem = wrong == 0 ? null : wrong + " of " + n + " elements filled with " + value + " read back otherwise";
+            }
+        } catch (RuntimeException | LinkageError e) {
+            problem = CudaProbe.oneLine(e);
+        } finally {
+            probe.release();
+        }
+        if (problem == null) {
+            return candidate;
+        }
+        String message = "the native kernel launcher (" + candidate.describe() + ") failed its start-up check: " + problem;
+        if ("native".equalsIgnoreCase(System.getProperty(KernelLauncher.PROPERTY, "auto").trim())) {
+            throw new IllegalStateException(message + " (use " + KernelLauncher.PROPERTY + "=jcuda)");
+        }
+        LOG.warning("grad4j cuda: " + message + "; using JCuda's launch path");
+        return new KernelLauncher.JCudaLauncher();
     }
 
     /** Retains the device's primary context, creates the stream, loads the kernels, picks the matmul engine. */
@@ -172,7 +220,10 @@ public final class CudaBackend implements Backend {
                 engine += "; cuBLAS unavailable";
             }
         }
-        return new CudaBackend(probe, ctx, stream, module, cublas, engine, tf32, sms[0]);
+        List<String> launcherNotes = new ArrayList<>();
+        KernelLauncher launcher = KernelLauncher.choose(stream, launcherNotes);
+        launcherNotes.forEach(n -> LOG.info("grad4j cuda: " + n));
+        return new CudaBackend(probe, ctx, stream, module, cublas, engine, tf32, sms[0], launcher);
     }
 
     /**
@@ -226,7 +277,8 @@ public final class CudaBackend implements Backend {
     public String description() {
         return "cuda: device " + device.device() + " " + device.deviceName() + " (compute capability "
                 + device.computeCapabilityString() + ", " + (device.totalMemory() >> 20) + " MiB), driver CUDA "
-                + device.driverVersionString() + ", matmul engine " + gemmEngine;
+                + device.driverVersionString() + ", matmul engine " + gemmEngine + ", kernel launches via "
+                + launcher.describe();
     }
 
     /** The device's streaming multiprocessors (what GemmPlan fills). */
@@ -877,19 +929,7 @@ public final class CudaBackend implements Backend {
 
     private void launch(String name, int gx, int gy, int gz, int block, Object... args) {
         bind();
-        Pointer[] params = new Pointer[args.length];
-        for (int i = 0; i < args.length; i++) {
-            params[i] = switch (args[i]) {
-                case CudaStorage s -> Pointer.to(s.pointer());
-                case Integer v -> Pointer.to(new int[]{v});
-                case Long v -> Pointer.to(new long[]{v});
-                case Float v -> Pointer.to(new float[]{v});
-                case Double v -> Pointer.to(new double[]{v});
-                case long[] dims -> Pointer.to(dims); // a struct Dims passed by value
-                default -> throw new IllegalArgumentException("unsupported kernel argument " + args[i]);
-            };
-        }
-        int rc = JCudaDriver.cuLaunchKernel(function(name), gx, gy, gz, block, 1, 1, 0, stream, Pointer.to(params), null);
+        int rc = launcher.launch(function(name), gx, gy, gz, block, stream, args);
         launches++;
         if (rc != CUresult.CUDA_SUCCESS) {
             throw new IllegalStateException("cuda: launching " + name + " <<<(" + gx + "," + gy + "," + gz + "), " + block

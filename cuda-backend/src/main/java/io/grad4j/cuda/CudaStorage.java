@@ -13,6 +13,7 @@ final class CudaStorage implements Storage {
     private final DType dtype;
     private final long length;
     private final AtomicBoolean released = new AtomicBoolean();
+    private long address; // 0 until address() reads it
 
     CudaStorage(CudaBackend owner, CachingAllocator.Block<CUdeviceptr> block, DType dtype, long length) {
         this.owner = owner;
@@ -49,6 +50,17 @@ final class CudaStorage implements Storage {
             throw new IllegalStateException("cuda storage (" + dtype + ", " + length + " elements) was used after release()");
         }
         return block.handle();
+    }
+
+    /** The device address, as native code takes it; fails if the storage was released. */
+    long address() {
+        CUdeviceptr p = pointer();
+        long a = address;
+        if (a == 0) {
+            a = NativeAddress.of(p); // read once: reflection on JCuda's handle
+            address = a;
+        }
+        return a;
     }
 
     @Override

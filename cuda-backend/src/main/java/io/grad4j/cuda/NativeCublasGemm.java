@@ -114,9 +114,9 @@ final class NativeCublasGemm implements GemmEngine {
         int opA = s.transposeA() ? OP_T : OP_N;
         int opB = s.transposeB() ? OP_T : OP_N;
         long mn = (long) s.m() * s.n();
-        MemorySegment pa = MemorySegment.ofAddress(NativeAddress.of(a.pointer()));
-        MemorySegment pb = MemorySegment.ofAddress(NativeAddress.of(b.pointer()));
-        MemorySegment pc = MemorySegment.ofAddress(NativeAddress.of(c.pointer()));
+        MemorySegment pa = MemorySegment.ofAddress(a.address());
+        MemorySegment pb = MemorySegment.ofAddress(b.address());
+        MemorySegment pc = MemorySegment.ofAddress(c.address());
         int rc;
         try {
             if (c.dtype() == DType.FLOAT32) {
