@@ -17,7 +17,8 @@
 # when OUT is unset).
 # Exit status 0 only when all pass.
 # Options: GRAD4J_CUDA_GEMM=builtin|cublas|auto (default builtin: the kernels issues #7 and #10 measure;
-# cuBLAS has its own test, CudaGemmGpuTest.cublasEveryLayoutBatchedAndShared, and JMH step), SKIP_MEMCHECK=1, PERF=0.
+# cuBLAS has its own test, CudaGemmGpuTest.cublasEveryLayoutBatchedAndShared, and JMH step), SKIP_MEMCHECK=1, PERF=0,
+# GRAD4J_CUDA_LAUNCHER=auto|native|jcuda (default auto: the native kernel launcher, JCuda's if it fails its start-up check).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -37,7 +38,8 @@ console="$(ls "$lib"/junit-platform-console-standalone-*.jar)"
 tmpdir="$(mktemp -d)"  # JCuda unpacks its natives here
 trap 'rm -rf "$tmpdir"' EXIT
 jvm=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
-     -Djava.io.tmpdir="$tmpdir" -Dgrad4j.backend=cuda -Dgrad4j.cuda.gemm="${GRAD4J_CUDA_GEMM:-builtin}")
+     -Djava.io.tmpdir="$tmpdir" -Dgrad4j.backend=cuda -Dgrad4j.cuda.gemm="${GRAD4J_CUDA_GEMM:-builtin}"
+     -Dgrad4j.cuda.launcher="${GRAD4J_CUDA_LAUNCHER:-auto}")
 declare -a names results
 t0=$(date +%s)
 
@@ -79,7 +81,8 @@ step "cuda suites" suites.log 16 170 "$java" "${jvm[@]}" -jar "$console" execute
 grep -E "\[X\]" "$out/suites.log" | head -40 | sed 's/^/  FAILED: /'
 
 cli=("$java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Djava.io.tmpdir="$tmpdir"
-     -Dgrad4j.cuda.gemm="${GRAD4J_CUDA_GEMM:-builtin}" -cp "$cp" io.grad4j.examples.Grad4jCli)
+     -Dgrad4j.cuda.gemm="${GRAD4J_CUDA_GEMM:-builtin}" -Dgrad4j.cuda.launcher="${GRAD4J_CUDA_LAUNCHER:-auto}"
+     -cp "$cp" io.grad4j.examples.Grad4jCli)
 step "grad4j info" info.log 12 30 "${cli[@]}" info --backend cuda
 step "grad4j gradcheck on cuda" gradcheck.log 10 60 "${cli[@]}" gradcheck --backend cuda
 step "grad4j train on cuda" train.log 16 90 "${cli[@]}" train --backend cuda --no-progress --out "$out/run-cuda"
