@@ -162,17 +162,29 @@ template <typename T, typename F, typename... P> __device__ __forceinline__ Pack
 #define GRID_STRIDE_FROM(i, start, n) \
     for (i64 i = (start) + (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)
 
-// out[i] = f(in[i]...) for contiguous operands of n elements; out may be one of the inputs (each
-// element is read before it is written, by the same thread).
-template <typename T, typename F, typename... In> __device__ __forceinline__ void map_contig(F f, T* out, i64 n, const In*... in) {
+// out[i] = f(in[i]...) for contiguous operands of n elements, by `blocks` blocks of which this is
+// number `block` (a grid-stride loop over those blocks only: the multi-tensor kernels give each
+// tensor its own range of the grid); out may be one of the inputs (each element is read before
+// it is written, by the same thread).
+template <typename T, typename F, typename... In>
+__device__ __forceinline__ void map_contig_blocks(F f, i64 block, i64 blocks, T* out, i64 n, const In*... in) {
     constexpr int V = 16 / sizeof(T);
+    i64 first = block * blockDim.x + threadIdx.x;
+    i64 stride = blocks * blockDim.x;
     i64 head = 0;
     if ((aligned16(out) && ... && aligned16(in))) {
         i64 packs = n / V;
-        GRID_STRIDE(p, packs) { reinterpret_cast<Pack<T>*>(out)[p] = lanes<T>(f, load_pack(in, p)...); }
+        for (i64 p = first; p < packs; p += stride) {
+            reinterpret_cast<Pack<T>*>(out)[p] = lanes<T>(f, load_pack(in, p)...);
+        }
         head = packs * V;
     }
-    GRID_STRIDE_FROM(i, head, n) { out[i] = f(in[i]...); }
+    for (i64 i = head + first; i < n; i += stride) out[i] = f(in[i]...);
+}
+
+// map_contig_blocks over the whole grid.
+template <typename T, typename F, typename... In> __device__ __forceinline__ void map_contig(F f, T* out, i64 n, const In*... in) {
+    map_contig_blocks(f, blockIdx.x, gridDim.x, out, n, in...);
 }
 
 // IEEE-rounded products and sums: nvcc would contract a * x + b * y into an FMA, which the CPU
@@ -250,11 +262,45 @@ extern "C" __global__ void unary_backward_f64(int op, double p, const double* x,
 }
 
 // y = alpha * x + beta * y in place: optimizer updates in one pass, rounded as the CPU rounds.
+template <typename T> struct Axpby {
+    T alpha, beta;
+    __device__ __forceinline__ T operator()(T xv, T yv) const { return add_rn(mul_rn(alpha, xv), mul_rn(beta, yv)); }
+};
 template <typename T> __device__ void axpby_impl(T alpha, const T* x, T beta, T* y, i64 n) {
-    map_contig([=](T xv, T yv) { return add_rn(mul_rn(alpha, xv), mul_rn(beta, yv)); }, y, n, x, y);
+    map_contig(Axpby<T>{alpha, beta}, y, n, x, y);
 }
 extern "C" __global__ void axpby_f32(float alpha, const float* x, float beta, float* y, i64 n) { axpby_impl(alpha, x, beta, y, n); }
 extern "C" __global__ void axpby_f64(double alpha, const double* x, double beta, double* y, i64 n) { axpby_impl(alpha, x, beta, y, n); }
+
+// The same update for up to AXPBY_LIST_MAX pairs (x_t, y_t) in one launch: an optimizer step over
+// all parameters costs one launch instead of one per parameter. The list travels by value as a
+// kernel argument (1,040 bytes; CUDA allows 4 KB), so nothing is uploaded and a CUDA graph capture
+// records it whole. Blocks [blockStart[t], blockStart[t + 1]) of the grid update pair t; the
+// grid has blockStart[count] blocks. Pairs must not overlap one another.
+#define AXPBY_LIST_MAX 32
+struct AxpbyList {
+    i64 count;
+    const void* x[AXPBY_LIST_MAX];
+    void* y[AXPBY_LIST_MAX];
+    i64 n[AXPBY_LIST_MAX];
+    i64 blockStart[AXPBY_LIST_MAX + 1];
+};
+// CudaBackend.axpbyEach packs this struct by hand: keep both in step.
+static_assert(sizeof(AxpbyList) == 8 + 4 * 8 * AXPBY_LIST_MAX + 8 && offsetof(AxpbyList, x) == 8
+                  && offsetof(AxpbyList, y) == 264 && offsetof(AxpbyList, n) == 520 && offsetof(AxpbyList, blockStart) == 776,
+              "AxpbyList layout, as CudaBackend.axpbyEach packs it");
+
+template <typename T> __device__ void axpby_list_impl(T alpha, T beta, const AxpbyList& list) {
+    i64 b = blockIdx.x;
+    int t = 0;
+    while (t + 1 < list.count && b >= list.blockStart[t + 1]) t++; // the same for the whole block
+    i64 first = list.blockStart[t];
+    T* y = static_cast<T*>(list.y[t]);
+    map_contig_blocks(Axpby<T>{alpha, beta}, b - first, list.blockStart[t + 1] - first, y, list.n[t],
+                      static_cast<const T*>(list.x[t]), static_cast<const T*>(y));
+}
+extern "C" __global__ void axpby_list_f32(float alpha, float beta, AxpbyList list) { axpby_list_impl(alpha, beta, list); }
+extern "C" __global__ void axpby_list_f64(double alpha, double beta, AxpbyList list) { axpby_list_impl(alpha, beta, list); }
 
 // Operands advance by step 1 (contiguous) or 0 (a scalar: element 0 broadcast). out may alias a.
 template <typename T, int OP> __device__ void binary_steps(const T* a, int aStep, const T* b, int bStep, T* out, i64 n) {

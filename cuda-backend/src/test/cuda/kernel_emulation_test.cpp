@@ -648,6 +648,67 @@ template <typename T> void test_axpby() {
     }
 }
 
+// axpby_list: pairs laid out one after another in one x buffer and one y buffer, with gaps (which
+// must stay as they were) and odd offsets (so some pairs take the scalar path); blocks per pair as
+// CudaBackend.axpbyEach gives them, then 1 and 3 (the grid-stride loop wraps within a pair's blocks).
+constexpr i64 kListBlocksPerPair = 4096; // CudaBackend.AXPBY_LIST_BLOCKS_PER_PAIR
+
+template <typename T> void test_axpby_list() {
+    auto k = KERNEL(T, axpby_list);
+    constexpr i64 V = 16 / sizeof(T);
+    const std::vector<std::vector<size_t>> pair_sets = {
+        {1000},
+        {1, 7, 517, 4099, 64, 3},
+        std::vector<size_t>(AXPBY_LIST_MAX, 33), // a full list: the block search walks every entry
+    };
+    const std::pair<double, double> coefficients[] = {{-0.05, 1.0}, {0.9, -0.1}};
+    for (const auto& sizes : pair_sets) {
+        for (auto [a, bcoef] : coefficients) {
+            T alpha = (T)a, beta = (T)bcoef;
+            std::vector<size_t> xAt, yAt;
+            size_t xEnd = 0, yEnd = 0;
+            for (size_t t = 0; t < sizes.size(); t++) {
+                xEnd += t % 3;      // gaps of 0, 1, 2 elements before each x
+                yEnd += (t + 1) % 4; // and of 1, 2, 3, 0 before each y
+                xAt.push_back(xEnd);
+                yAt.push_back(yEnd);
+                xEnd += sizes[t];
+                yEnd += sizes[t];
+            }
+            yEnd += 2;
+            std::vector<T> x = with_specials(uniform<T>(xEnd, -3, 3));
+            std::vector<T> y = uniform<T>(yEnd, -3, 3);
+            std::vector<T> expected = y;
+            for (size_t t = 0; t < sizes.size(); t++) {
+                for (size_t i = 0; i < sizes[t]; i++) {
+                    expected[yAt[t] + i] = alpha * x[xAt[t] + i] + beta * y[yAt[t] + i]; // two products, one sum
+                }
+            }
+            std::vector<LaunchShape> shapes = {{dim3((unsigned)kListBlocksPerPair), dim3(kThreads), "blocks per pair as the backend"},
+                                               {dim3(1), dim3(kThreads), "1 block per pair"},
+                                               {dim3(3), dim3(kThreads), "3 blocks per pair"}};
+            check(k.name, std::to_string(sizes.size()) + " pairs, alpha=" + format_value(alpha, kSingle<T>), shapes,
+                  {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+                      const T* xd = b.input("x", x);
+                      T* yd = b.in_out("y", y);
+                      AxpbyList list{};
+                      list.count = (i64)sizes.size();
+                      i64 blocks = 0;
+                      for (size_t t = 0; t < sizes.size(); t++) {
+                          list.x[t] = xd + xAt[t];
+                          list.y[t] = yd + yAt[t];
+                          list.n[t] = (i64)sizes[t];
+                          list.blockStart[t] = blocks;
+                          i64 wanted = ((i64)sizes[t] + kThreads * V - 1) / (kThreads * V);
+                          blocks += std::max<i64>(1, std::min<i64>(wanted, s.grid.x));
+                      }
+                      list.blockStart[sizes.size()] = blocks;
+                      launch(k.fn, dim3((unsigned)blocks), s.block, alpha, beta, list);
+                  });
+        }
+    }
+}
+
 template <typename T> T binary_reference(int op, T a, T b) {
     switch (op) {
         case B_ADD: return a + b;
@@ -1319,6 +1380,7 @@ template <typename T> void test_all() {
     test_unary<T>();
     test_unary_backward<T>();
     test_axpby<T>();
+    test_axpby_list<T>();
     test_binary_contig<T>();
     test_binary_strided<T>();
     test_strided_copy<T>();

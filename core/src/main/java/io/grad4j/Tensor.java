@@ -511,6 +511,66 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
+    /**
+     * {@code targets[i] = beta * targets[i] + alpha * xs[i]} for every i, each pair checked as
+     * {@link #updateInPlace} checks it, in one backend call per backend and dtype (the cuda backend
+     * updates up to 32 tensors per kernel launch): an optimizer step over all parameters, like
+     * PyTorch's multi-tensor ("foreach") updates. The pairs must not share memory with one
+     * another: a target may not be another pair's target or x (a target may be its own x).
+     */
+    public static void updateEachInPlace(double beta, double alpha, List<Tensor> targets, List<Tensor> xs) {
+        if (targets.size() != xs.size()) {
+            throw new IllegalArgumentException("updateEachInPlace: " + targets.size() + " targets for " + xs.size() + " xs");
+        }
+        java.util.Map<StorageRef, Integer> targetOf = new java.util.IdentityHashMap<>();
+        for (int i = 0; i < targets.size(); i++) {
+            Tensor t = targets.get(i);
+            Tensor x = xs.get(i);
+            if (t == null || x == null) {
+                throw new IllegalArgumentException("updateEachInPlace: " + (t == null ? "target" : "x") + " " + i + " is null");
+            }
+            String op = "updateEachInPlace (pair " + i + ")";
+            checkCompatible(op, t, x);
+            if (!Arrays.equals(t.shape, x.shape)) {
+                throw new IllegalArgumentException(op + ": shapes differ: target " + Arrays.toString(t.shape)
+                        + " vs x " + Arrays.toString(x.shape));
+            }
+            if (t.requiresGrad && io.grad4j.autograd.GradMode.isEnabled()) {
+                throw new IllegalStateException(op + " on a tensor that requires grad must happen inside "
+                        + "Autograd.noGrad() (as optimizers do)");
+            }
+            Integer earlier = targetOf.putIfAbsent(t.ref, i);
+            if (earlier != null) {
+                throw new IllegalArgumentException("updateEachInPlace: targets " + earlier + " and " + i
+                        + " share memory; each target may be updated once");
+            }
+        }
+        for (int i = 0; i < xs.size(); i++) {
+            Integer target = targetOf.get(xs.get(i).ref);
+            if (target != null && target != i) {
+                throw new IllegalArgumentException("updateEachInPlace: x " + i + " shares memory with target " + target
+                        + ", so the result would depend on the order of the updates");
+            }
+        }
+        // one call per (backend, dtype): in practice all parameters of a model share both
+        java.util.Map<List<Object>, List<Integer>> groups = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < targets.size(); i++) {
+            Tensor t = targets.get(i);
+            groups.computeIfAbsent(List.of(t.backend, t.dtype), k -> new ArrayList<>()).add(i);
+        }
+        for (List<Integer> group : groups.values()) {
+            List<Storage> xStorages = new ArrayList<>(group.size());
+            List<Storage> tStorages = new ArrayList<>(group.size());
+            for (int i : group) {
+                xStorages.add(xs.get(i).storage());
+                tStorages.add(targets.get(i).storage());
+            }
+            targets.get(group.getFirst()).backend.axpbyEach(alpha, xStorages, beta, tStorages);
+        }
+        Reference.reachabilityFence(targets);
+        Reference.reachabilityFence(xs);
+    }
+
     /** Frees backend memory now (shared views keep it alive); any later use throws. Idempotent. */
     @Override
     public void close() {

@@ -2,6 +2,8 @@ package io.grad4j.backend;
 
 import io.grad4j.DType;
 
+import java.util.List;
+
 /**
  * The primitives a device must provide; everything else in grad4j (autograd, broadcasting
  * gradients, losses, optimizers) is composed from these in core. All storages are contiguous and
@@ -75,6 +77,21 @@ public interface Backend {
      * parameter or buffer in one pass over memory instead of three temporaries.
      */
     void axpby(double alpha, Storage x, double beta, Storage y);
+
+    /**
+     * {@link #axpby} for every pair {@code (xs[i], ys[i])}: an optimizer step over all parameters
+     * at once. The pairs must not overlap one another (no y may be another pair's x or y; core
+     * checks this), so the backend may update them in any order or together: the cuda backend
+     * updates up to 32 pairs per kernel launch. This default calls axpby pair by pair.
+     */
+    default void axpbyEach(double alpha, List<Storage> xs, double beta, List<Storage> ys) {
+        if (xs.size() != ys.size()) {
+            throw new IllegalArgumentException("axpbyEach: " + xs.size() + " xs for " + ys.size() + " ys");
+        }
+        for (int i = 0; i < xs.size(); i++) {
+            axpby(alpha, xs.get(i), beta, ys.get(i));
+        }
+    }
 
     // --- linear algebra ------------------------------------------------------------------------
 

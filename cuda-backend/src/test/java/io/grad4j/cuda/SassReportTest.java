@@ -96,7 +96,7 @@ class SassReportTest {
     @Test
     void theOptimizerUpdateHasNoFusedMultiplyAdd() {
         for (String arch : ARCHS) {
-            for (String kernel : List.of("axpby_f32", "axpby_f64")) {
+            for (String kernel : List.of("axpby_f32", "axpby_f64", "axpby_list_f32", "axpby_list_f64")) {
                 assertEquals(0, field(arch, kernel, "fma32") + field(arch, kernel, "fma64"), kernel + " on " + arch);
             }
         }
@@ -108,7 +108,7 @@ class SassReportTest {
         for (String arch : ARCHS) {
             for (String t : List.of("f32", "f64")) {
                 assertTrue(field(arch, "fill_" + t, "stg128") > 0, "fill_" + t + " on " + arch);
-                for (String kernel : List.of("unary", "unary_backward", "axpby", "binary_contig", "binary_rows")) {
+                for (String kernel : List.of("unary", "unary_backward", "axpby", "axpby_list", "binary_contig", "binary_rows")) {
                     String name = kernel + "_" + t;
                     assertTrue(field(arch, name, "ldg128") > 0, name + " on " + arch + " has 16-byte loads");
                     assertTrue(field(arch, name, "stg128") > 0, name + " on " + arch + " has 16-byte stores");

@@ -1,0 +1,54 @@
+package io.grad4j.cuda;
+
+import java.util.List;
+
+/**
+ * The kernels' {@code struct AxpbyList} (grad4j_kernels.cu), which carries up to {@link #MAX}
+ * (x, y) pairs of one multi-tensor update by value as a kernel argument: the count, then the x
+ * addresses, the y addresses, the lengths (32 slots each) and 33 block starts, all 64-bit, 1,040
+ * bytes. Blocks {@code [blockStart[t], blockStart[t + 1])} of the grid update pair t, as many as
+ * one-thread-per-16-bytes would need, at most {@link #BLOCKS_PER_PAIR} (grid-stride beyond).
+ * The .cu file static_asserts the same offsets.
+ */
+final class AxpbyList {
+    static final int MAX = 32;
+    static final long BLOCKS_PER_PAIR = 4096;
+    static final int THREADS = 256;
+    static final int LONGS = 1 + 4 * MAX + 1;
+    static final int X = 1;
+    static final int Y = X + MAX;
+    static final int N = Y + MAX;
+    static final int BLOCK_START = N + MAX;
+
+    private AxpbyList() {
+    }
+
+    /** The struct for pairs {@code [from, to)} of xs/ys (at most {@link #MAX}, none empty, one dtype). */
+    static long[] pack(List<CudaStorage> xs, List<CudaStorage> ys, int from, int to) {
+        int count = to - from;
+        if (count < 1 || count > MAX) {
+            throw new IllegalArgumentException("an axpby list holds 1 to " + MAX + " pairs, got " + count);
+        }
+        long[] s = new long[LONGS];
+        s[0] = count;
+        long blocks = 0;
+        for (int t = 0; t < count; t++) {
+            CudaStorage x = xs.get(from + t);
+            CudaStorage y = ys.get(from + t);
+            long n = y.length();
+            s[X + t] = x.address();
+            s[Y + t] = y.address();
+            s[N + t] = n;
+            s[BLOCK_START + t] = blocks;
+            long perThread = 16 / CudaStorage.elementSize(y.dtype());
+            blocks += Math.max(1, Math.min(Math.ceilDiv(n, THREADS * perThread), BLOCKS_PER_PAIR));
+        }
+        s[BLOCK_START + count] = blocks;
+        return s;
+    }
+
+    /** The grid the packed list needs: one block range per pair. */
+    static int blocks(long[] packed) {
+        return Math.toIntExact(packed[BLOCK_START + (int) packed[0]]);
+    }
+}
