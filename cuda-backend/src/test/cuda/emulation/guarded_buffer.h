@@ -60,7 +60,9 @@ public:
     const T* data() const { return storage_.get() + front_; }
     size_t size() const { return n_; }
 
-    void upload(const std::vector<T>& values) { std::memcpy(data(), values.data(), n_ * sizeof(T)); }
+    void upload(const std::vector<T>& values) {
+        if (n_ > 0) std::memcpy(data(), values.data(), n_ * sizeof(T)); // an empty vector's data() may be null
+    }
     std::vector<T> download() const { return std::vector<T>(data(), data() + n_); }
     void fill_with_poison() {
         T poison = from_bits<T>(NanPatterns<T>::poison);
