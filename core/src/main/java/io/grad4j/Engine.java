@@ -170,6 +170,11 @@ public final class Engine {
                     throw new IllegalStateException("a gradient hook returned shape " + Arrays.toString(replaced.shapeInternal())
                             + " for a tensor of shape " + Arrays.toString(t.shapeInternal()));
                 }
+                if (replaced.dtypeInternal() != t.dtypeInternal() || replaced.backendInternal() != t.backendInternal()) {
+                    throw new IllegalStateException("a gradient hook returned a " + replaced.dtypeInternal() + " gradient on "
+                            + replaced.backendInternal().name() + " for a " + t.dtypeInternal() + " tensor on "
+                            + t.backendInternal().name() + "; return it in the tensor's dtype and backend");
+                }
                 g = replaced;
             }
         }
@@ -186,9 +191,9 @@ public final class Engine {
             Tensor copy = Tensor.empty(leaf.backendInternal(), leaf.dtypeInternal(), leaf.shapeInternal());
             leaf.backendInternal().copy(g.storage(), copy.storage());
             leaf.setGrad(copy);
-        } else if (existing.zerosPending()) {
+        } else if (existing.zerosPending() && leaf.backendInternal().canDeferWrites()) {
             // zeroGrad deferred its fill: zeros + g is g, so copy over the buffer (one pass, no fill)
-            leaf.backendInternal().copy(g.storage(), existing.storageToOverwrite());
+            existing.overwriteWith(g.storage());
         } else {
             long[] s = BroadcastShape.contiguousStrides(existing.shapeInternal());
             leaf.backendInternal().binary(BinaryOp.ADD, existing.storage(), s, g.storage(), s,

@@ -3,7 +3,13 @@ package io.grad4j;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.Storage;
 
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Counts the tensors that share one {@link Storage} (a tensor and its reshaped or detached views)
@@ -14,48 +20,73 @@ import java.util.concurrent.atomic.AtomicInteger;
  * whole; a copy into it then replaces a fill plus an add (two launches and four passes over the
  * buffer on a GPU become one launch and two passes). Every read of the buffer goes through
  * {@link #storage()}, which writes the zeros first, so no reader, view included, can see
- * anything else.
+ * anything else. No lock is held while the backend writes (the backend has its own).
  */
 final class StorageRef {
     private final Storage storage;
     private final AtomicInteger users = new AtomicInteger(1);
     /** The backend that owes this buffer a fill with zeros; null when none is pending. */
-    private volatile Backend zeroPending;
+    private final AtomicReference<Backend> zeroPending = new AtomicReference<>();
 
     StorageRef(Storage storage) {
         this.storage = storage;
     }
 
+    /**
+     * Buffers whose zeros are owed, so that {@link DeferredWrites#flush} can write them before a
+     * backend starts recording work (weak: a buffer nobody can read any more owes nothing).
+     */
+    private static final Map<StorageRef, Boolean> OWING = Collections.synchronizedMap(new WeakHashMap<>());
+
     /** The buffer, with any deferred zeros written first. */
     Storage storage() {
-        if (zeroPending != null) {
-            writePendingZeros();
+        if (zeroPending.get() != null) {
+            Backend b = zeroPending.getAndSet(null);
+            if (b != null) {
+                OWING.remove(this);
+                b.fill(storage, 0.0);
+            }
         }
         return storage;
-    }
-
-    private synchronized void writePendingZeros() {
-        Backend b = zeroPending;
-        if (b != null) {
-            b.fill(storage, 0.0);
-            zeroPending = null;
-        }
     }
 
     /** Marks the buffer as all zeros; {@code backend} writes them when it is next read. */
-    synchronized void zeroLater(Backend backend) {
-        zeroPending = backend;
+    void zeroLater(Backend backend) {
+        zeroPending.set(backend);
+        OWING.put(this, Boolean.TRUE);
+    }
+
+    /** Writes the zeros owed on {@code backend} now (see {@link DeferredWrites#flush}). */
+    static void writeOwedZeros(Backend backend) {
+        List<StorageRef> owing;
+        synchronized (OWING) {
+            owing = new ArrayList<>(OWING.keySet());
+        }
+        for (StorageRef ref : owing) {
+            if (ref.zeroPending.get() == backend) {
+                ref.storage();
+            }
+        }
     }
 
     /** Whether the buffer is all zeros not yet written (so whoever overwrites all of it may skip them). */
-    synchronized boolean zerosPending() {
-        return zeroPending != null;
+    boolean zerosPending() {
+        return zeroPending.get() != null;
     }
 
-    /** The buffer for a caller about to overwrite every element: pending zeros are dropped unwritten. */
-    synchronized Storage storageToOverwrite() {
-        zeroPending = null;
+    /**
+     * The buffer as it is, pending zeros left pending: for a caller about to overwrite every
+     * element, who calls {@link #overwritten} once that write has been issued (if the write
+     * throws, the zeros stay owed and readers still see zeros).
+     */
+    Storage storageUnwritten() {
         return storage;
+    }
+
+    /** The deferred zeros are no longer owed: the whole buffer was overwritten. */
+    void overwritten() {
+        zeroPending.set(null);
+        OWING.remove(this);
     }
 
     StorageRef retain() {

@@ -434,12 +434,18 @@ public final class Tensor implements AutoCloseable {
     /**
      * Sets the accumulated gradient to zeros in place, so references to it (and views of it) stay
      * valid. The zeros are written when the gradient is next read; a backward pass that reaches
-     * this tensor copies its gradient over them instead of filling and then adding.
+     * this tensor copies its gradient over them instead of filling and then adding. Where the
+     * backend replays recorded work the host does not see (CUDA graphs, see
+     * {@link Backend#canDeferWrites}), the zeros are written at once.
      */
     public void zeroGrad() {
         checkOpen();
         if (grad != null && !grad.isClosed()) {
-            grad.ref.zeroLater(backend);
+            if (backend.canDeferWrites()) {
+                grad.ref.zeroLater(backend);
+            } else {
+                backend.fill(grad.storage(), 0.0); // recorded or replayed device work: write now
+            }
         }
     }
 
@@ -512,17 +518,19 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * {@code targets[i] = beta * targets[i] + alpha * xs[i]} for every i, each pair checked as
-     * {@link #updateInPlace} checks it, in one backend call per backend and dtype (the cuda backend
-     * updates up to 32 tensors per kernel launch): an optimizer step over all parameters, like
-     * PyTorch's multi-tensor ("foreach") updates. The pairs must not share memory with one
-     * another: a target may not be another pair's target or x (a target may be its own x).
+     * {@code targets[i] = beta * targets[i] + alpha * xs[i]} for every i: the same as calling
+     * {@link #updateInPlace} for each pair in order (each pair is checked as it checks), in one
+     * backend call per backend and dtype (the cuda backend updates up to 32 tensors per kernel
+     * launch): an optimizer step over all parameters, like PyTorch's multi-tensor ("foreach")
+     * updates. Pairs that share memory with one another (the same parameter listed twice, tied
+     * weights) would depend on the order of the updates, so then the pairs go one at a time.
      */
     public static void updateEachInPlace(double beta, double alpha, List<Tensor> targets, List<Tensor> xs) {
         if (targets.size() != xs.size()) {
             throw new IllegalArgumentException("updateEachInPlace: " + targets.size() + " targets for " + xs.size() + " xs");
         }
         java.util.Map<StorageRef, Integer> targetOf = new java.util.IdentityHashMap<>();
+        boolean overlapping = false;
         for (int i = 0; i < targets.size(); i++) {
             Tensor t = targets.get(i);
             Tensor x = xs.get(i);
@@ -539,18 +547,17 @@ public final class Tensor implements AutoCloseable {
                 throw new IllegalStateException(op + " on a tensor that requires grad must happen inside "
                         + "Autograd.noGrad() (as optimizers do)");
             }
-            Integer earlier = targetOf.putIfAbsent(t.ref, i);
-            if (earlier != null) {
-                throw new IllegalArgumentException("updateEachInPlace: targets " + earlier + " and " + i
-                        + " share memory; each target may be updated once");
-            }
+            overlapping |= targetOf.putIfAbsent(t.ref, i) != null;
         }
-        for (int i = 0; i < xs.size(); i++) {
+        for (int i = 0; i < xs.size() && !overlapping; i++) {
             Integer target = targetOf.get(xs.get(i).ref);
-            if (target != null && target != i) {
-                throw new IllegalArgumentException("updateEachInPlace: x " + i + " shares memory with target " + target
-                        + ", so the result would depend on the order of the updates");
+            overlapping = target != null && target != i;
+        }
+        if (overlapping) {
+            for (int i = 0; i < targets.size(); i++) {
+                targets.get(i).updateInPlace(beta, alpha, xs.get(i));
             }
+            return;
         }
         // one call per (backend, dtype): in practice all parameters of a model share both
         java.util.Map<List<Object>, List<Integer>> groups = new java.util.LinkedHashMap<>();
@@ -628,10 +635,14 @@ public final class Tensor implements AutoCloseable {
         return ref.zerosPending();
     }
 
-    /** The buffer for a caller that writes every element of it (deferred zeros are dropped). */
-    Storage storageToOverwrite() {
+    /**
+     * Overwrites every element with {@code src} (same length and dtype), dropping zeros that
+     * {@link #zeroGrad} deferred only once the copy has been issued.
+     */
+    void overwriteWith(Storage src) {
         checkOpen();
-        return ref.storageToOverwrite();
+        backend.copy(src, ref.storageUnwritten());
+        ref.overwritten();
     }
 
     int[] shapeInternal() {

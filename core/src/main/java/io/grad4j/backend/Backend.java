@@ -79,10 +79,20 @@ public interface Backend {
     void axpby(double alpha, Storage x, double beta, Storage y);
 
     /**
+     * Whether core may defer a write it can prove redundant (zeroGrad's fill, overwritten by the
+     * next backward): false while the backend records or replays device work the host does not
+     * see, such as a CUDA graph, whose replays must find every write where eager execution put it.
+     */
+    default boolean canDeferWrites() {
+        return true;
+    }
+
+    /**
      * {@link #axpby} for every pair {@code (xs[i], ys[i])}: an optimizer step over all parameters
-     * at once. The pairs must not overlap one another (no y may be another pair's x or y; core
-     * checks this), so the backend may update them in any order or together: the cuda backend
-     * updates up to 32 pairs per kernel launch. This default calls axpby pair by pair.
+     * at once. The pairs do not overlap one another (no y is another pair's x or y: core sends
+     * overlapping pairs one at a time), so the backend may update them in any order or together;
+     * the cuda backend updates up to 32 pairs per kernel launch. This default calls axpby pair
+     * by pair.
      */
     default void axpbyEach(double alpha, List<Storage> xs, double beta, List<Storage> ys) {
         if (xs.size() != ys.size()) {

@@ -273,6 +273,13 @@ public abstract class AutogradConformanceTest extends BackendTestBase {
         w.sum().backward();
         w.sum().backward();
         assertArrayEquals(new double[] {2, 2, 2, 2}, flat.toDoubleArray(), 1e-12);
+        // a backward that fails before its gradient lands leaves the zeros owed, not the old values
+        w.zeroGrad();
+        Tensor.HookHandle wrongDtype = w.registerHook(gw -> gw.to(DType.FLOAT32));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> w.mul(5).sum().backward());
+        assertTrue(e.getMessage().contains("FLOAT32 gradient") && e.getMessage().contains("FLOAT64 tensor"), e.getMessage());
+        wrongDtype.remove();
+        assertArrayEquals(new double[4], flat.toDoubleArray());
         // a gradient closed while its zeros were pending is simply gone
         w.zeroGrad();
         g.close();

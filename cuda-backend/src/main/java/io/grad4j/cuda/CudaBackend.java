@@ -103,7 +103,7 @@ public final class CudaBackend implements Backend {
     private final String gemmEngine;
     private final boolean tf32;
     private final int multiprocessors;
-    private KernelLauncher launcher; // settled in the constructor: see proveLauncher
+    private final KernelLauncher launcher;
     // DeviceActivity counters; every device call runs inside this object's monitor
     private long launches;
     private long synchronizations;
@@ -113,12 +113,13 @@ public final class CudaBackend implements Backend {
     private long downloadBytes;
     /** Host arrays uploaded during the CUDA graph capture in progress; null when not capturing. */
     private List<CudaGraph.HostInput> captureInputs;
+    /** CudaGraphs captured and not yet closed (see canDeferWrites). */
+    private int liveGraphs;
     private final ThreadLocal<Boolean> contextBound = ThreadLocal.withInitial(() -> false);
 
     private CudaBackend(CudaProbe.Result device, CUcontext context, CUstream stream, CUmodule module,
                         GemmEngine cublas, String gemmEngine, boolean tf32, int multiprocessors, KernelLauncher launcher) {
         this.device = device;
-        this.launcher = launcher;
         this.context = context;
         this.stream = stream;
         this.module = module;
@@ -148,8 +149,9 @@ public final class CudaBackend implements Backend {
         int n = 1000;
         float value = 42.5f;
         String problem;
-        CudaStorage probe = new CudaStorage(this, allocator.allocate((long) n * Float.BYTES), DType.FLOAT32, n);
+        CudaStorage probe = null;
         try {
+            probe = new CudaStorage(this, allocator.allocate((long) n * Float.BYTES), DType.FLOAT32, n);
             int rc = candidate.launch(function("fill_f32"), 4, 1, 1, THREADS, stream, new Object[] {probe, (long) n, value});
             float[] back = new float[n];
             if (rc != CUresult.CUDA_SUCCESS) {
@@ -167,12 +169,21 @@ public final class CudaBackend implements Backend {
         } catch (RuntimeException | LinkageError e) {
             problem = CudaProbe.oneLine(e);
         } finally {
-            probe.release();
+            if (probe != null) {
+                probe.release();
+            }
         }
         if (problem == null) {
             return candidate;
         }
         String message = "the native kernel launcher (" + candidate.describe() + ") failed its start-up check: " + problem;
+        // a kernel that faulted (a mis-packed pointer) leaves a sticky error: the context is lost
+        // for every launch path, so falling back would only move the failure to the next call
+        int sticky = JCudaDriver.cuCtxSynchronize();
+        if (sticky != CUresult.CUDA_SUCCESS) {
+            throw new IllegalStateException(message + "; the CUDA context is unusable afterwards ("
+                    + CUresult.stringFor(sticky) + "): restart with " + KernelLauncher.PROPERTY + "=jcuda");
+        }
         if ("native".equalsIgnoreCase(System.getProperty(KernelLauncher.PROPERTY, "auto").trim())) {
             throw new IllegalStateException(message + " (use " + KernelLauncher.PROPERTY + "=jcuda)");
         }
@@ -182,6 +193,10 @@ public final class CudaBackend implements Backend {
 
     /** Retains the device's primary context, creates the stream, loads the kernels, picks the matmul engine. */
     static CudaBackend create(CudaProbe.Result probe, GemmChoice gemm) {
+        // chosen first: a refused grad4j.cuda.launcher then leaves no context, stream or module behind
+        List<String> launcherNotes = new ArrayList<>();
+        KernelLauncher launcher = KernelLauncher.choose(launcherNotes);
+        launcherNotes.forEach(n -> LOG.info("grad4j cuda: " + n));
         CUdevice dev = new CUdevice();
         check(JCudaDriver.cuDeviceGet(dev, probe.device()), "cuDeviceGet");
         CUcontext ctx = new CUcontext();
@@ -220,9 +235,6 @@ public final class CudaBackend implements Backend {
                 engine += "; cuBLAS unavailable";
             }
         }
-        List<String> launcherNotes = new ArrayList<>();
-        KernelLauncher launcher = KernelLauncher.choose(stream, launcherNotes);
-        launcherNotes.forEach(n -> LOG.info("grad4j cuda: " + n));
         return new CudaBackend(probe, ctx, stream, module, cublas, engine, tf32, sms[0], launcher);
     }
 
@@ -825,10 +837,10 @@ public final class CudaBackend implements Backend {
      * running it (stream capture); {@link CudaGraph#replay()} runs it. Run the step once eagerly
      * first, so that buffers it creates lazily (optimizer momentum) exist outside the graph. The
      * backend's monitor is held for the whole capture, so other threads' work cannot slip in.
-     * Only device work is recorded, so host-side decisions are taken once, at capture: call
-     * {@code zeroGrad} inside the step, as a training step does. (Gradients zeroed before the
-     * capture would be recorded as overwritten, since zeroGrad defers its fill until a backward
-     * pass copies over it, and every replay would overwrite them again instead of adding.)
+     * Only device work is recorded, so host-side decisions are taken once, at capture. While a
+     * capture runs and while any graph is open, {@link #canDeferWrites()} is false, so core
+     * writes zeroGrad's zeros at once instead of deferring them: replays then find every write
+     * where eager execution put it, whether zeroGrad runs inside the step or between replays.
      */
     public synchronized CudaGraph capture(Runnable step) {
         if (step == null) {
@@ -836,6 +848,9 @@ public final class CudaBackend implements Backend {
         }
         refuseDuringCapture("capture()");
         bind();
+        // zeros core deferred before the capture are written now, eagerly: recorded, every replay
+        // would repeat them (the backend's monitor is held: no new ones can appear meanwhile)
+        io.grad4j.DeferredWrites.flush(this);
         CachingAllocator.Pool<CUdeviceptr> pool = allocator.beginPool();
         List<CudaGraph.HostInput> inputs = new ArrayList<>();
         long launchesBefore = launches;
@@ -881,7 +896,18 @@ public final class CudaBackend implements Backend {
             throw new IllegalStateException("cuda: cuGraphInstantiate failed: " + CUresult.stringFor(rc));
         }
         LOG.fine(() -> "grad4j cuda: captured " + recorded + " kernel launches and " + inputs.size() + " host inputs");
+        liveGraphs++;
         return new CudaGraph(this, graph, exec, pool, inputs, recorded);
+    }
+
+    /**
+     * False during a capture and while any {@link CudaGraph} is open: a replay repeats recorded
+     * writes the host does not see, so core must not skip a write it would otherwise prove
+     * redundant (zeroGrad's deferred fill).
+     */
+    @Override
+    public synchronized boolean canDeferWrites() {
+        return captureInputs == null && liveGraphs == 0;
     }
 
     /** Copies the graph's host inputs again, then launches it. */
@@ -921,6 +947,7 @@ public final class CudaBackend implements Backend {
         check(JCudaDriver.cuGraphExecDestroy(g.exec()), "cuGraphExecDestroy");
         check(JCudaDriver.cuGraphDestroy(g.graph()), "cuGraphDestroy");
         allocator.closePool(g.pool());
+        liveGraphs--;
     }
 
     /** Whether a capture is in progress (on this backend's stream). */

@@ -28,14 +28,14 @@ interface KernelLauncher {
     String describe();
 
     /** The launcher {@value #PROPERTY} asks for: {@code auto} (the default: native when it binds, else JCuda), {@code native}, {@code jcuda}. */
-    static KernelLauncher choose(CUstream stream, java.util.List<String> notes) {
+    static KernelLauncher choose(java.util.List<String> notes) {
         String wanted = System.getProperty(PROPERTY, "auto").trim().toLowerCase(Locale.ROOT);
         switch (wanted) {
             case "jcuda":
                 return new JCudaLauncher();
             case "native", "auto":
                 try {
-                    return NativeKernelLauncher.forDriver(stream);
+                    return NativeKernelLauncher.forDriver();
                 } catch (LinkageError | RuntimeException e) {
                     if (wanted.equals("native")) {
                         throw new IllegalStateException(PROPERTY + "=native but cuLaunchKernel could not be bound: "

@@ -59,7 +59,7 @@ final class NativeKernelLauncher implements KernelLauncher {
     }
 
     /** Binds {@code cuLaunchKernel} in the installed driver; throws if the library or symbol is missing. */
-    static NativeKernelLauncher forDriver(CUstream stream) {
+    static NativeKernelLauncher forDriver() {
         return new NativeKernelLauncher(SymbolLookup.libraryLookup(DRIVER, Arena.global()), DRIVER);
     }
 
@@ -93,6 +93,7 @@ final class NativeKernelLauncher implements KernelLauncher {
                     yield 8;
                 }
                 case Integer v -> {
+                    values.set(JAVA_LONG, at, 0L); // the slot's other 4 bytes hold nothing from an earlier launch
                     values.set(JAVA_INT, at, v);
                     yield 4;
                 }
@@ -101,6 +102,7 @@ final class NativeKernelLauncher implements KernelLauncher {
                     yield 8;
                 }
                 case Float v -> {
+                    values.set(JAVA_LONG, at, 0L);
                     values.set(JAVA_FLOAT, at, v);
                     yield 4;
                 }

@@ -88,6 +88,34 @@ class CudaGraphGpuTest {
         return all;
     }
 
+    /**
+     * zeroGrad defers its fill on an eager backend; around graphs the zeros must land where eager
+     * execution puts them: zeros owed at capture are written before recording (not recorded), and
+     * zeroGrad between replays writes at once, so replays add to exactly what eager steps add to.
+     */
+    @Test
+    void zeroGradAroundAGraphBehavesAsWithoutTheGraph() {
+        Tensor w = Tensor.of(new float[] {1, 2, 3}, 3).requiresGrad(true);
+        w.mul(w).sum().backward();
+        w.zeroGrad(); // owed, not written: no graph exists yet
+        assertTrue(cuda.canDeferWrites());
+        try (CudaGraph g = cuda.capture(() -> {
+            try (TensorScope s = TensorScope.open()) {
+                w.mul(2f).sum().backward(); // adds 2 to each gradient element
+            }
+        })) {
+            assertTrue(!cuda.canDeferWrites(), "no deferral while a graph is open");
+            assertArrayEquals(new float[] {0, 0, 0}, w.grad().toFloatArray(), "the owed zeros, written before the capture");
+            g.replay();
+            g.replay();
+            assertArrayEquals(new float[] {4, 4, 4}, w.grad().toFloatArray(), "two replays accumulate, as two eager steps");
+            w.zeroGrad();
+            g.replay();
+            assertArrayEquals(new float[] {2, 2, 2}, w.grad().toFloatArray(), "zeroGrad between replays zeroes");
+        }
+        assertTrue(cuda.canDeferWrites());
+    }
+
     @Test
     void replayingAStepEqualsRunningItEagerly() {
         List<float[]> xs = batches(6, new Random(3));
