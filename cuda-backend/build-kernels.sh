@@ -18,6 +18,7 @@
 # ~/.cache/grad4j (this build machine has nvcc but no cuobjdump; 12.4 reads nvcc 13's sm_80 and
 # sm_90 code).
 set -euo pipefail
+shopt -s inherit_errexit # a failing step inside $(...) stops the script too
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$here/src/main/cuda/grad4j_kernels.cu"
 srcHash="$here/src/main/cuda/grad4j_kernels.cu.sha256"
@@ -38,12 +39,20 @@ find_cuobjdump() {
   local cache="${XDG_CACHE_HOME:-$HOME/.cache}/grad4j/cuda-tools-12.4"
   if [[ ! -x "$cache/usr/bin/cuobjdump" || ! -x "$cache/usr/bin/nvdisasm" ]]; then
     echo "build-kernels: fetching cuobjdump and nvdisasm (Debian nvidia-cuda-toolkit 12.4, an 87 MB download) into $cache" >&2
-    mkdir -p "$cache"
-    curl -sSfL --retry 3 -o "$cache/toolkit.deb" "$DEB_URL"
-    echo "$DEB_SHA256  $cache/toolkit.deb" | sha256sum -c --quiet -
-    # cuobjdump -sass runs nvdisasm, which it looks for on PATH
-    dpkg-deb --fsys-tarfile "$cache/toolkit.deb" | tar -x -C "$cache" ./usr/bin/cuobjdump ./usr/bin/nvdisasm
-    rm -f "$cache/toolkit.deb"
+    local work
+    work="$(mktemp -d)"
+    curl -sSfL --retry 3 -o "$work/toolkit.deb" "$DEB_URL"
+    if ! echo "$DEB_SHA256  $work/toolkit.deb" | sha256sum -c --quiet - >&2; then
+      echo "ERROR: $DEB_URL does not have the pinned sha256 $DEB_SHA256" >&2
+      rm -rf "$work"
+      return 1
+    fi
+    # cuobjdump -sass runs nvdisasm, which it looks for on PATH; both go into the cache only
+    # once verified and extracted whole
+    dpkg-deb --fsys-tarfile "$work/toolkit.deb" | tar -x -C "$work" ./usr/bin/cuobjdump ./usr/bin/nvdisasm
+    mkdir -p "$cache/usr/bin"
+    mv "$work/usr/bin/cuobjdump" "$work/usr/bin/nvdisasm" "$cache/usr/bin/"
+    rm -rf "$work"
   fi
   echo "$cache/usr/bin/cuobjdump"
 }
@@ -92,6 +101,7 @@ echo "build-kernels: compiling $(basename "$src") with $("$NVCC" --version | tai
 } > "$report"
 rm -f "$report.tmp"
 (cd "$(dirname "$out")" && sha256sum "$(basename "$out")" > "$(basename "$out").sha256")
-(cd "$(dirname "$src")" && sha256sum "$(basename "$src")" > "$(basename "$src").sha256")
 echo "build-kernels: wrote $out ($(stat -c %s "$out") bytes) and $report"
 write_sass_report
+# last: the source's recorded hash is what tells later runs that everything above is current
+(cd "$(dirname "$src")" && sha256sum "$(basename "$src")" > "$(basename "$src").sha256")

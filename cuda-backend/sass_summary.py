@@ -8,7 +8,7 @@ cpu backend, so that a review (and SassReportTest) can check a kernel design wit
   instructions    SASS instructions (NOPs excluded)
   fma32 / fma64   FFMA / DFMA: axpby must have none (it rounds alpha*x and beta*y separately, as
                   the cpu does); the GEMMs are mostly these
-  mma             HMMA (tensor-core) instructions
+  mma             HMMA/HGMMA (tensor-core) instructions
   ldg / ldg128    global loads, and those 16 bytes wide (the memory-bound kernels' vector path)
   stg / stg128    global stores, likewise
   generic         LD/ST through a generic address (the compiler could not prove global or shared)
@@ -69,7 +69,7 @@ def counts(instructions):
             c["fma32"] += 1
         elif base == "DFMA":
             c["fma64"] += 1
-        elif base == "HMMA":
+        elif base in ("HMMA", "HGMMA"):  # warp-level and Hopper warpgroup tensor-core MMAs
             c["mma"] += 1
         elif base == "LDG":
             c["ldg"] += 1
@@ -94,7 +94,10 @@ def loops(instructions):
     for i, (address, opcode, text) in enumerate(instructions):
         if opcode.split(".")[0] != "BRA":
             continue
-        target = int(re.findall(r"0x([0-9a-f]+)", text)[-1], 16)
+        targets = re.findall(r"0x([0-9a-f]+)", text)
+        if not targets:  # an indirect branch (through a register): no loop to find
+            continue
+        target = int(targets[-1], 16)
         if target <= address and target in index_of:
             found.append((index_of[target], i))
     return found

@@ -735,10 +735,13 @@ template <typename T> __device__ __forceinline__ T b_at(const GemmArgs& g, const
 #define TILE 64
 #define TK 16
 #define GEMM_THREADS 256
-#define GEMM64_PAD 4 // As rows stay 16-byte aligned; the transposing stores conflict at most 2-way
 
 template <typename T> __device__ void gemm64_impl(const GemmArgs& g, const T* A, const T* B, T* C) {
-    __shared__ __align__(16) T As[TK][TILE + GEMM64_PAD];
+    // As rows padded by 16 bytes: rows stay 16-byte aligned for the vector loads, and the
+    // transposing stores (a warp writes 16 k-rows x 2 columns) conflict at most 2-way, for
+    // floats (row stride 68 words) and doubles (66 doubles, 132 words) alike
+    constexpr int pad = 16 / sizeof(T);
+    __shared__ __align__(16) T As[TK][TILE + pad];
     __shared__ __align__(16) T Bs[TK][TILE];
     GemmBlock<T> blk = gemm_block(g, A, B, C);
     int tid = threadIdx.x;
