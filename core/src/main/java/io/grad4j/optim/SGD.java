@@ -63,6 +63,10 @@ public final class SGD extends ParameterOptimizer {
                 plainStep();
                 return;
             }
+            if (weightDecay == 0 && !nesterov) {
+                momentumStep();
+                return;
+            }
             for (int i = 0; i < params.size(); i++) {
                 Tensor p = params.get(i);
                 Tensor grad = p.grad();
@@ -84,6 +88,36 @@ public final class SGD extends ParameterOptimizer {
                 }
             }
         }
+    }
+
+    /**
+     * v <- momentum * v + grad, then theta <- theta - lr * v, each as one multi-tensor update over
+     * all parameters with a gradient (two kernel launches per 32 parameters on a GPU instead of
+     * two per parameter). Without weight decay and Nesterov, neither update reads what the other
+     * changes, so updating all velocities first gives exactly the per-parameter results.
+     */
+    private void momentumStep() {
+        List<Tensor> stepped = new ArrayList<>(params.size());
+        List<Tensor> velocities = new ArrayList<>(params.size());
+        List<Tensor> updated = new ArrayList<>(params.size());
+        List<Tensor> grads = new ArrayList<>(params.size());
+        for (int i = 0; i < params.size(); i++) {
+            Tensor p = params.get(i);
+            Tensor grad = p.grad();
+            if (grad == null) {
+                continue;
+            }
+            if (velocity[i] == null) {
+                velocity[i] = grad.mul(1.0).persistent(); // v starts as g
+            } else {
+                updated.add(velocity[i]);
+                grads.add(grad);
+            }
+            stepped.add(p);
+            velocities.add(velocity[i]);
+        }
+        Tensor.updateEachInPlace(momentum, 1.0, updated, grads);
+        Tensor.updateEachInPlace(1.0, -lr, stepped, velocities);
     }
 
     /**

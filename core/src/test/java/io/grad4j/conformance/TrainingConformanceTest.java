@@ -56,24 +56,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     void aTrainingStepMakesNoBackendCallsBeyondItsOperations() {
         Map<String, Integer> calls = new java.util.TreeMap<>();
         boolean[] counting = {false};
-        Backend inner = backend();
-        Backend counted = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
-                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
-                    // work, not queries (canDeferWrites), allocation or Object's methods
-                    if (counting[0] && method.getDeclaringClass() == Backend.class && method.getReturnType() == void.class) {
-                        String key = method.getName();
-                        if (args != null && args.length > 0 && args[0] instanceof Enum<?> op) {
-                            key += " " + op.name();
-                        }
-                        calls.merge(key, 1, Integer::sum);
-                    }
-                    try {
-                        return method.invoke(inner, args);
-                    } catch (java.lang.reflect.InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
-        try (Backends.Scope ignored = Backends.use(counted)) {
+        try (Backends.Scope ignored = Backends.use(counting(backend(), calls, counting))) {
             Sequential model = new Sequential(new Linear(8, 16, 1), new ReLU(), new Linear(16, 12, 2), new ReLU(),
                     new Linear(12, 3, 3));
             SGD sgd = new SGD(model.parameters(), 0.1);
@@ -95,6 +78,57 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                 Map.entry("fill", 1), Map.entry("unaryBackward MUL_SCALAR", 1), Map.entry("stridedCopy", 1),
                 Map.entry("crossEntropyBackward", 1), Map.entry("unaryBackward RELU", 2), Map.entry("copy", 6),
                 Map.entry("axpbyEach", 1)), calls);
+    }
+
+    /**
+     * {@code inner} behind a proxy that counts the work calls (void methods: not queries such as
+     * canDeferWrites, not allocation) by name and, for op families, op, while {@code on[0]}.
+     */
+    static Backend counting(Backend inner, Map<String, Integer> calls, boolean[] on) {
+        return (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (on[0] && method.getDeclaringClass() == Backend.class && method.getReturnType() == void.class) {
+                        String key = method.getName();
+                        if (args != null && args.length > 0 && args[0] instanceof Enum<?> op) {
+                            key += " " + op.name();
+                        }
+                        calls.merge(key, 1, Integer::sum);
+                    }
+                    try {
+                        return method.invoke(inner, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+    }
+
+    /**
+     * SGD with momentum and neither weight decay nor Nesterov updates all velocities, then all
+     * parameters, each in one multi-tensor call; the values are PyTorch's (v starts as g).
+     */
+    @Test
+    void momentumWithoutWeightDecayFollowsPyTorchInTwoCallsPerStep() {
+        Map<String, Integer> calls = new java.util.TreeMap<>();
+        boolean[] counting = {false};
+        try (Backends.Scope ignored = Backends.use(counting(backend(), calls, counting))) {
+            Tensor p = Tensor.of(new double[] {1}, 1).requiresGrad(true);
+            Tensor q = Tensor.of(new double[] {2, -1}, 2).requiresGrad(true);
+            Tensor unused = Tensor.of(new double[] {5}, 1).requiresGrad(true);
+            SGD sgd = new SGD(List.of(p, q, unused), 0.1, 0.9, 0.0);
+            p.mul(p).sum().add(q.mul(q).sum()).backward(); // grads 2p, 2q
+            sgd.step(); // v = g; p = 1 - 0.2 = 0.8; q = (2 - 0.4, -1 + 0.2)
+            assertArrayEquals(new double[] {0.8}, p.toDoubleArray(), 1e-12);
+            assertArrayEquals(new double[] {1.6, -0.8}, q.toDoubleArray(), 1e-12);
+            sgd.zeroGrad();
+            p.mul(p).sum().add(q.mul(q).sum()).backward();
+            counting[0] = true;
+            sgd.step(); // g = 1.6; v = 0.9 * 2 + 1.6 = 3.4; p = 0.8 - 0.34
+            counting[0] = false;
+            assertEquals(0.46, p.toDoubleArray()[0], 1e-12);
+            assertArrayEquals(new double[] {1.6 - 0.1 * (0.9 * 4 + 3.2), -0.8 - 0.1 * (0.9 * -2 - 1.6)}, q.toDoubleArray(), 1e-12);
+            assertArrayEquals(new double[] {5}, unused.toDoubleArray(), 0.0, "no gradient: not stepped");
+            assertEquals(Map.of("axpbyEach", 2), calls);
+        }
     }
 
     /**
