@@ -85,8 +85,17 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
      * canDeferWrites, not allocation) by name and, for op families, op, while {@code on[0]}.
      */
     static Backend counting(Backend inner, Map<String, Integer> calls, boolean[] on) {
+        return counting(inner, calls, on, null);
+    }
+
+    /** The same, answering canDeferWrites from {@code canDefer} instead of the inner backend when it is not null. */
+    static Backend counting(Backend inner, Map<String, Integer> calls, boolean[] on,
+                            java.util.function.BooleanSupplier canDefer) {
         return (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
                 new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (canDefer != null && method.getName().equals("canDeferWrites")) {
+                        return canDefer.getAsBoolean();
+                    }
                     if (on[0] && method.getDeclaringClass() == Backend.class && method.getReturnType() == void.class) {
                         String key = method.getName();
                         if (args != null && args.length > 0 && args[0] instanceof Enum<?> op) {
@@ -140,25 +149,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     void deferredZerosAreWrittenAtOnceWhereTheBackendRecordsWork() {
         Map<String, Integer> calls = new java.util.TreeMap<>();
         boolean[] recording = {false};
-        Backend inner = backend();
-        Backend counted = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
-                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
-                    if (method.getName().equals("canDeferWrites")) {
-                        return !recording[0];
-                    }
-                    if (method.getDeclaringClass() == Backend.class && method.getReturnType() == void.class) {
-                        String key = method.getName();
-                        if (args != null && args.length > 0 && args[0] instanceof Enum<?> op) {
-                            key += " " + op.name();
-                        }
-                        calls.merge(key, 1, Integer::sum);
-                    }
-                    try {
-                        return method.invoke(inner, args);
-                    } catch (java.lang.reflect.InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        Backend counted = counting(backend(), calls, new boolean[] {true}, () -> !recording[0]);
         try (Backends.Scope ignored = Backends.use(counted)) {
             Tensor w = Tensor.of(new double[] {1, 2, 3}, 3).requiresGrad(true);
             w.mul(w).sum().backward();
