@@ -35,14 +35,18 @@ class KernelBinaryTest {
 
     @Test
     void fatbinOnTheClasspathMatchesItsRecordedHash() throws Exception {
-        byte[] fatbin;
-        try (InputStream in = CudaBackend.class.getResourceAsStream(CudaBackend.FATBIN)) {
-            assertNotNull(in, CudaBackend.FATBIN + " is on the classpath");
-            fatbin = in.readAllBytes();
-        }
+        byte[] fatbin = classpathFatbin();
         String recorded = firstWord(Files.readString(RES_DIR.resolve("grad4j_kernels.fatbin.sha256")));
         assertEquals(recorded, sha256(fatbin));
         assertTrue(fatbin.length > 1000);
+    }
+
+    /** The kernel binary the backend loads. */
+    static byte[] classpathFatbin() throws IOException {
+        try (InputStream in = CudaBackend.class.getResourceAsStream(CudaBackend.FATBIN)) {
+            assertNotNull(in, CudaBackend.FATBIN + " is on the classpath");
+            return in.readAllBytes();
+        }
     }
 
     @Test
@@ -83,7 +87,7 @@ class KernelBinaryTest {
         return s.trim().split("\\s+")[0];
     }
 
-    private static String sha256(byte[] data) throws NoSuchAlgorithmException {
+    static String sha256(byte[] data) throws NoSuchAlgorithmException {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
     }
 }

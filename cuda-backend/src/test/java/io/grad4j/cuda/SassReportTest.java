@@ -4,12 +4,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -64,12 +61,7 @@ class SassReportTest {
 
     @Test
     void theReportDescribesTheFatbinOnTheClasspath() throws Exception {
-        byte[] fatbin;
-        try (InputStream in = CudaBackend.class.getResourceAsStream(CudaBackend.FATBIN)) {
-            assertNotNull(in, CudaBackend.FATBIN + " is on the classpath");
-            fatbin = in.readAllBytes();
-        }
-        String actual = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(fatbin));
+        String actual = KernelBinaryTest.sha256(KernelBinaryTest.classpathFatbin());
         assertEquals(actual, reportedFatbinHash,
                 "sass-report.txt was written for another build of the fatbin: run cuda-backend/build-kernels.sh --sass and commit it");
     }
