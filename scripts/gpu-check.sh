@@ -174,6 +174,12 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
     -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.cuda.gemm=cublas" \
     -rf json -rff "$out/jmh-matmul-cublas.json"
   perf_step "PyTorch train on cuda (peer)" torch-train.log 4 40 15 python3 benchmarks/peers/pytorch_train.py --device cuda
+  # where the MLP step's device time goes, kernel by kernel (stream events around each launch;
+  # the step's own time is measured without them above)
+  perf_step "MLP step kernel profile" jmh-profile.log 0 30 15 "${jmh[@]}" MlpTrainStepBenchmark \
+    "${jmh_opts[@]}" -wi 1 -i 1 -p batch=128,8192 -p graph=false \
+    -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.bench.profileKernels=true"
+  grep -A 24 "GPU time per kernel" "$out/jmh-profile.log" 2>/dev/null | grep -v "^#" | head -60
   # last, so that it is the step skipped when time runs short: the launch-bound workloads again
   # with JCuda's kernel launch path instead of the default
   # (cuLaunchKernel through the foreign-function API): what the native launcher saves per launch

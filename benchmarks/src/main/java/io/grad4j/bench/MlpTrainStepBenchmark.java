@@ -54,6 +54,12 @@ public class MlpTrainStepBenchmark {
     @Param({"false"})
     public boolean graph;
 
+    /**
+     * {@code -Dgrad4j.bench.profileKernels=true} (cuda, eager steps): print the device time of
+     * each kernel over the trial at its end; the step then runs slower (events around each launch).
+     */
+    private static final boolean PROFILE = Boolean.getBoolean("grad4j.bench.profileKernels");
+
     private Backends.Scope backendScope;
     private Sequential model;
     private SGD sgd;
@@ -70,6 +76,9 @@ public class MlpTrainStepBenchmark {
         sgd = new SGD(model.parameters(), 0.1);
         x = Tensor.rand(DType.FLOAT32, 4, batch, 784);
         labels = new Random(5).ints(batch, 0, 10).toArray();
+        if (PROFILE && !graph && b instanceof CudaBackend cuda) {
+            cuda.profileKernels(true); // device time per kernel over every step of the trial
+        }
         if (graph) {
             if (!(b instanceof CudaBackend cuda)) {
                 throw new IllegalArgumentException("graph=true needs backend=cuda, got " + b.name());
@@ -91,6 +100,11 @@ public class MlpTrainStepBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
+        if (PROFILE && !graph && Backends.current() instanceof CudaBackend cuda) {
+            System.out.println("GPU time per kernel, MLP train step batch " + batch + ", all iterations of this trial:");
+            System.out.println(cuda.kernelProfile());
+            cuda.profileKernels(false);
+        }
         if (captured != null) {
             captured.close();
             capturedLoss[0].close();

@@ -13,6 +13,8 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
@@ -113,6 +115,8 @@ public final class CudaBackend implements Backend {
     private long downloadBytes;
     /** Host arrays uploaded during the CUDA graph capture in progress; null when not capturing. */
     private List<CudaGraph.HostInput> captureInputs;
+    /** Per-kernel GPU timing, null unless {@link #profileKernels} turned it on. */
+    private KernelProfile<CUevent> profile;
     /** CudaGraphs captured and not yet closed (see canDeferWrites). */
     private int liveGraphs;
     private final ThreadLocal<Boolean> contextBound = ThreadLocal.withInitial(() -> false);
@@ -311,6 +315,66 @@ public final class CudaBackend implements Backend {
     /** Kernel launches, stream waits and host-device copies since this backend was created. */
     public synchronized DeviceActivity activity() {
         return new DeviceActivity(launches, synchronizations, uploads, uploadBytes, downloads, downloadBytes);
+    }
+
+    /**
+     * Turns per-kernel GPU timing on or off: while on, every launch outside a graph capture is
+     * bracketed by two stream events and {@link #kernelProfile()} reports device milliseconds per
+     * kernel. It adds host time to each launch, so it shows where device time goes, not how fast a
+     * step runs. Turning it off drops what was collected.
+     */
+    public synchronized void profileKernels(boolean on) {
+        refuseDuringCapture("profileKernels()");
+        bind();
+        if (on && profile == null) {
+            profile = new KernelProfile<>(new DriverEvents(stream));
+        } else if (!on && profile != null) {
+            profile.clear();
+            profile = null;
+        }
+    }
+
+    /**
+     * Device time per kernel since profiling was turned on or last reported, most first, as a
+     * table (kernel, launches, milliseconds, share, microseconds per launch); waits for the
+     * profiled work to finish, then starts the next period. Empty when profiling is off.
+     */
+    public synchronized String kernelProfile() {
+        refuseDuringCapture("kernelProfile()");
+        if (profile == null) {
+            return "";
+        }
+        bind();
+        String table = KernelProfile.format(profile.report());
+        profile.clear();
+        return table;
+    }
+
+    /** Stream events through the driver, for {@link KernelProfile}. */
+    private record DriverEvents(CUstream stream) implements KernelProfile.Events<CUevent> {
+        @Override
+        public CUevent create() {
+            CUevent e = new CUevent();
+            check(JCudaDriver.cuEventCreate(e, CUevent_flags.CU_EVENT_DEFAULT), "cuEventCreate");
+            return e;
+        }
+
+        @Override
+        public void record(CUevent event) {
+            check(JCudaDriver.cuEventRecord(event, stream), "cuEventRecord");
+        }
+
+        @Override
+        public void synchronize(CUevent event) {
+            check(JCudaDriver.cuEventSynchronize(event), "cuEventSynchronize");
+        }
+
+        @Override
+        public float elapsedMillis(CUevent start, CUevent end) {
+            float[] ms = new float[1];
+            check(JCudaDriver.cuEventElapsedTime(ms, start, end), "cuEventElapsedTime");
+            return ms[0];
+        }
     }
 
     /** Free device memory in bytes now, as the driver reports it (cached blocks count as used). */
@@ -620,7 +684,11 @@ public final class CudaBackend implements Backend {
         }
         bind();
         if (cublas != null) {
-            cublas.gemm(s, a, b, c);
+            if (profile != null && captureInputs == null) {
+                profile.around("cublas_gemm", () -> cublas.gemm(s, a, b, c));
+            } else {
+                cublas.gemm(s, a, b, c);
+            }
             return;
         }
         GemmPlan plan = GemmPlan.choose(s, c.dtype() == DType.FLOAT32, tf32, multiprocessors);
@@ -985,7 +1053,14 @@ public final class CudaBackend implements Backend {
 
     private void launch(String name, int gx, int gy, int gz, int block, Object... args) {
         bind();
-        int rc = launcher.launch(function(name), gx, gy, gz, block, stream, args);
+        int rc;
+        if (profile != null && captureInputs == null) {
+            int[] result = new int[1];
+            profile.around(name, () -> result[0] = launcher.launch(function(name), gx, gy, gz, block, stream, args));
+            rc = result[0];
+        } else {
+            rc = launcher.launch(function(name), gx, gy, gz, block, stream, args);
+        }
         launches++;
         if (rc != CUresult.CUDA_SUCCESS) {
             throw new IllegalStateException("cuda: launching " + name + " <<<(" + gx + "," + gy + "," + gz + "), " + block

@@ -507,4 +507,29 @@ class CudaBackendGpuTest {
         again.release();
         assertTrue(b.memoryStats().cachedBytes() > 0);
     }
+
+    @Test
+    void kernelProfileCountsEveryLaunchOfEachKernel() {
+        CudaBackend b = (CudaBackend) cuda;
+        Storage x = b.upload(toFloat(random(100_000)));
+        Storage y = b.allocate(DType.FLOAT32, 100_000);
+        b.profileKernels(true);
+        try {
+            for (int i = 0; i < 5; i++) {
+                b.fill(y, i);
+                b.axpby(0.5, x, 2.0, y);
+            }
+            b.unary(UnaryOp.TANH, 0, x, y);
+            String table = b.kernelProfile();
+            assertTrue(table.contains("fill_f32") && table.contains("axpby_f32") && table.contains("unary_f32"), table);
+            assertTrue(table.lines().anyMatch(l -> l.contains("axpby_f32") && l.contains(" 5 launches")), table);
+            assertTrue(table.lines().anyMatch(l -> l.contains("total") && l.contains(" 11 launches")), table);
+            assertEquals(KernelProfile.format(java.util.List.of()), b.kernelProfile(), "a report starts the next period");
+        } finally {
+            b.profileKernels(false);
+            x.release();
+            y.release();
+        }
+        assertEquals("", b.kernelProfile(), "profiling off: no report");
+    }
 }

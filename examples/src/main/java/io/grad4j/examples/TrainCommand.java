@@ -130,6 +130,10 @@ final class TrainCommand implements Callable<Integer> {
             + " (one launch per step; needs --optimizer sgd and no dropout)")
     boolean cudaGraph;
 
+    @Option(names = "--profile-kernels", description = "cuda only: after every epoch, print the GPU time of each kernel"
+            + " of its training steps (stream events around each launch; adds host time, so epoch times grow)")
+    boolean profileKernels;
+
     @Override
     public Integer call() throws IOException {
         validate();
@@ -137,6 +141,9 @@ final class TrainCommand implements Callable<Integer> {
         Backend device = Backends.current();
         if (cudaGraph && !(device instanceof CudaBackend)) {
             throw new ParameterException(spec.commandLine(), "--cuda-graph needs the cuda backend, got " + device.name());
+        }
+        if (profileKernels && !(device instanceof CudaBackend)) {
+            throw new ParameterException(spec.commandLine(), "--profile-kernels needs the cuda backend, got " + device.name());
         }
         Dataset train = data != null ? Mnist.train(data) : shipped("train");
         Dataset test = data != null ? Mnist.test(data) : shipped("t10k");
@@ -176,6 +183,9 @@ final class TrainCommand implements Callable<Integer> {
                 long correct = 0;
                 long seen = 0;
                 DeviceActivity activityBefore = MemoryReport.activity(device);
+                if (profileKernels) {
+                    ((CudaBackend) device).profileKernels(true);
+                }
                 try (ProgressBar bar = progressBar(epoch, loader.batchesPerEpoch())) {
                     if (graphed != null) {
                         graphed.newEpoch(); // the learning rate may have changed: record again
@@ -205,6 +215,11 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 DeviceActivity trainingActivity = activityBefore == null ? null
                         : MemoryReport.activity(device).since(activityBefore);
+                String kernelTimes = null;
+                if (profileKernels) { // the training steps only: evaluation is not profiled
+                    kernelTimes = ((CudaBackend) device).kernelProfile();
+                    ((CudaBackend) device).profileKernels(false);
+                }
                 trainLoss = lossSum / seen;
                 double trainAccuracy = (double) correct / seen;
                 testAccuracy = evaluate(model, test);
@@ -220,6 +235,10 @@ final class TrainCommand implements Callable<Integer> {
                     if (trainingActivity != null) {
                         System.out.println("  device activity " + trainingActivity.perStep(loader.batchesPerEpoch()));
                     }
+                }
+                if (kernelTimes != null) {
+                    System.out.println("  GPU time per kernel, " + loader.batchesPerEpoch() + " training steps:");
+                    System.out.println(kernelTimes);
                 }
                 if (checkpointDir != null) {
                     save(model, opt, dropouts, epoch);
@@ -278,6 +297,10 @@ final class TrainCommand implements Callable<Integer> {
         if (cudaGraph && !optimizer.equalsIgnoreCase("sgd")) {
             problems.add("--cuda-graph needs --optimizer sgd (" + optimizer + " computes step-dependent values on the host,"
                     + " which a replayed graph would repeat)");
+        }
+        if (cudaGraph && profileKernels) {
+            problems.add("--profile-kernels times eager launches, and --cuda-graph replays a step as one graph launch:"
+                    + " profile without --cuda-graph");
         }
         if (cudaGraph && dropout > 0) {
             problems.add("--cuda-graph cannot record --dropout " + dropout + ": its masks are drawn on the host and a replay"

@@ -101,6 +101,10 @@ class CliBadInputTest {
                 "--cuda-graph cannot record --dropout 0.2"));
         t.add(row("--cuda-graph on cpu", 2, train(out, "--cuda-graph", "--backend", "cpu"),
                 "--cuda-graph needs the cuda backend, got cpu"));
+        t.add(row("--profile-kernels on cpu", 2, train(out, "--profile-kernels", "--backend", "cpu"),
+                "--profile-kernels needs the cuda backend, got cpu"));
+        t.add(row("--profile-kernels with --cuda-graph", 2, train(out, "--profile-kernels", "--cuda-graph"),
+                "--profile-kernels times eager launches", "profile without --cuda-graph"));
         t.add(row("several at once, all named", 2, train(out, "--epochs", "0", "--batch", "-1", "--lr", "-2"),
                 "--epochs must be >= 1, got 0", "--batch must be >= 1, got -1", "--lr must be a positive number, got -2.0"));
         t.add(row("unknown option", 2, train(out, "--learning-rate", "0.1"), "Unknown option", "--learning-rate"));
