@@ -222,6 +222,15 @@ class CpuMemoryFlatTest {
             return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class}, this);
         }
 
+        /** The backend's own storage behind a counted one; anything else unchanged. */
+        static Object unwrap(Object arg) {
+            if (arg instanceof Storage s && Proxy.isProxyClass(s.getClass())
+                    && Proxy.getInvocationHandler(s) instanceof CountedStorage c) {
+                return c.target;
+            }
+            return arg;
+        }
+
         long live() {
             return allocated.get() - released.get();
         }
@@ -237,9 +246,10 @@ class CpuMemoryFlatTest {
             }
             if (args != null) {
                 for (int i = 0; i < args.length; i++) {
-                    if (args[i] instanceof Storage s && Proxy.isProxyClass(s.getClass())
-                            && Proxy.getInvocationHandler(s) instanceof CountedStorage c) {
-                        args[i] = c.target;
+                    if (args[i] instanceof java.util.List<?> list) { // axpbyEach's storages
+                        args[i] = list.stream().map(Counting::unwrap).toList();
+                    } else {
+                        args[i] = unwrap(args[i]);
                     }
                 }
             }
