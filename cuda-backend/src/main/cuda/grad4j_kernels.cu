@@ -272,35 +272,49 @@ template <typename T> __device__ void axpby_impl(T alpha, const T* x, T beta, T*
 extern "C" __global__ void axpby_f32(float alpha, const float* x, float beta, float* y, i64 n) { axpby_impl(alpha, x, beta, y, n); }
 extern "C" __global__ void axpby_f64(double alpha, const double* x, double beta, double* y, i64 n) { axpby_impl(alpha, x, beta, y, n); }
 
-// The same update for up to AXPBY_LIST_MAX pairs (x_t, y_t) in one launch: an optimizer step over
-// all parameters costs one launch instead of one per parameter. The list travels by value as a
-// kernel argument (1,040 bytes; CUDA allows 4 KB), so nothing is uploaded and a CUDA graph capture
-// records it whole. Blocks [blockStart[t], blockStart[t + 1]) of the grid update pair t; the
-// grid has blockStart[count] blocks. Pairs must not overlap one another.
-#define AXPBY_LIST_MAX 32
-struct AxpbyList {
+// Multi-tensor kernels: up to PAIR_LIST_MAX independent pairs (x_t, y_t) in one launch, so that
+// an optimizer step over all parameters, or the gradient copies at the end of a backward pass,
+// cost one launch instead of one per tensor. The list travels by value as a kernel argument
+// (1,040 bytes; CUDA allows 4 KB), so nothing is uploaded and a CUDA graph capture records it
+// whole. Blocks [blockStart[t], blockStart[t + 1]) of the grid work on pair t; the grid has
+// blockStart[count] blocks. Pairs must not overlap one another.
+#define PAIR_LIST_MAX 32
+struct PairList {
     i64 count;
-    const void* x[AXPBY_LIST_MAX];
-    void* y[AXPBY_LIST_MAX];
-    i64 n[AXPBY_LIST_MAX];
-    i64 blockStart[AXPBY_LIST_MAX + 1];
+    const void* x[PAIR_LIST_MAX];
+    void* y[PAIR_LIST_MAX];
+    i64 n[PAIR_LIST_MAX];
+    i64 blockStart[PAIR_LIST_MAX + 1];
 };
-// CudaBackend.axpbyEach packs this struct by hand: keep both in step.
-static_assert(sizeof(AxpbyList) == 8 + 4 * 8 * AXPBY_LIST_MAX + 8 && offsetof(AxpbyList, x) == 8
-                  && offsetof(AxpbyList, y) == 264 && offsetof(AxpbyList, n) == 520 && offsetof(AxpbyList, blockStart) == 776,
-              "AxpbyList layout, as CudaBackend.axpbyEach packs it");
+// CudaBackend packs this struct by hand (PairList.java): keep both in step.
+static_assert(sizeof(PairList) == 8 + 4 * 8 * PAIR_LIST_MAX + 8 && offsetof(PairList, x) == 8
+                  && offsetof(PairList, y) == 264 && offsetof(PairList, n) == 520 && offsetof(PairList, blockStart) == 776,
+              "PairList layout, as PairList.java packs it");
 
-template <typename T> __device__ void axpby_list_impl(T alpha, T beta, const AxpbyList& list) {
+// y_t[i] = f(x_t[i], y_t[i]) (READS_Y) or f(x_t[i]) over this block's share of its pair.
+template <typename T, bool READS_Y, typename F> __device__ void pair_list_impl(F f, const PairList& list) {
     i64 b = blockIdx.x;
     int t = 0;
     while (t + 1 < list.count && b >= list.blockStart[t + 1]) t++; // the same for the whole block
     i64 first = list.blockStart[t];
+    i64 blocks = list.blockStart[t + 1] - first;
     T* y = static_cast<T*>(list.y[t]);
-    map_contig_blocks(Axpby<T>{alpha, beta}, b - first, list.blockStart[t + 1] - first, y, list.n[t],
-                      static_cast<const T*>(list.x[t]), static_cast<const T*>(y));
+    const T* x = static_cast<const T*>(list.x[t]);
+    if constexpr (READS_Y) map_contig_blocks(f, b - first, blocks, y, list.n[t], x, static_cast<const T*>(y));
+    else map_contig_blocks(f, b - first, blocks, y, list.n[t], x);
 }
-extern "C" __global__ void axpby_list_f32(float alpha, float beta, AxpbyList list) { axpby_list_impl(alpha, beta, list); }
-extern "C" __global__ void axpby_list_f64(double alpha, double beta, AxpbyList list) { axpby_list_impl(alpha, beta, list); }
+// y_t = alpha * x_t + beta * y_t for every pair: Backend.axpbyEach.
+extern "C" __global__ void axpby_list_f32(float alpha, float beta, PairList list) {
+    pair_list_impl<float, true>(Axpby<float>{alpha, beta}, list);
+}
+extern "C" __global__ void axpby_list_f64(double alpha, double beta, PairList list) {
+    pair_list_impl<double, true>(Axpby<double>{alpha, beta}, list);
+}
+
+// y_t = x_t for every pair: Backend.copyEach (the gradients a backward pass copies over their
+// zeroed buffers). y is not read.
+extern "C" __global__ void copy_list_f32(PairList list) { pair_list_impl<float, false>([](float v) { return v; }, list); }
+extern "C" __global__ void copy_list_f64(PairList list) { pair_list_impl<double, false>([](double v) { return v; }, list); }
 
 // Operands advance by step 1 (contiguous) or 0 (a scalar: element 0 broadcast). out may alias a.
 template <typename T, int OP> __device__ void binary_steps(const T* a, int aStep, const T* b, int bStep, T* out, i64 n) {

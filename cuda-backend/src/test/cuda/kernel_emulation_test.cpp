@@ -648,64 +648,78 @@ template <typename T> void test_axpby() {
     }
 }
 
-// axpby_list: pairs laid out one after another in one x buffer and one y buffer, with gaps (which
-// must stay as they were) and odd offsets (so some pairs take the scalar path); blocks per pair as
-// CudaBackend.axpbyEach gives them, then 1 and 3 (the grid-stride loop wraps within a pair's blocks).
-constexpr i64 kListBlocksPerPair = 4096; // CudaBackend.AXPBY_LIST_BLOCKS_PER_PAIR
+// axpby_list and copy_list: pairs laid out one after another in one x buffer and one y buffer,
+// with gaps (which must stay as they were) and odd offsets (so some pairs take the scalar path);
+// blocks per pair as CudaBackend gives them (PairList.java), then 1 and 3 (the grid-stride loop
+// wraps within a pair's blocks). copy_list's y starts as NaN where it is overwritten: not read.
+constexpr i64 kListBlocksPerPair = 4096; // PairList.BLOCKS_PER_PAIR
 
-template <typename T> void test_axpby_list() {
-    auto k = KERNEL(T, axpby_list);
+template <typename T, typename Launch, typename Expect>
+void check_pair_list(const std::string& kernel, const std::string& what, const std::vector<size_t>& sizes, bool y_is_nan,
+                     Expect expect, Launch launch_list) {
     constexpr i64 V = 16 / sizeof(T);
-    const std::vector<std::vector<size_t>> pair_sets = {
-        {1000},
-        {1, 7, 517, 4099, 64, 3},
-        std::vector<size_t>(AXPBY_LIST_MAX, 33), // a full list: the block search walks every entry
-    };
+    std::vector<size_t> xAt, yAt;
+    size_t xEnd = 0, yEnd = 0;
+    for (size_t t = 0; t < sizes.size(); t++) {
+        xEnd += t % 3;       // gaps of 0, 1, 2 elements before each x
+        yEnd += (t + 1) % 4; // and of 1, 2, 3, 0 before each y
+        xAt.push_back(xEnd);
+        yAt.push_back(yEnd);
+        xEnd += sizes[t];
+        yEnd += sizes[t];
+    }
+    yEnd += 2;
+    std::vector<T> x = with_specials(uniform<T>(xEnd, -3, 3));
+    std::vector<T> y = uniform<T>(yEnd, -3, 3);
+    std::vector<T> expected = y;
+    for (size_t t = 0; t < sizes.size(); t++) {
+        for (size_t i = 0; i < sizes[t]; i++) {
+            if (y_is_nan) y[yAt[t] + i] = kNaN<T>;
+            expected[yAt[t] + i] = expect(x[xAt[t] + i], y[yAt[t] + i]);
+        }
+    }
+    std::vector<LaunchShape> shapes = {{dim3((unsigned)kListBlocksPerPair), dim3(kThreads), "blocks per pair as the backend"},
+                                       {dim3(1), dim3(kThreads), "1 block per pair"},
+                                       {dim3(3), dim3(kThreads), "3 blocks per pair"}};
+    check(kernel, std::to_string(sizes.size()) + " pairs" + what, shapes, {widen(expected), kExact, {}},
+          [&](Buffers& b, const LaunchShape& s) {
+              const T* xd = b.input("x", x);
+              T* yd = b.in_out("y", y);
+              PairList list{};
+              list.count = (i64)sizes.size();
+              i64 blocks = 0;
+              for (size_t t = 0; t < sizes.size(); t++) {
+                  list.x[t] = xd + xAt[t];
+                  list.y[t] = yd + yAt[t];
+                  list.n[t] = (i64)sizes[t];
+                  list.blockStart[t] = blocks;
+                  i64 wanted = ((i64)sizes[t] + kThreads * V - 1) / (kThreads * V);
+                  blocks += std::max<i64>(1, std::min<i64>(wanted, s.grid.x));
+              }
+              list.blockStart[sizes.size()] = blocks;
+              launch_list(dim3((unsigned)blocks), s.block, list);
+          });
+}
+
+const std::vector<std::vector<size_t>> kPairSets = {
+    {1000},
+    {1, 7, 517, 4099, 64, 3},
+    std::vector<size_t>(PAIR_LIST_MAX, 33), // a full list: the block search walks every entry
+};
+
+template <typename T> void test_pair_lists() {
+    auto axpby = KERNEL(T, axpby_list);
+    auto copy = KERNEL(T, copy_list);
     const std::pair<double, double> coefficients[] = {{-0.05, 1.0}, {0.9, -0.1}};
-    for (const auto& sizes : pair_sets) {
+    for (const auto& sizes : kPairSets) {
         for (auto [a, bcoef] : coefficients) {
             T alpha = (T)a, beta = (T)bcoef;
-            std::vector<size_t> xAt, yAt;
-            size_t xEnd = 0, yEnd = 0;
-            for (size_t t = 0; t < sizes.size(); t++) {
-                xEnd += t % 3;      // gaps of 0, 1, 2 elements before each x
-                yEnd += (t + 1) % 4; // and of 1, 2, 3, 0 before each y
-                xAt.push_back(xEnd);
-                yAt.push_back(yEnd);
-                xEnd += sizes[t];
-                yEnd += sizes[t];
-            }
-            yEnd += 2;
-            std::vector<T> x = with_specials(uniform<T>(xEnd, -3, 3));
-            std::vector<T> y = uniform<T>(yEnd, -3, 3);
-            std::vector<T> expected = y;
-            for (size_t t = 0; t < sizes.size(); t++) {
-                for (size_t i = 0; i < sizes[t]; i++) {
-                    expected[yAt[t] + i] = alpha * x[xAt[t] + i] + beta * y[yAt[t] + i]; // two products, one sum
-                }
-            }
-            std::vector<LaunchShape> shapes = {{dim3((unsigned)kListBlocksPerPair), dim3(kThreads), "blocks per pair as the backend"},
-                                               {dim3(1), dim3(kThreads), "1 block per pair"},
-                                               {dim3(3), dim3(kThreads), "3 blocks per pair"}};
-            check(k.name, std::to_string(sizes.size()) + " pairs, alpha=" + format_value(alpha, kSingle<T>), shapes,
-                  {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
-                      const T* xd = b.input("x", x);
-                      T* yd = b.in_out("y", y);
-                      AxpbyList list{};
-                      list.count = (i64)sizes.size();
-                      i64 blocks = 0;
-                      for (size_t t = 0; t < sizes.size(); t++) {
-                          list.x[t] = xd + xAt[t];
-                          list.y[t] = yd + yAt[t];
-                          list.n[t] = (i64)sizes[t];
-                          list.blockStart[t] = blocks;
-                          i64 wanted = ((i64)sizes[t] + kThreads * V - 1) / (kThreads * V);
-                          blocks += std::max<i64>(1, std::min<i64>(wanted, s.grid.x));
-                      }
-                      list.blockStart[sizes.size()] = blocks;
-                      launch(k.fn, dim3((unsigned)blocks), s.block, alpha, beta, list);
-                  });
+            check_pair_list<T>(axpby.name, ", alpha=" + format_value(alpha, kSingle<T>), sizes, false,
+                               [=](T xv, T yv) { return alpha * xv + beta * yv; }, // two products, one sum
+                               [&](dim3 grid, dim3 block, const PairList& list) { launch(axpby.fn, grid, block, alpha, beta, list); });
         }
+        check_pair_list<T>(copy.name, ", y NaN before", sizes, true, [](T xv, T) { return xv; },
+                           [&](dim3 grid, dim3 block, const PairList& list) { launch(copy.fn, grid, block, list); });
     }
 }
 
@@ -1380,7 +1394,7 @@ template <typename T> void test_all() {
     test_unary<T>();
     test_unary_backward<T>();
     test_axpby<T>();
-    test_axpby_list<T>();
+    test_pair_lists<T>();
     test_binary_contig<T>();
     test_binary_strided<T>();
     test_strided_copy<T>();

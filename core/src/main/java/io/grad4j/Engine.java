@@ -83,6 +83,9 @@ public final class Engine {
         Map<Tensor, Tensor> pending = new IdentityHashMap<>();
         pending.put(root, seed);
         boolean anomaly = GradMode.isAnomalyDetectionEnabled();
+        // {leaf gradient with zeros owed, its new gradient}: copied together once the pass is done
+        List<Tensor[]> overwrites = new ArrayList<>();
+        RuntimeException failure = null;
         try (NoGrad ignored = Autograd.noGrad()) {
             for (int i = order.size() - 1; i >= 0; i--) {
                 Tensor t = order.get(i);
@@ -97,7 +100,7 @@ public final class Engine {
                 Node node = t.gradFn();
                 if (node == null) {
                     if (captured == null) {
-                        accumulateIntoLeaf(t, g);
+                        accumulateIntoLeaf(t, g, overwrites);
                     }
                     continue;
                 }
@@ -120,11 +123,24 @@ public final class Engine {
                     pending.merge(in, gin, Engine::sum);
                 }
             }
+        } catch (RuntimeException e) {
+            failure = e;
+            throw e;
         } finally {
-            if (!retainGraph) {
-                for (Tensor t : order) {
-                    if (t.gradFn() != null) {
-                        t.gradFn().release();
+            try {
+                // also after a failure: the leaves reached before it keep their gradients, as before
+                Tensor.overwriteEach(overwrites);
+            } catch (RuntimeException e) {
+                if (failure == null) {
+                    throw e;
+                }
+                failure.addSuppressed(e);
+            } finally {
+                if (!retainGraph) {
+                    for (Tensor t : order) {
+                        if (t.gradFn() != null) {
+                            t.gradFn().release();
+                        }
                     }
                 }
             }
@@ -182,7 +198,7 @@ public final class Engine {
     }
 
     /** PyTorch's rule: leaves accumulate across backward calls; the first gradient is copied, later ones added in place. */
-    private static void accumulateIntoLeaf(Tensor leaf, Tensor g) {
+    private static void accumulateIntoLeaf(Tensor leaf, Tensor g, List<Tensor[]> overwrites) {
         if (!leaf.requiresGradInternal()) {
             return;
         }
@@ -192,8 +208,9 @@ public final class Engine {
             leaf.backendInternal().copy(g.storage(), copy.storage());
             leaf.setGrad(copy);
         } else if (existing.zerosPending() && leaf.backendInternal().canDeferWrites()) {
-            // zeroGrad deferred its fill: zeros + g is g, so copy over the buffer (one pass, no fill)
-            existing.overwriteWith(g.storage());
+            // zeroGrad deferred its fill: zeros + g is g, so copy over the buffer (one pass, no
+            // fill), together with the other leaves' copies when the pass ends (one launch)
+            overwrites.add(new Tensor[] {existing, g});
         } else {
             long[] s = BroadcastShape.contiguousStrides(existing.shapeInternal());
             leaf.backendInternal().binary(BinaryOp.ADD, existing.storage(), s, g.storage(), s,

@@ -636,13 +636,34 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
-     * Overwrites every element with {@code src} (same length and dtype), dropping zeros that
-     * {@link #zeroGrad} deferred only once the copy has been issued.
+     * For each {target, source} pair (same shape, dtype and backend; targets distinct): copies
+     * source over target in one backend call per backend and dtype ({@link Backend#copyEach}),
+     * then drops the zeros {@link #zeroGrad} deferred on the targets (only once the copies are
+     * issued: if they fail, readers still see zeros). Closed targets are skipped.
      */
-    void overwriteWith(Storage src) {
-        checkOpen();
-        backend.copy(src, ref.storageUnwritten());
-        ref.overwritten();
+    static void overwriteEach(List<Tensor[]> pairs) {
+        if (pairs.isEmpty()) {
+            return;
+        }
+        java.util.Map<List<Object>, List<Tensor[]>> groups = new java.util.LinkedHashMap<>();
+        for (Tensor[] pair : pairs) {
+            if (!pair[0].isClosed()) {
+                groups.computeIfAbsent(List.of(pair[0].backend, pair[0].dtype), k -> new ArrayList<>()).add(pair);
+            }
+        }
+        for (List<Tensor[]> group : groups.values()) {
+            List<Storage> sources = new ArrayList<>(group.size());
+            List<Storage> targets = new ArrayList<>(group.size());
+            for (Tensor[] pair : group) {
+                sources.add(pair[1].storage());
+                targets.add(pair[0].ref.storageUnwritten());
+            }
+            group.getFirst()[0].backend.copyEach(sources, targets);
+            for (Tensor[] pair : group) {
+                pair[0].ref.overwritten();
+            }
+            Reference.reachabilityFence(group);
+        }
     }
 
     int[] shapeInternal() {

@@ -103,6 +103,20 @@ public interface Backend {
         }
     }
 
+    /**
+     * {@link #copy} for every pair {@code (srcs[i], dsts[i])}, none overlapping another: the
+     * gradients a backward pass copies over their zeroed buffers, in one call (the cuda backend
+     * copies up to 32 per kernel launch). This default copies pair by pair.
+     */
+    default void copyEach(List<Storage> srcs, List<Storage> dsts) {
+        if (srcs.size() != dsts.size()) {
+            throw new IllegalArgumentException("copyEach: " + srcs.size() + " sources for " + dsts.size() + " destinations");
+        }
+        for (int i = 0; i < srcs.size(); i++) {
+            copy(srcs.get(i), dsts.get(i));
+        }
+    }
+
     // --- linear algebra ------------------------------------------------------------------------
 
     /** c = op(a) @ op(b), batched, see {@link MatmulShape}; c is overwritten. */

@@ -280,6 +280,25 @@ public abstract class AutogradConformanceTest extends BackendTestBase {
         assertTrue(e.getMessage().contains("FLOAT32 gradient") && e.getMessage().contains("FLOAT64 tensor"), e.getMessage());
         wrongDtype.remove();
         assertArrayEquals(new double[4], flat.toDoubleArray());
+        // a backward pass that fails part-way still leaves the leaves it reached with their new
+        // gradients (their copies are issued together when the pass ends, failed or not)
+        Tensor other = Tensor.of(new double[] {1, 1}, 2).requiresGrad(true);
+        w.zeroGrad();
+        CustomFunction failing = new CustomFunction() {
+            @Override
+            public Tensor forward(Tensor... in) {
+                return in[0].mul(1.0);
+            }
+
+            @Override
+            public Tensor[] backward(Tensor[] in, Tensor out, Tensor g) {
+                throw new IllegalStateException("this backward fails on purpose");
+            }
+        };
+        Tensor failingSum = Autograd.apply(failing, other).sum().add(w.mul(7).sum());
+        IllegalStateException failed = assertThrows(IllegalStateException.class, failingSum::backward);
+        assertTrue(failed.getMessage().contains("fails on purpose"), failed.getMessage());
+        assertArrayEquals(new double[] {7, 7, 7, 7}, flat.toDoubleArray(), 0.0, "w was reached before the failure");
         // a gradient closed while its zeros were pending is simply gone
         w.zeroGrad();
         g.close();

@@ -57,7 +57,7 @@ public final class CudaBackend implements Backend {
      * loaded while a CUDA graph capture is recording.
      */
     static final List<String> KERNELS = kernelNames(
-            List.of("fill", "unary", "unary_backward", "axpby", "axpby_list", "binary_contig", "binary_rows", "binary_strided",
+            List.of("fill", "unary", "unary_backward", "axpby", "axpby_list", "copy_list", "binary_contig", "binary_rows", "binary_strided",
                     "strided_copy", "reduce_rows_block", "reduce_rows", "reduce_cols", "reduce_cols_wide", "max_backward_rows",
                     "max_backward_cols", "softmax_rows", "softmax_cols", "softmax_backward_rows", "softmax_backward_cols",
                     "gemm", "gemm_splitk_sum", "cross_entropy", "cross_entropy_backward", "cross_entropy_small",
@@ -603,16 +603,33 @@ public final class CudaBackend implements Backend {
     /** One launch of axpby_list per 32 pairs of a dtype; empty pairs are skipped. */
     @Override
     public synchronized void axpbyEach(double alpha, List<Storage> xs, double beta, List<Storage> ys) {
+        forEachPairList("axpbyEach", "axpby_list", xs, ys,
+                (dtype, list) -> new Object[] {scalar(dtype, alpha), scalar(dtype, beta), list});
+    }
+
+    /** One launch of copy_list per 32 pairs of a dtype; empty pairs are skipped. */
+    @Override
+    public synchronized void copyEach(List<Storage> srcs, List<Storage> dsts) {
+        forEachPairList("copyEach", "copy_list", srcs, dsts, (dtype, list) -> new Object[] {list});
+    }
+
+    /**
+     * Checks the pairs (same length and dtype each), groups them by dtype, and launches
+     * {@code kernel}_f32/_f64 once per {@link PairList#MAX} non-empty pairs with the arguments
+     * {@code args} makes around the packed list.
+     */
+    private void forEachPairList(String op, String kernel, List<Storage> xs, List<Storage> ys,
+                                 java.util.function.BiFunction<DType, long[], Object[]> args) {
         if (xs.size() != ys.size()) {
-            throw new IllegalArgumentException("axpbyEach: " + xs.size() + " xs for " + ys.size() + " ys");
+            throw new IllegalArgumentException(op + ": " + xs.size() + " xs for " + ys.size() + " ys");
         }
         Map<DType, List<CudaStorage>> xOf = new java.util.EnumMap<>(DType.class);
         Map<DType, List<CudaStorage>> yOf = new java.util.EnumMap<>(DType.class);
         for (int i = 0; i < xs.size(); i++) {
             CudaStorage x = cuda(xs.get(i));
             CudaStorage y = cuda(ys.get(i));
-            checkLength("axpbyEach (pair " + i + ")", x.length(), y.length());
-            sameDtype("axpbyEach (pair " + i + ")", x, y);
+            checkLength(op + " (pair " + i + ")", x.length(), y.length());
+            sameDtype(op + " (pair " + i + ")", x, y);
             if (y.length() > 0) {
                 xOf.computeIfAbsent(y.dtype(), d -> new ArrayList<>()).add(x);
                 yOf.computeIfAbsent(y.dtype(), d -> new ArrayList<>()).add(y);
@@ -621,10 +638,10 @@ public final class CudaBackend implements Backend {
         for (DType dtype : xOf.keySet()) {
             List<CudaStorage> x = xOf.get(dtype);
             List<CudaStorage> y = yOf.get(dtype);
-            String kernel = dtype == DType.FLOAT32 ? "axpby_list_f32" : "axpby_list_f64";
-            for (int from = 0; from < y.size(); from += AxpbyList.MAX) {
-                long[] list = AxpbyList.pack(x, y, from, Math.min(y.size(), from + AxpbyList.MAX));
-                launch(kernel, AxpbyList.blocks(list), 1, 1, AxpbyList.THREADS, scalar(dtype, alpha), scalar(dtype, beta), list);
+            String name = kernel + (dtype == DType.FLOAT32 ? "_f32" : "_f64");
+            for (int from = 0; from < y.size(); from += PairList.MAX) {
+                long[] list = PairList.pack(x, y, from, Math.min(y.size(), from + PairList.MAX));
+                launch(name, PairList.blocks(list), 1, 1, PairList.THREADS, args.apply(dtype, list));
             }
         }
     }

@@ -15,15 +15,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The multi-tensor update's kernel argument, packed without a GPU and compared with the .cu's struct. */
-class AxpbyListTest {
+/** The multi-tensor kernels' argument, packed without a GPU and compared with the .cu's struct. */
+class PairListTest {
     @Test
     void pairsAreLaidOutAsTheKernelsStruct() {
         List<CudaStorage> xs = List.of(at(0x1000, DType.FLOAT32, 1000), at(0x9000, DType.FLOAT32, 1),
                 at(0x20000, DType.FLOAT32, 5_000_000));
         List<CudaStorage> ys = List.of(at(0x5000, DType.FLOAT32, 1000), at(0xa000, DType.FLOAT32, 1),
                 at(0x40000000L, DType.FLOAT32, 5_000_000));
-        long[] s = AxpbyList.pack(xs, ys, 0, 3);
+        long[] s = PairList.pack(xs, ys, 0, 3);
         assertEquals(130, s.length, "1,040 bytes");
         assertEquals(3, s[0]);
         assertArrayEquals(new long[] {0x1000, 0x9000, 0x20000}, java.util.Arrays.copyOfRange(s, 1, 4));
@@ -31,7 +31,7 @@ class AxpbyListTest {
         assertArrayEquals(new long[] {1000, 1, 5_000_000}, java.util.Arrays.copyOfRange(s, 65, 68));
         // blocks: 1000 floats = 250 16-byte packs -> 1 block; 1 float -> 1; 5M floats -> 4883, capped at 4096
         assertArrayEquals(new long[] {0, 1, 2, 4098}, java.util.Arrays.copyOfRange(s, 97, 101));
-        assertEquals(4098, AxpbyList.blocks(s));
+        assertEquals(4098, PairList.blocks(s));
     }
 
     @Test
@@ -42,26 +42,26 @@ class AxpbyListTest {
             xs.add(at(0x100000L * (i + 1), DType.FLOAT64, 1024));
             ys.add(at(0x100000L * (i + 100), DType.FLOAT64, 1024));
         }
-        long[] s = AxpbyList.pack(xs, ys, 32, 40); // the second launch of 40 pairs
+        long[] s = PairList.pack(xs, ys, 32, 40); // the second launch of 40 pairs
         assertEquals(8, s[0]);
         assertEquals(0x100000L * 33, s[1]);
         assertEquals(0x100000L * 132, s[33]);
         assertEquals(2, s[97 + 1], "1024 doubles = 512 packs = 2 blocks of 256 threads");
-        assertEquals(16, AxpbyList.blocks(s));
-        assertThrows(IllegalArgumentException.class, () -> AxpbyList.pack(xs, ys, 0, 33));
-        assertThrows(IllegalArgumentException.class, () -> AxpbyList.pack(xs, ys, 5, 5));
+        assertEquals(16, PairList.blocks(s));
+        assertThrows(IllegalArgumentException.class, () -> PairList.pack(xs, ys, 0, 33));
+        assertThrows(IllegalArgumentException.class, () -> PairList.pack(xs, ys, 5, 5));
     }
 
     @Test
     void theOffsetsAreTheOnesTheKernelFileAsserts() throws IOException {
         String src = Files.readString(Path.of("src/main/cuda/grad4j_kernels.cu"));
-        assertTrue(src.contains("#define AXPBY_LIST_MAX " + AxpbyList.MAX), "AXPBY_LIST_MAX");
-        assertTrue(src.contains("offsetof(AxpbyList, x) == " + 8 * AxpbyList.X), "x at long " + AxpbyList.X);
-        assertTrue(src.contains("offsetof(AxpbyList, y) == " + 8 * AxpbyList.Y), "y at long " + AxpbyList.Y);
-        assertTrue(src.contains("offsetof(AxpbyList, n) == " + 8 * AxpbyList.N), "n at long " + AxpbyList.N);
-        assertTrue(src.contains("offsetof(AxpbyList, blockStart) == " + 8 * AxpbyList.BLOCK_START), "blockStart");
+        assertTrue(src.contains("#define PAIR_LIST_MAX " + PairList.MAX), "PAIR_LIST_MAX");
+        assertTrue(src.contains("offsetof(PairList, x) == " + 8 * PairList.X), "x at long " + PairList.X);
+        assertTrue(src.contains("offsetof(PairList, y) == " + 8 * PairList.Y), "y at long " + PairList.Y);
+        assertTrue(src.contains("offsetof(PairList, n) == " + 8 * PairList.N), "n at long " + PairList.N);
+        assertTrue(src.contains("offsetof(PairList, blockStart) == " + 8 * PairList.BLOCK_START), "blockStart");
         String emulation = Files.readString(Path.of("src/test/cuda/kernel_emulation_test.cpp"));
-        assertTrue(emulation.contains("kListBlocksPerPair = " + AxpbyList.BLOCKS_PER_PAIR), "the emulation's block policy");
+        assertTrue(emulation.contains("kListBlocksPerPair = " + PairList.BLOCKS_PER_PAIR), "the emulation's block policy");
     }
 
     private static CudaStorage at(long address, DType dtype, long length) {

@@ -3,14 +3,14 @@ package io.grad4j.cuda;
 import java.util.List;
 
 /**
- * The kernels' {@code struct AxpbyList} (grad4j_kernels.cu), which carries up to {@link #MAX}
- * (x, y) pairs of one multi-tensor update by value as a kernel argument: the count, then the x
+ * The kernels' {@code struct PairList} (grad4j_kernels.cu), which carries up to {@link #MAX}
+ * (x, y) pairs of one multi-tensor kernel (axpby_list, copy_list) by value as a kernel argument: the count, then the x
  * addresses, the y addresses, the lengths (32 slots each) and 33 block starts, all 64-bit, 1,040
  * bytes. Blocks {@code [blockStart[t], blockStart[t + 1])} of the grid update pair t, as many as
  * one-thread-per-16-bytes would need, at most {@link #BLOCKS_PER_PAIR} (grid-stride beyond).
  * The .cu file static_asserts the same offsets.
  */
-final class AxpbyList {
+final class PairList {
     static final int MAX = 32;
     static final long BLOCKS_PER_PAIR = 4096;
     static final int THREADS = 256;
@@ -20,7 +20,7 @@ final class AxpbyList {
     static final int N = Y + MAX;
     static final int BLOCK_START = N + MAX;
 
-    private AxpbyList() {
+    private PairList() {
     }
 
     /** The struct for pairs {@code [from, to)} of xs/ys (at most {@link #MAX}, none empty, one dtype). */
