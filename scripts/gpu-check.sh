@@ -177,7 +177,7 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
   # where the MLP step's device time goes, kernel by kernel (stream events around each launch;
   # the step's own time is measured without them above)
   perf_step "MLP step kernel profile" jmh-profile.log 0 30 15 "${jmh[@]}" MlpTrainStepBenchmark \
-    "${jmh_opts[@]}" -wi 1 -i 1 -p batch=128,8192 -p graph=false \
+    "${jmh_opts[@]}" -wi 1 -p batch=128,8192 -p graph=false \
     -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.bench.profileKernels=true"
   grep -A 24 "GPU time per kernel" "$out/jmh-profile.log" 2>/dev/null | grep -v "^#" | head -60
   # last, so that it is the step skipped when time runs short: the launch-bound workloads again

@@ -85,7 +85,7 @@ public final class Engine {
         boolean anomaly = GradMode.isAnomalyDetectionEnabled();
         // {leaf gradient with zeros owed, its new gradient}: copied together once the pass is done
         List<Tensor[]> overwrites = new ArrayList<>();
-        RuntimeException failure = null;
+        Throwable failure = null;
         try (NoGrad ignored = Autograd.noGrad()) {
             for (int i = order.size() - 1; i >= 0; i--) {
                 Tensor t = order.get(i);
@@ -123,7 +123,7 @@ public final class Engine {
                     pending.merge(in, gin, Engine::sum);
                 }
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             failure = e;
             throw e;
         } finally {

@@ -38,13 +38,17 @@ final class StorageRef {
      */
     private static final Map<StorageRef, Boolean> OWING = Collections.synchronizedMap(new WeakHashMap<>());
 
-    /** The buffer, with any deferred zeros written first. */
+    /**
+     * The buffer, with any deferred zeros written first. They stop being owed only once the
+     * fill has been issued: if it throws, readers still get zeros later. (Two threads reading at
+     * once may both fill; the backend orders either fill before the reads issued after it.)
+     */
     Storage storage() {
-        if (zeroPending.get() != null) {
-            Backend b = zeroPending.getAndSet(null);
-            if (b != null) {
+        Backend b = zeroPending.get();
+        if (b != null) {
+            b.fill(storage, 0.0);
+            if (zeroPending.compareAndSet(b, null)) {
                 OWING.remove(this);
-                b.fill(storage, 0.0);
             }
         }
         return storage;
@@ -63,7 +67,7 @@ final class StorageRef {
             owing = new ArrayList<>(OWING.keySet());
         }
         for (StorageRef ref : owing) {
-            if (ref.zeroPending.get() == backend) {
+            if (ref.zeroPending.get() == backend && ref.users.get() > 0) {
                 ref.storage();
             }
         }
@@ -99,6 +103,8 @@ final class StorageRef {
 
     void releaseOne() {
         if (users.decrementAndGet() == 0) {
+            zeroPending.set(null); // nobody can read it any more: nothing is owed
+            OWING.remove(this);
             storage.release();
         }
     }

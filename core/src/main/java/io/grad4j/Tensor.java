@@ -434,7 +434,9 @@ public final class Tensor implements AutoCloseable {
     /**
      * Sets the accumulated gradient to zeros in place, so references to it (and views of it) stay
      * valid. The zeros are written when the gradient is next read; a backward pass that reaches
-     * this tensor copies its gradient over them instead of filling and then adding. Where the
+     * this tensor copies its gradient over them instead of filling and then adding (the copies
+     * of all leaves land together when the pass ends, so a hook that reads this gradient during
+     * that pass still sees zeros). Where the
      * backend replays recorded work the host does not see (CUDA graphs, see
      * {@link Backend#canDeferWrites}), the zeros are written at once.
      */

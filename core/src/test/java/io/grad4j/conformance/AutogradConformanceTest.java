@@ -7,6 +7,7 @@ import io.grad4j.autograd.CustomFunction;
 import io.grad4j.autograd.GradCheck;
 import io.grad4j.autograd.JacobianMode;
 import io.grad4j.autograd.NoGrad;
+import io.grad4j.backend.Backend;
 import io.grad4j.backend.Backends;
 import org.junit.jupiter.api.Test;
 
@@ -304,6 +305,80 @@ public abstract class AutogradConformanceTest extends BackendTestBase {
         g.close();
         w.sum().backward();
         assertArrayEquals(new double[] {1, 1, 1, 1}, w.grad().toDoubleArray(), 1e-12);
+    }
+
+    /**
+     * The deferred zeros stop being owed only once the copy over them has been issued: a backend
+     * refusing the copies leaves the gradient reading zeros, not the previous step's values; and
+     * when the pass itself failed too, the copy failure is attached to the pass's exception.
+     */
+    @Test
+    void aFailedGradientCopyLeavesTheZerosOwed() {
+        Backend inner = backend();
+        boolean[] refuse = {false};
+        Backend refusing = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (refuse[0] && method.getName().equals("copyEach")) {
+                        throw new IllegalStateException("copyEach refused");
+                    }
+                    try {
+                        return method.invoke(inner, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        try (Backends.Scope ignored = Backends.use(refusing)) {
+            Tensor w = Tensor.of(new double[] {1, 2}, 2).requiresGrad(true);
+            w.sum().backward();
+            Tensor g = w.grad();
+            w.zeroGrad();
+            refuse[0] = true;
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> w.mul(3).sum().backward());
+            assertTrue(e.getMessage().contains("copyEach refused"), e.getMessage());
+            refuse[0] = false;
+            assertArrayEquals(new double[] {0, 0}, g.toDoubleArray(), 0.0, "zeros still owed, not the old [1, 1]");
+
+            w.zeroGrad();
+            Tensor other = Tensor.of(new double[] {1}, 1).requiresGrad(true);
+            Tensor loss = Autograd.apply(new CustomFunction() {
+                @Override
+                public Tensor forward(Tensor... in) {
+                    return in[0].mul(1.0);
+                }
+
+                @Override
+                public Tensor[] backward(Tensor[] in, Tensor out, Tensor gradOut) {
+                    throw new IllegalStateException("this backward fails on purpose");
+                }
+            }, other).sum().add(w.mul(7).sum());
+            refuse[0] = true;
+            IllegalStateException first = assertThrows(IllegalStateException.class, loss::backward);
+            refuse[0] = false;
+            assertTrue(first.getMessage().contains("fails on purpose"), first.getMessage());
+            assertEquals(1, first.getSuppressed().length, "the copy failure rides along");
+            assertTrue(first.getSuppressed()[0].getMessage().contains("copyEach refused"));
+            assertArrayEquals(new double[] {0, 0}, g.toDoubleArray(), 0.0);
+        }
+    }
+
+    /** A gradient closed with its zeros still owed owes nothing: a later flush has nothing to write. */
+    @Test
+    void closingAGradientWithZerosOwedForgetsThem() {
+        java.util.Map<String, Integer> calls = new java.util.TreeMap<>();
+        boolean[] counting = {false};
+        Backend counted = TrainingConformanceTest.counting(backend(), calls, counting);
+        try (Backends.Scope ignored = Backends.use(counted)) {
+            Tensor w = Tensor.of(new double[] {1, 2}, 2).requiresGrad(true);
+            w.sum().backward();
+            w.zeroGrad();
+            w.grad().close();
+            counting[0] = true;
+            io.grad4j.DeferredWrites.flush(counted); // a fill here would write into released memory
+            counting[0] = false;
+            assertEquals(java.util.Map.of(), calls);
+            w.mul(2).sum().backward();
+            assertArrayEquals(new double[] {2, 2}, w.grad().toDoubleArray(), 0.0);
+        }
     }
 
     @Test

@@ -197,7 +197,8 @@ public final class CudaBackend implements Backend {
 
     /** Retains the device's primary context, creates the stream, loads the kernels, picks the matmul engine. */
     static CudaBackend create(CudaProbe.Result probe, GemmChoice gemm) {
-        // chosen first: a refused grad4j.cuda.launcher then leaves no context, stream or module behind
+        // chosen first: a refused grad4j.cuda.launcher then leaves no context, stream or module
+        // behind (a failed start-up check of the launcher releases them below)
         List<String> launcherNotes = new ArrayList<>();
         KernelLauncher launcher = KernelLauncher.choose(launcherNotes);
         launcherNotes.forEach(n -> LOG.info("grad4j cuda: " + n));
@@ -239,7 +240,15 @@ public final class CudaBackend implements Backend {
                 engine += "; cuBLAS unavailable";
             }
         }
-        return new CudaBackend(probe, ctx, stream, module, cublas, engine, tf32, sms[0], launcher);
+        try {
+            return new CudaBackend(probe, ctx, stream, module, cublas, engine, tf32, sms[0], launcher);
+        } catch (RuntimeException | LinkageError e) {
+            // the launcher's start-up check (or a kernel lookup) failed: give back what was made
+            JCudaDriver.cuModuleUnload(module);
+            JCudaDriver.cuStreamDestroy(stream);
+            JCudaDriver.cuDevicePrimaryCtxRelease(dev);
+            throw e;
+        }
     }
 
     /**
@@ -329,8 +338,9 @@ public final class CudaBackend implements Backend {
         if (on && profile == null) {
             profile = new KernelProfile<>(new DriverEvents(stream));
         } else if (!on && profile != null) {
-            profile.clear();
+            KernelProfile<CUevent> closing = profile;
             profile = null;
+            closing.close();
         }
     }
 
@@ -374,6 +384,11 @@ public final class CudaBackend implements Backend {
             float[] ms = new float[1];
             check(JCudaDriver.cuEventElapsedTime(ms, start, end), "cuEventElapsedTime");
             return ms[0];
+        }
+
+        @Override
+        public void destroy(CUevent event) {
+            check(JCudaDriver.cuEventDestroy(event), "cuEventDestroy");
         }
     }
 
@@ -1029,10 +1044,13 @@ public final class CudaBackend implements Backend {
     synchronized void destroy(CudaGraph g) {
         bind();
         // a replay still running is finished by the driver first; later work on the stream follows it
-        check(JCudaDriver.cuGraphExecDestroy(g.exec()), "cuGraphExecDestroy");
-        check(JCudaDriver.cuGraphDestroy(g.graph()), "cuGraphDestroy");
-        allocator.closePool(g.pool());
-        liveGraphs--;
+        try {
+            check(JCudaDriver.cuGraphExecDestroy(g.exec()), "cuGraphExecDestroy");
+            check(JCudaDriver.cuGraphDestroy(g.graph()), "cuGraphDestroy");
+            allocator.closePool(g.pool());
+        } finally {
+            liveGraphs--; // a failed destroy must not keep core from deferring writes for good
+        }
     }
 
     /** Whether a capture is in progress (on this backend's stream). */

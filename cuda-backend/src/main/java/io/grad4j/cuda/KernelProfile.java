@@ -29,6 +29,8 @@ final class KernelProfile<E> {
         void synchronize(E event);
 
         float elapsedMillis(E start, E end);
+
+        void destroy(E event);
     }
 
     private record Span<E>(String kernel, E start, E end) {
@@ -62,10 +64,31 @@ final class KernelProfile<E> {
         }
         E start = take();
         events.record(start);
-        launch.run();
+        try {
+            launch.run();
+        } catch (RuntimeException | Error e) {
+            spare.push(start); // no kernel to time; the launch's own error is what the caller needs
+            throw e;
+        }
         E end = take();
         events.record(end);
         pending.add(new Span<>(kernel, start, end));
+    }
+
+    /** Waits for what is in flight and destroys every event the profile made. */
+    void close() {
+        try {
+            clear();
+        } finally {
+            for (Span<E> s : pending) { // only after a failed wait
+                spare.push(s.start());
+                spare.push(s.end());
+            }
+            pending.clear();
+            while (!spare.isEmpty()) {
+                events.destroy(spare.pop());
+            }
+        }
     }
 
     /** Kernels by device time, most first, over everything profiled since the last {@link #clear}. */

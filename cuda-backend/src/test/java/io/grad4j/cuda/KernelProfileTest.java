@@ -42,6 +42,13 @@ class KernelProfileTest {
         void kernel(double millis) {
             now += millis;
         }
+
+        int destroyed;
+
+        @Override
+        public void destroy(double[] event) {
+            destroyed++;
+        }
     }
 
     @Test
@@ -82,6 +89,22 @@ class KernelProfileTest {
         }
         assertEquals(2, device.created, "two events, reused after each settle");
         assertEquals(10, profile.report().get(0).launches());
+    }
+
+    @Test
+    void closingDestroysEveryEventAndAFailedLaunchIsNotTimed() {
+        FakeDevice device = new FakeDevice();
+        KernelProfile<double[]> profile = new KernelProfile<>(device);
+        profile.around("fill_f32", () -> device.kernel(1));
+        IllegalStateException refused = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> profile.around("unary_f32", () -> {
+                    throw new IllegalStateException("cuda: launching unary_f32 failed");
+                }));
+        assertTrue(refused.getMessage().contains("launching unary_f32"), "the launch's own error comes through");
+        profile.around("fill_f32", () -> device.kernel(1));
+        assertEquals(List.of("fill_f32"), profile.report().stream().map(KernelProfile.Line::kernel).toList());
+        profile.close();
+        assertEquals(device.created, device.destroyed, "every event made is destroyed on close");
     }
 
     @Test
