@@ -193,6 +193,12 @@ __device__ __forceinline__ float  mul_rn(float a, float b)   { return __fmul_rn(
 __device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
 __device__ __forceinline__ float  add_rn(float a, float b)   { return __fadd_rn(a, b); }
 __device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ float  sub_rn(float a, float b)   { return __fsub_rn(a, b); }
+__device__ __forceinline__ double sub_rn(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ float  div_rn(float a, float b)   { return __fdiv_rn(a, b); }
+__device__ __forceinline__ double div_rn(double a, double b) { return __ddiv_rn(a, b); }
+__device__ __forceinline__ float  sqrt_rn(float a)           { return __fsqrt_rn(a); }
+__device__ __forceinline__ double sqrt_rn(double a)          { return __dsqrt_rn(a); }
 
 // The operation code is a kernel argument; dispatching on it once, outside the loop, lets each
 // instantiation fold unary_apply/unary_derivative/binary_apply to the one formula it needs.
@@ -315,6 +321,108 @@ extern "C" __global__ void axpby_list_f64(double alpha, double beta, PairList li
 // zeroed buffers). y is not read.
 extern "C" __global__ void copy_list_f32(PairList list) { pair_list_impl<float, false>([](float v) { return v; }, list); }
 extern "C" __global__ void copy_list_f64(PairList list) { pair_list_impl<double, false>([](double v) { return v; }, list); }
+
+// One Adam/AdamW step for up to ADAM_LIST_MAX parameters in one launch (Backend.adamEach): per
+// element, p, m and v are read once and written once, where the same step composed of separate
+// operations passes over memory about a dozen times. Every operation is rounded as that composed
+// step rounds it (each scalar converted to T once, the _rn intrinsics keep nvcc from contracting
+// products and sums into FMAs), so both give the same bits. Per-parameter constants (the step
+// size lr / (1 - beta1^t), 1 / sqrt(1 - beta2^t), first step) travel in the list; on a first
+// step m and v are written without being read.
+#define ADAM_LIST_MAX 16
+struct AdamList {
+    i64 count;
+    void* p[ADAM_LIST_MAX];
+    const void* g[ADAM_LIST_MAX];
+    void* m[ADAM_LIST_MAX];
+    void* v[ADAM_LIST_MAX];
+    i64 n[ADAM_LIST_MAX];
+    i64 blockStart[ADAM_LIST_MAX + 1];
+    double stepSize[ADAM_LIST_MAX];
+    double invBiasCorrection2Sqrt[ADAM_LIST_MAX];
+    i64 first[ADAM_LIST_MAX];
+};
+// CudaBackend packs this struct by hand (AdamList.java): keep both in step.
+static_assert(sizeof(AdamList) == 1168 && offsetof(AdamList, p) == 8 && offsetof(AdamList, g) == 136
+                  && offsetof(AdamList, m) == 264 && offsetof(AdamList, v) == 392 && offsetof(AdamList, n) == 520
+                  && offsetof(AdamList, blockStart) == 648 && offsetof(AdamList, stepSize) == 784
+                  && offsetof(AdamList, invBiasCorrection2Sqrt) == 912 && offsetof(AdamList, first) == 1040,
+              "AdamList layout, as AdamList.java packs it");
+enum { ADAM_COUPLED_DECAY = 1, ADAM_DECOUPLED_DECAY = 2 };
+
+template <typename T> struct AdamConstants {
+    T b1, omb1, b2, omb2, eps, wd, decay;
+    int mode;
+};
+
+template <typename T> __device__ __forceinline__ void adam_element(const AdamConstants<T>& c, T size, T inv, bool first,
+                                                                   T& p, T g, T& m, T& v) {
+    if (c.mode & ADAM_DECOUPLED_DECAY) p = mul_rn(p, c.decay);   // AdamW: p * (1 - lr*wd)
+    if (c.mode & ADAM_COUPLED_DECAY) g = add_rn(g, mul_rn(p, c.wd)); // Adam:  g + p * wd
+    T gg = mul_rn(g, g);
+    m = first ? mul_rn(g, c.omb1) : add_rn(mul_rn(m, c.b1), mul_rn(g, c.omb1));
+    v = first ? mul_rn(gg, c.omb2) : add_rn(mul_rn(v, c.b2), mul_rn(gg, c.omb2));
+    T denom = add_rn(mul_rn(sqrt_rn(v), inv), c.eps);
+    p = sub_rn(p, mul_rn(div_rn(m, denom), size));
+}
+
+template <typename T> __device__ void adam_list_impl(const AdamConstants<T>& c, const AdamList& list) {
+    constexpr int V = 16 / sizeof(T);
+    i64 b = blockIdx.x;
+    int t = 0;
+    while (t + 1 < list.count && b >= list.blockStart[t + 1]) t++; // the same for the whole block
+    i64 first_block = list.blockStart[t];
+    i64 tid = (b - first_block) * blockDim.x + threadIdx.x;
+    i64 stride = (list.blockStart[t + 1] - first_block) * blockDim.x;
+    T* P = static_cast<T*>(list.p[t]);
+    const T* G = static_cast<const T*>(list.g[t]);
+    T* M = static_cast<T*>(list.m[t]);
+    T* Vv = static_cast<T*>(list.v[t]);
+    i64 n = list.n[t];
+    T size = (T)list.stepSize[t];
+    T inv = (T)list.invBiasCorrection2Sqrt[t];
+    bool first = list.first[t] != 0;
+    i64 head = 0;
+    if (aligned16(P) && aligned16(G) && aligned16(M) && aligned16(Vv)) {
+        i64 packs = n / V;
+        for (i64 q = tid; q < packs; q += stride) {
+            Pack<T> pp = load_pack(P, q), gp = load_pack(G, q), mp, vp;
+            if (!first) {
+                mp = load_pack(M, q);
+                vp = load_pack(Vv, q);
+            }
+#pragma unroll
+            for (int j = 0; j < V; j++) adam_element(c, size, inv, first, pp.v[j], gp.v[j], mp.v[j], vp.v[j]);
+            reinterpret_cast<Pack<T>*>(P)[q] = pp;
+            reinterpret_cast<Pack<T>*>(M)[q] = mp;
+            reinterpret_cast<Pack<T>*>(Vv)[q] = vp;
+        }
+        head = packs * V;
+    }
+    for (i64 i = head + tid; i < n; i += stride) {
+        T pv = P[i], mv = first ? T(0) : M[i], vv = first ? T(0) : Vv[i];
+        adam_element(c, size, inv, first, pv, G[i], mv, vv);
+        P[i] = pv;
+        M[i] = mv;
+        Vv[i] = vv;
+    }
+}
+
+// The scalars arrive as doubles, as the composed step's operations receive them, and are
+// converted to T here once, as those operations convert them.
+template <typename T> __device__ void adam_list_entry(double b1, double omb1, double b2, double omb2, double eps, double wd,
+                                                      double decay, int mode, const AdamList& list) {
+    AdamConstants<T> c{(T)b1, (T)omb1, (T)b2, (T)omb2, (T)eps, (T)wd, (T)decay, mode};
+    adam_list_impl<T>(c, list);
+}
+extern "C" __global__ void adam_list_f32(double b1, double omb1, double b2, double omb2, double eps, double wd, double decay,
+                                         int mode, AdamList list) {
+    adam_list_entry<float>(b1, omb1, b2, omb2, eps, wd, decay, mode, list);
+}
+extern "C" __global__ void adam_list_f64(double b1, double omb1, double b2, double omb2, double eps, double wd, double decay,
+                                         int mode, AdamList list) {
+    adam_list_entry<double>(b1, omb1, b2, omb2, eps, wd, decay, mode, list);
+}
 
 // Operands advance by step 1 (contiguous) or 0 (a scalar: element 0 broadcast). out may alias a.
 template <typename T, int OP> __device__ void binary_steps(const T* a, int aStep, const T* b, int bStep, T* out, i64 n) {

@@ -135,6 +135,8 @@ inline double __dsub_rn(double a, double b) { return a - b; }
 inline double __dmul_rn(double a, double b) { return a * b; }
 inline double __ddiv_rn(double a, double b) { return a / b; }
 inline double __fma_rn(double a, double b, double c) { return std::fma(a, b, c); }
+inline float __fsqrt_rn(float a) { return std::sqrt(a); }   // IEEE sqrt is correctly rounded
+inline double __dsqrt_rn(double a) { return std::sqrt(a); }
 
 // --- math: expf, logf, tanhf, exp, log, ... come from <math.h>. The fast-math intrinsics map to
 // the accurate functions (the GPU's are less accurate; tests must allow for that anyway). --------

@@ -638,6 +638,88 @@ public final class Tensor implements AutoCloseable {
     }
 
     /**
+     * One Adam/AdamW step over several parameters in one backend call per backend and dtype
+     * ({@link Backend#adamEach}: the cpu backend runs it as one loop per parameter, the cuda
+     * backend as one kernel launch per 16 parameters), rounding exactly as the same step
+     * composed of tensor operations. {@code m} and {@code v} are the moment buffers (their
+     * parameter's shape, dtype and backend); where {@code first[i]} they are written without
+     * being read. Used by {@link io.grad4j.optim.Adam} and {@link io.grad4j.optim.AdamW}.
+     * Parameters that share memory are stepped one at a time, in order.
+     */
+    public static void adamStepEach(io.grad4j.backend.AdamStep step, List<Tensor> params, List<Tensor> grads,
+                                    List<Tensor> m, List<Tensor> v, double[] stepSizes,
+                                    double[] invBiasCorrection2Sqrt, boolean[] first) {
+        int count = params.size();
+        if (grads.size() != count || m.size() != count || v.size() != count || stepSizes.length != count
+                || invBiasCorrection2Sqrt.length != count || first.length != count) {
+            throw new IllegalArgumentException("adamStepEach: " + count + " parameters but " + grads.size() + " gradients, "
+                    + m.size() + "/" + v.size() + " moment buffers, " + stepSizes.length + "/"
+                    + invBiasCorrection2Sqrt.length + " step constants, " + first.length + " first-step flags");
+        }
+        java.util.Set<StorageRef> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        boolean overlapping = false;
+        for (int i = 0; i < count; i++) {
+            Tensor p = params.get(i);
+            String op = "adamStepEach (parameter " + i + ")";
+            for (Tensor other : new Tensor[] {grads.get(i), m.get(i), v.get(i)}) {
+                checkCompatible(op, p, other);
+                if (!Arrays.equals(p.shape, other.shape)) {
+                    throw new IllegalArgumentException(op + ": shapes differ: parameter " + Arrays.toString(p.shape)
+                            + " vs " + Arrays.toString(other.shape));
+                }
+            }
+            if (p.requiresGrad && io.grad4j.autograd.GradMode.isEnabled()) {
+                throw new IllegalStateException(op + " must happen inside Autograd.noGrad() (as optimizers do)");
+            }
+            overlapping |= !seen.add(p.ref) | !seen.add(m.get(i).ref) | !seen.add(v.get(i).ref);
+        }
+        for (int i = 0; i < count && !overlapping; i++) {
+            overlapping = seen.contains(grads.get(i).ref); // a gradient that is also something updated
+        }
+        if (overlapping) {
+            for (int i = 0; i < count; i++) {
+                adamStepGroup(step, List.of(i), params, grads, m, v, stepSizes, invBiasCorrection2Sqrt, first);
+            }
+            return;
+        }
+        java.util.Map<List<Object>, List<Integer>> groups = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < count; i++) {
+            groups.computeIfAbsent(List.of(params.get(i).backend, params.get(i).dtype), k -> new ArrayList<>()).add(i);
+        }
+        for (List<Integer> group : groups.values()) {
+            adamStepGroup(step, group, params, grads, m, v, stepSizes, invBiasCorrection2Sqrt, first);
+        }
+    }
+
+    private static void adamStepGroup(io.grad4j.backend.AdamStep step, List<Integer> group, List<Tensor> params,
+                                      List<Tensor> grads, List<Tensor> m, List<Tensor> v, double[] stepSizes,
+                                      double[] invBiasCorrection2Sqrt, boolean[] first) {
+        int k = group.size();
+        List<Storage> ps = new ArrayList<>(k);
+        List<Storage> gs = new ArrayList<>(k);
+        List<Storage> ms = new ArrayList<>(k);
+        List<Storage> vs = new ArrayList<>(k);
+        double[] sizes = new double[k];
+        double[] inv = new double[k];
+        boolean[] firsts = new boolean[k];
+        for (int j = 0; j < k; j++) {
+            int i = group.get(j);
+            ps.add(params.get(i).storage());
+            gs.add(grads.get(i).storage());
+            ms.add(first[i] ? m.get(i).ref.storageUnwritten() : m.get(i).storage());
+            vs.add(first[i] ? v.get(i).ref.storageUnwritten() : v.get(i).storage());
+            sizes[j] = stepSizes[i];
+            inv[j] = invBiasCorrection2Sqrt[i];
+            firsts[j] = first[i];
+        }
+        params.get(group.getFirst()).backend.adamEach(step, ps, gs, ms, vs, sizes, inv, firsts);
+        Reference.reachabilityFence(params);
+        Reference.reachabilityFence(grads);
+        Reference.reachabilityFence(m);
+        Reference.reachabilityFence(v);
+    }
+
+    /**
      * For each {target, source} pair (same shape, dtype and backend; targets distinct): copies
      * source over target in one backend call per backend and dtype ({@link Backend#copyEach}),
      * then drops the zeros {@link #zeroGrad} deferred on the targets (only once the copies are

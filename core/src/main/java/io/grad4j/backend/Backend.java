@@ -117,6 +117,89 @@ public interface Backend {
         }
     }
 
+    /**
+     * One Adam/AdamW step for every parameter i, updating p, m and v in place from g. Each value
+     * is rounded as the step composed of this interface's own operations would round it (scalars
+     * converted to the dtype once, no fused multiply-add), which is what this default does:
+     * <pre>
+     *   AdamW, wd != 0:  p = p * (1 - lr*wd)
+     *   Adam,  wd != 0:  g = g + p * wd
+     *   m = first ? g * (1-b1)     : m * b1 + g * (1-b1)
+     *   v = first ? (g*g) * (1-b2) : v * b2 + (g*g) * (1-b2)
+     *   p = p - (m / (sqrt(v) * invBiasCorrection2Sqrt[i] + eps)) * stepSizes[i]
+     * </pre>
+     * so a backend that fuses it into one pass per element (the cpu and cuda backends do) gives
+     * the same bits with one pass over each buffer instead of about a dozen. On a first step
+     * m and v are written without being read. The four lists are parallel; no buffer of one
+     * parameter may be another's.
+     */
+    default void adamEach(AdamStep step, List<Storage> params, List<Storage> grads, List<Storage> m, List<Storage> v,
+                          double[] stepSizes, double[] invBiasCorrection2Sqrt, boolean[] first) {
+        int count = params.size();
+        if (grads.size() != count || m.size() != count || v.size() != count || stepSizes.length != count
+                || invBiasCorrection2Sqrt.length != count || first.length != count) {
+            throw new IllegalArgumentException("adamEach: " + count + " parameters but " + grads.size() + " gradients, "
+                    + m.size() + " and " + v.size() + " moment buffers, " + stepSizes.length + " and "
+                    + invBiasCorrection2Sqrt.length + " step constants, " + first.length + " first-step flags");
+        }
+        for (int i = 0; i < count; i++) {
+            Storage p = params.get(i);
+            long length = p.length();
+            if (length == 0) {
+                continue;
+            }
+            if (length > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("adamEach: a parameter of " + length + " elements; this backend's"
+                        + " composed Adam step takes at most " + Integer.MAX_VALUE);
+            }
+            int[] shape = {(int) length};
+            long[] strides = {1};
+            DType dtype = p.dtype();
+            Storage t1 = allocate(dtype, length);
+            Storage t2 = allocate(dtype, length);
+            Storage g = grads.get(i);
+            Storage gw = null;
+            try {
+                if (step.weightDecay() != 0 && step.decoupled()) {
+                    unary(UnaryOp.MUL_SCALAR, 1 - step.lr() * step.weightDecay(), p, t1);
+                    copy(t1, p);
+                } else if (step.weightDecay() != 0) {
+                    gw = allocate(dtype, length);
+                    unary(UnaryOp.MUL_SCALAR, step.weightDecay(), p, t1);
+                    binary(BinaryOp.ADD, g, strides, t1, strides, gw, shape);
+                    g = gw;
+                }
+                if (first[i]) {
+                    unary(UnaryOp.MUL_SCALAR, 1 - step.beta1(), g, m.get(i));
+                } else {
+                    unary(UnaryOp.MUL_SCALAR, step.beta1(), m.get(i), t1);
+                    unary(UnaryOp.MUL_SCALAR, 1 - step.beta1(), g, t2);
+                    binary(BinaryOp.ADD, t1, strides, t2, strides, m.get(i), shape);
+                }
+                binary(BinaryOp.MUL, g, strides, g, strides, t2, shape); // g^2
+                if (first[i]) {
+                    unary(UnaryOp.MUL_SCALAR, 1 - step.beta2(), t2, v.get(i));
+                } else {
+                    unary(UnaryOp.MUL_SCALAR, 1 - step.beta2(), t2, t1);
+                    unary(UnaryOp.MUL_SCALAR, step.beta2(), v.get(i), t2);
+                    binary(BinaryOp.ADD, t2, strides, t1, strides, v.get(i), shape);
+                }
+                unary(UnaryOp.SQRT, 0, v.get(i), t1);
+                unary(UnaryOp.MUL_SCALAR, invBiasCorrection2Sqrt[i], t1, t2);
+                unary(UnaryOp.ADD_SCALAR, step.eps(), t2, t1);                    // denominator
+                binary(BinaryOp.DIV, m.get(i), strides, t1, strides, t2, shape);
+                unary(UnaryOp.MUL_SCALAR, stepSizes[i], t2, t1);
+                binary(BinaryOp.SUB, p, strides, t1, strides, p, shape);
+            } finally {
+                t1.release();
+                t2.release();
+                if (gw != null) {
+                    gw.release();
+                }
+            }
+        }
+    }
+
     // --- linear algebra ------------------------------------------------------------------------
 
     /** c = op(a) @ op(b), batched, see {@link MatmulShape}; c is overwritten. */

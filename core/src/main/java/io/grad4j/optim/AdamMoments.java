@@ -4,6 +4,9 @@ import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.NoGrad;
 
+import io.grad4j.backend.AdamStep;
+
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -63,9 +66,22 @@ abstract sealed class AdamMoments extends ParameterOptimizer permits Adam, AdamW
         this.expAvgSq = new Tensor[this.params.size()];
     }
 
+    /**
+     * All parameters with a gradient in one fused step ({@link Tensor#adamStepEach}): one pass
+     * over each parameter's p, g, m and v instead of about a dozen operations with temporaries,
+     * and on cuda one launch per 16 parameters. It rounds as the composed step would.
+     */
     @Override
     public void step() {
         try (NoGrad ignored = Autograd.noGrad()) {
+            List<Tensor> stepped = new ArrayList<>(params.size());
+            List<Tensor> grads = new ArrayList<>(params.size());
+            List<Tensor> ms = new ArrayList<>(params.size());
+            List<Tensor> vs = new ArrayList<>(params.size());
+            double[] stepSizes = new double[params.size()];
+            double[] invBc2 = new double[params.size()];
+            boolean[] first = new boolean[params.size()];
+            int k = 0;
             for (int i = 0; i < params.size(); i++) {
                 Tensor p = params.get(i);
                 Tensor g = p.grad();
@@ -73,32 +89,25 @@ abstract sealed class AdamMoments extends ParameterOptimizer permits Adam, AdamW
                     continue;
                 }
                 long t = ++steps[i];
-                if (weightDecay != 0) {
-                    if (decoupledWeightDecay) {
-                        p.assign(p.mul(1 - lr * weightDecay));
-                    } else {
-                        g = g.add(p.mul(weightDecay));
-                    }
+                first[k] = expAvg[i] == null;
+                if (first[k]) { // written, not read, on the first step
+                    expAvg[i] = g.mul(0.0).persistent(); // g's backend, dtype and shape; overwritten
+                    expAvgSq[i] = g.mul(0.0).persistent();
                 }
-                Tensor m = expAvg[i] == null ? g.mul(1 - beta1) : expAvg[i].mul(beta1).add(g.mul(1 - beta1));
-                Tensor v = expAvgSq[i] == null ? g.mul(g).mul(1 - beta2)
-                        : expAvgSq[i].mul(beta2).add(g.mul(g).mul(1 - beta2));
-                replace(expAvg, i, m);
-                replace(expAvgSq, i, v);
-                double biasCorrection1 = 1 - Math.pow(beta1, t);
-                double biasCorrection2Sqrt = Math.sqrt(1 - Math.pow(beta2, t));
-                double stepSize = lr / biasCorrection1;
-                Tensor denom = v.sqrt().div(biasCorrection2Sqrt).add(eps);
-                p.assign(p.sub(m.div(denom).mul(stepSize)));
+                stepSizes[k] = lr / (1 - Math.pow(beta1, t));
+                invBc2[k] = 1.0 / Math.sqrt(1 - Math.pow(beta2, t));
+                stepped.add(p);
+                grads.add(g);
+                ms.add(expAvg[i]);
+                vs.add(expAvgSq[i]);
+                k++;
+            }
+            if (k > 0) {
+                Tensor.adamStepEach(new AdamStep(lr, beta1, beta2, eps, weightDecay, decoupledWeightDecay), stepped, grads,
+                        ms, vs, java.util.Arrays.copyOf(stepSizes, k), java.util.Arrays.copyOf(invBc2, k),
+                        java.util.Arrays.copyOf(first, k));
             }
         }
-    }
-
-    private static void replace(Tensor[] buffers, int i, Tensor next) {
-        if (buffers[i] != null) {
-            buffers[i].close();
-        }
-        buffers[i] = next.persistent();
     }
 
     @Override

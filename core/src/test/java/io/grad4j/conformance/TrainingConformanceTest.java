@@ -339,6 +339,122 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
 
     // ---------------------------------------------------------------- Nesterov, Adam, AdamW
 
+    /**
+     * The fused Adam/AdamW step (Backend.adamEach: one loop or kernel per parameter) gives,
+     * bit for bit, what the same step composed of tensor operations gives, with and without
+     * weight decay, in both dtypes, including a parameter whose first step comes late; and so
+     * does the SPI's own composed default, run here through a proxy that withholds the
+     * backend's override.
+     */
+    @Test
+    void fusedAdamStepsRoundExactlyAsTheComposedStep() {
+        Backend inner = backend();
+        Backend defaultOnly = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("adamEach")) {
+                        return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
+                    }
+                    try {
+                        return method.invoke(inner, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        for (Backend b : new Backend[] {inner, defaultOnly}) {
+            try (Backends.Scope ignored = Backends.use(b)) {
+                for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+                    for (boolean decoupled : new boolean[] {false, true}) {
+                        for (double wd : new double[] {0.0, 0.05}) {
+                            List<Tensor> fused = adamParameters(dtype);
+                            List<Tensor> composed = adamParameters(dtype);
+                            // a large lr: updates as large as the parameters, so that a rounding
+                            // difference in the denominator is not absorbed by p - update
+                            Optimizer opt = decoupled ? new AdamW(fused, 0.7, 0.8, 0.95, 1e-3, wd)
+                                    : new Adam(fused, 0.7, 0.8, 0.95, 1e-3, wd);
+                            ComposedAdam reference = new ComposedAdam(composed, 0.7, 0.8, 0.95, 1e-3, wd, decoupled);
+                            for (int step = 1; step <= 3; step++) {
+                                adamLoss(fused, step).backward();
+                                adamLoss(composed, step).backward();
+                                opt.step();
+                                reference.step();
+                                opt.zeroGrad();
+                                composed.forEach(Tensor::zeroGrad);
+                            }
+                            String what = b.name() + " " + dtype + (decoupled ? " AdamW" : " Adam") + " wd=" + wd;
+                            Map<String, Tensor> state = opt.state();
+                            for (int i = 0; i < fused.size(); i++) {
+                                assertArrayEquals(composed.get(i).toDoubleArray(), fused.get(i).toDoubleArray(), 0.0,
+                                        what + " parameter " + i);
+                                assertArrayEquals(reference.m[i].toDoubleArray(), state.get(i + ".exp_avg").toDoubleArray(), 0.0,
+                                        what + " m " + i);
+                                assertArrayEquals(reference.v[i].toDoubleArray(), state.get(i + ".exp_avg_sq").toDoubleArray(),
+                                        0.0, what + " v " + i);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static List<Tensor> adamParameters(DType dtype) {
+        return List.of(Tensor.randn(dtype, 31, 3, 5).requiresGrad(true), Tensor.randn(dtype, 32, 7).requiresGrad(true),
+                Tensor.randn(dtype, 33, 1).requiresGrad(true));
+    }
+
+    /** Cubes and squares with different weights; the last parameter only from step 2 on (its first step comes late). */
+    private static Tensor adamLoss(List<Tensor> ps, int step) {
+        Tensor loss = ps.get(0).mul(ps.get(0)).mul(ps.get(0)).sum().add(ps.get(1).mul(ps.get(1)).mul(0.5 * step).sum());
+        return step == 1 ? loss : loss.add(ps.get(2).mul(ps.get(2)).mul(3.0).sum());
+    }
+
+    /** The Adam/AdamW step as tensor operations, one parameter at a time (what grad4j did before fusing it). */
+    private static final class ComposedAdam {
+        final List<Tensor> params;
+        final double lr, beta1, beta2, eps, wd;
+        final boolean decoupled;
+        final Tensor[] m, v;
+        final long[] t;
+
+        ComposedAdam(List<Tensor> params, double lr, double beta1, double beta2, double eps, double wd, boolean decoupled) {
+            this.params = params;
+            this.lr = lr;
+            this.beta1 = beta1;
+            this.beta2 = beta2;
+            this.eps = eps;
+            this.wd = wd;
+            this.decoupled = decoupled;
+            this.m = new Tensor[params.size()];
+            this.v = new Tensor[params.size()];
+            this.t = new long[params.size()];
+        }
+
+        void step() {
+            try (io.grad4j.autograd.NoGrad ignored = io.grad4j.autograd.Autograd.noGrad()) {
+                for (int i = 0; i < params.size(); i++) {
+                    Tensor p = params.get(i);
+                    Tensor g = p.grad();
+                    if (g == null) {
+                        continue;
+                    }
+                    long step = ++t[i];
+                    if (wd != 0) {
+                        if (decoupled) {
+                            p.assign(p.mul(1 - lr * wd));
+                        } else {
+                            g = g.add(p.mul(wd));
+                        }
+                    }
+                    m[i] = m[i] == null ? g.mul(1 - beta1) : m[i].mul(beta1).add(g.mul(1 - beta1));
+                    v[i] = v[i] == null ? g.mul(g).mul(1 - beta2) : v[i].mul(beta2).add(g.mul(g).mul(1 - beta2));
+                    double stepSize = lr / (1 - Math.pow(beta1, step));
+                    Tensor denom = v[i].sqrt().div(Math.sqrt(1 - Math.pow(beta2, step))).add(eps);
+                    p.assign(p.sub(m[i].div(denom).mul(stepSize)));
+                }
+            }
+        }
+    }
+
     /** loss = sum(p^2), so grad = 2p; one backward and one step. */
     private static void stepOnSquares(Tensor p, Optimizer opt) {
         opt.zeroGrad();

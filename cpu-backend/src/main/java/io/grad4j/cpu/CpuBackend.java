@@ -1,6 +1,9 @@
 package io.grad4j.cpu;
 
+import java.util.List;
+
 import io.grad4j.DType;
+import io.grad4j.backend.AdamStep;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.BinaryOp;
 import io.grad4j.backend.MatmulShape;
@@ -227,6 +230,37 @@ public final class CpuBackend implements Backend {
             double[] yv = y.d;
             for (int i = 0; i < yv.length; i++) {
                 yv[i] = alpha * xv[i] + beta * yv[i];
+            }
+        }
+    }
+
+    /** Each parameter's whole Adam step in one loop (AdamKernels), rounding as the composed step. */
+    @Override
+    public void adamEach(AdamStep step, List<Storage> params, List<Storage> grads, List<Storage> m, List<Storage> v,
+                         double[] stepSizes, double[] invBiasCorrection2Sqrt, boolean[] first) {
+        int count = params.size();
+        if (grads.size() != count || m.size() != count || v.size() != count || stepSizes.length != count
+                || invBiasCorrection2Sqrt.length != count || first.length != count) {
+            throw new IllegalArgumentException("adamEach: " + count + " parameters but " + grads.size() + " gradients, "
+                    + m.size() + "/" + v.size() + " moment buffers, " + stepSizes.length + "/"
+                    + invBiasCorrection2Sqrt.length + " step constants, " + first.length + " first-step flags");
+        }
+        for (int i = 0; i < count; i++) {
+            CpuStorage p = cpu(params.get(i));
+            CpuStorage[] others = {cpu(grads.get(i)), cpu(m.get(i)), cpu(v.get(i))};
+            for (CpuStorage o : others) {
+                checkLength("adamEach (parameter " + i + ")", p.size(), o.size());
+                if (o.isFloat() != p.isFloat()) {
+                    throw new IllegalArgumentException("adamEach (parameter " + i + "): dtypes differ (" + p.dtype()
+                            + " vs " + o.dtype() + ")");
+                }
+            }
+            if (p.isFloat()) {
+                AdamKernels.step(step, p.f, others[0].f, others[1].f, others[2].f, stepSizes[i], invBiasCorrection2Sqrt[i],
+                        first[i]);
+            } else {
+                AdamKernels.step(step, p.d, others[0].d, others[1].d, others[2].d, stepSizes[i], invBiasCorrection2Sqrt[i],
+                        first[i]);
             }
         }
     }

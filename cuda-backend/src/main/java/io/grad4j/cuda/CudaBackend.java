@@ -1,6 +1,7 @@
 package io.grad4j.cuda;
 
 import io.grad4j.DType;
+import io.grad4j.backend.AdamStep;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.BinaryOp;
 import io.grad4j.backend.MatmulShape;
@@ -57,7 +58,7 @@ public final class CudaBackend implements Backend {
      * loaded while a CUDA graph capture is recording.
      */
     static final List<String> KERNELS = kernelNames(
-            List.of("fill", "unary", "unary_backward", "axpby", "axpby_list", "copy_list", "binary_contig", "binary_rows", "binary_strided",
+            List.of("fill", "unary", "unary_backward", "axpby", "axpby_list", "copy_list", "adam_list", "binary_contig", "binary_rows", "binary_strided",
                     "strided_copy", "reduce_rows_block", "reduce_rows", "reduce_cols", "reduce_cols_wide", "max_backward_rows",
                     "max_backward_cols", "softmax_rows", "softmax_cols", "softmax_backward_rows", "softmax_backward_cols",
                     "gemm", "gemm_splitk_sum", "cross_entropy", "cross_entropy_backward", "cross_entropy_small",
@@ -626,6 +627,58 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void copyEach(List<Storage> srcs, List<Storage> dsts) {
         forEachPairList("copyEach", "copy_list", srcs, dsts, (dtype, list) -> new Object[] {list});
+    }
+
+    /** One launch of adam_list per 16 parameters of a dtype; empty ones are skipped. */
+    @Override
+    public synchronized void adamEach(AdamStep step, List<Storage> params, List<Storage> grads, List<Storage> m,
+                                      List<Storage> v, double[] stepSizes, double[] invBiasCorrection2Sqrt, boolean[] first) {
+        int count = params.size();
+        if (grads.size() != count || m.size() != count || v.size() != count || stepSizes.length != count
+                || invBiasCorrection2Sqrt.length != count || first.length != count) {
+            throw new IllegalArgumentException("adamEach: " + count + " parameters but " + grads.size() + " gradients, "
+                    + m.size() + "/" + v.size() + " moment buffers, " + stepSizes.length + "/"
+                    + invBiasCorrection2Sqrt.length + " step constants, " + first.length + " first-step flags");
+        }
+        Map<DType, List<Integer>> byDtype = new java.util.EnumMap<>(DType.class);
+        List<CudaStorage> ps = new ArrayList<>(count);
+        List<CudaStorage> gs = new ArrayList<>(count);
+        List<CudaStorage> ms = new ArrayList<>(count);
+        List<CudaStorage> vs = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            CudaStorage p = cuda(params.get(i));
+            ps.add(p);
+            gs.add(cuda(grads.get(i)));
+            ms.add(cuda(m.get(i)));
+            vs.add(cuda(v.get(i)));
+            for (CudaStorage o : new CudaStorage[] {gs.get(i), ms.get(i), vs.get(i)}) {
+                checkLength("adamEach (parameter " + i + ")", p.length(), o.length());
+                sameDtype("adamEach (parameter " + i + ")", p, o);
+            }
+            if (p.length() > 0) {
+                byDtype.computeIfAbsent(p.dtype(), d -> new ArrayList<>()).add(i);
+            }
+        }
+        int mode = step.weightDecay() == 0 ? 0 : step.decoupled() ? 2 : 1; // ADAM_COUPLED_DECAY / ADAM_DECOUPLED_DECAY
+        for (Map.Entry<DType, List<Integer>> e : byDtype.entrySet()) {
+            List<Integer> idx = e.getValue();
+            String kernel = e.getKey() == DType.FLOAT32 ? "adam_list_f32" : "adam_list_f64";
+            List<CudaStorage> p = idx.stream().map(ps::get).toList();
+            List<CudaStorage> g = idx.stream().map(gs::get).toList();
+            List<CudaStorage> mm = idx.stream().map(ms::get).toList();
+            List<CudaStorage> vv = idx.stream().map(vs::get).toList();
+            double[] sizes = idx.stream().mapToDouble(i -> stepSizes[i]).toArray();
+            double[] inv = idx.stream().mapToDouble(i -> invBiasCorrection2Sqrt[i]).toArray();
+            boolean[] firsts = new boolean[idx.size()];
+            for (int j = 0; j < firsts.length; j++) {
+                firsts[j] = first[idx.get(j)];
+            }
+            for (int from = 0; from < idx.size(); from += AdamList.MAX) {
+                long[] list = AdamList.pack(p, g, mm, vv, sizes, inv, firsts, from, Math.min(idx.size(), from + AdamList.MAX));
+                launch(kernel, AdamList.blocks(list), 1, 1, PairList.THREADS, step.beta1(), 1 - step.beta1(), step.beta2(),
+                        1 - step.beta2(), step.eps(), step.weightDecay(), 1 - step.lr() * step.weightDecay(), mode, list);
+            }
+        }
     }
 
     /**

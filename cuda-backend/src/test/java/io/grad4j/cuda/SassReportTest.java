@@ -100,8 +100,8 @@ class SassReportTest {
         for (String arch : ARCHS) {
             for (String t : List.of("f32", "f64")) {
                 assertTrue(field(arch, "fill_" + t, "stg128") > 0, "fill_" + t + " on " + arch);
-                for (String kernel : List.of("unary", "unary_backward", "axpby", "axpby_list", "copy_list", "binary_contig",
-                        "binary_rows")) {
+                for (String kernel : List.of("unary", "unary_backward", "axpby", "axpby_list", "copy_list", "adam_list",
+                        "binary_contig", "binary_rows")) {
                     String name = kernel + "_" + t;
                     assertTrue(field(arch, name, "ldg128") > 0, name + " on " + arch + " has 16-byte loads");
                     assertTrue(field(arch, name, "stg128") > 0, name + " on " + arch + " has 16-byte stores");

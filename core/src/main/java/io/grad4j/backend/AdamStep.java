@@ -1,0 +1,12 @@
+package io.grad4j.backend;
+
+/**
+ * The constants of one Adam or AdamW step over several parameters ({@link Backend#adamEach}), as
+ * PyTorch formulates them: {@code decoupled} is AdamW (the parameter shrinks by
+ * {@code 1 - lr * weightDecay} first), otherwise weight decay is added to the gradient. Per
+ * parameter the backend also gets its step size {@code lr / (1 - beta1^t)}, the reciprocal of
+ * {@code sqrt(1 - beta2^t)}, and whether this is its first step (its moments then start at zero
+ * and are not read).
+ */
+public record AdamStep(double lr, double beta1, double beta2, double eps, double weightDecay, boolean decoupled) {
+}
