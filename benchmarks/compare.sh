@@ -30,12 +30,12 @@ mvn -B -q install -DskipTests
 
 if [ "${QUICK:-0}" = 1 ]; then jmh_opts=(-wi 3 -i 5 -w 1 -r 1); else jmh_opts=(-wi 5 -i 10 -w 1 -r 1); fi
 echo "compare: JMH (grad4j, cpu)"
-java -jar benchmarks/target/benchmarks.jar "MlpTrainStep|Matmul|ElementwiseBenchmark.tanh|OpOverhead" "${jmh_opts[@]}" \
+java -jar benchmarks/target/benchmarks.jar "MlpTrainStep|Matmul|ElementwiseBenchmark.tanh|OpOverhead|OptimizerStep" "${jmh_opts[@]}" \
   -rf json -rff "$out/jmh.json" | tee "$out/jmh.log" | grep -E "^(Benchmark|[A-Z][A-Za-z]+Benchmark\.)"
 echo "compare: PyTorch peer"
 /usr/bin/python3 benchmarks/peers/pytorch_bench.py --device cpu --threads 2 | tee "$out/pytorch.json"
 
 /usr/bin/python3 benchmarks/peers/report.py "$out/jmh.json" "$out/pytorch.json" docs/benchmarks.md \
   "$(git rev-parse --short HEAD)$(git diff --quiet || echo '-dirty')" \
-  "java -jar benchmarks/target/benchmarks.jar 'MlpTrainStep|Matmul|ElementwiseBenchmark.tanh|OpOverhead' ${jmh_opts[*]}; /usr/bin/python3 benchmarks/peers/pytorch_bench.py --device cpu --threads 2"
+  "java -jar benchmarks/target/benchmarks.jar 'MlpTrainStep|Matmul|ElementwiseBenchmark.tanh|OpOverhead|OptimizerStep' ${jmh_opts[*]}; /usr/bin/python3 benchmarks/peers/pytorch_bench.py --device cpu --threads 2"
 echo "compare: wrote docs/benchmarks.md"

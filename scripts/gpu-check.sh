@@ -160,7 +160,8 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
     "${jmh_opts[@]}" -wi 2 -p size=67108864 -p calls=4 -rf json -rff "$out/jmh-elementwise.json"
   perf_step "JMH matmul on cuda" jmh-matmul.log 13 90 50 "${jmh[@]}" MatmulBenchmark \
     "${jmh_opts[@]}" -wi 2 -p n="$sizes" -p layout=NN,NT,TN -p calls=4 -rf json -rff "$out/jmh-matmul.json"
-  perf_step "JMH MLP + tiny op on cuda" jmh-mlp.log 8 65 25 "${jmh[@]}" "MlpTrainStepBenchmark|OpOverheadBenchmark" \
+  perf_step "JMH MLP, tiny op, optimizer step on cuda" jmh-mlp.log 10 80 25 "${jmh[@]}" \
+    "MlpTrainStepBenchmark|OpOverheadBenchmark|OptimizerStepBenchmark" \
     "${jmh_opts[@]}" -wi 2 -p batch=128,8192 -p graph=false,true -rf json -rff "$out/jmh-mlp-overhead.json"
   # the opt-in TF32 matmul: the property is read when the cuda backend is created (in the fork);
   # -jvmArgsAppend replaces the benchmarks' own appended flags, so it repeats the ones cuda needs

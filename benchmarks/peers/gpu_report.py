@@ -339,6 +339,19 @@ def main(argv=None):
         rows.append([label, with_error(fmt(mine, 2), r), fmt(theirs, 2), "n/a" if ratio is None else "%.2fx" % ratio])
     rep.table(["tiny add", "grad4j us/op", "PyTorch us/op", "grad4j / PyTorch"], rows)
 
+    # optimizer steps (no target): the fused multi-tensor updates against PyTorch's defaults
+    if any(name == "OptimizerStepBenchmark.step" for (name, _) in ours):
+        out.append("**Optimizer step over the MLP's parameters** (gradients fixed, one step per call), reported (no target):")
+        out.append("")
+        rows = []
+        for name, label in (("sgd", "SGD"), ("momentum", "SGD, momentum 0.9"), ("adam", "Adam"), ("adamw", "AdamW")):
+            r = pick(ours, "OptimizerStepBenchmark.step", backend=be, optimizer=name)
+            mine = r.seconds * 1e6 if r else None
+            theirs = torch.get("optimizer_step_us_%s" % name)
+            ratio = ratio_of(mine, theirs)
+            rows.append([label, with_error(fmt(mine, 1), r), fmt(theirs, 1), "n/a" if ratio is None else "%.2fx" % ratio])
+        rep.table(["optimizer", "grad4j us", "PyTorch us", "grad4j / PyTorch"], rows)
+
     # the kernel launch path: the default (cuLaunchKernel through the foreign-function API) against
     # JCuda's, on the launch-bound workloads
     if jcuda_launch:

@@ -124,6 +124,21 @@ def main():
             return loss.item()
         out["mlp_train_step_ms_batch%d" % batch] = 1e3 * timed(step, sync, reps * 2, inner=5)
 
+    # one optimizer step over the same MLP's parameters, gradients from one backward kept fixed
+    # (grad4j: OptimizerStepBenchmark)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256),
+                                torch.nn.ReLU(), torch.nn.Linear(256, 10)).to(dev)
+    x = torch.rand(128, 784, generator=g).to(dev)
+    y = torch.randint(0, 10, (128,), generator=g).to(dev)
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    for name, make in (("sgd", lambda ps: torch.optim.SGD(ps, lr=1e-3)),
+                       ("momentum", lambda ps: torch.optim.SGD(ps, lr=1e-3, momentum=0.9)),
+                       ("adam", lambda ps: torch.optim.Adam(ps, lr=1e-4)),
+                       ("adamw", lambda ps: torch.optim.AdamW(ps, lr=1e-4))):
+        opt = make(model.parameters())
+        out["optimizer_step_us_%s" % name] = 1e6 * timed(opt.step, sync, reps * 2, inner=20)
+    del model, x, y
+
     precisions = [("", False)] + ([("tf32_", True)] if args.tf32 and cuda else [])
     for n in [int(v) for v in args.sizes.split(",") if v]:
         a = torch.randn(n, n, generator=g).to(dev)

@@ -93,6 +93,11 @@ def main():
     lower_is_better("tiny add, autograd + backward (per op)", v and v[0], p.get("tiny_add_autograd_us"), "us",
                     "time ratio <= 1.0x")
 
+    for name, label in (("sgd", "SGD"), ("momentum", "SGD with momentum"), ("adam", "Adam"), ("adamw", "AdamW")):
+        v = pick(s, "OptimizerStepBenchmark.step", backend="cpu", optimizer=name)
+        lower_is_better("optimizer step, %s, MLP parameters (time)" % label, v and v[0],
+                        p.get("optimizer_step_us_%s" % name), "us", "time ratio <= 1.0x")
+
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
     lines = ["<!-- compare:start -->", "## Latest comparison (benchmarks/compare.sh)", "",
              "- Date: %s UTC" % datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"),

@@ -50,6 +50,14 @@ class GpuReportTest(unittest.TestCase):
         self.assertEqual(["n=1024 NT", "19.5", "29.0", "67%", ">= 70%", "**NOT MET**"], row(text, "n=1024 NT"))
         self.assertEqual("**NOT MET**", row(text, "n=8192 TN")[5])
 
+    def test_optimizer_step_rows_compare_with_pytorch(self):
+        rc, text = run(FULL)
+        self.assertEqual(0, rc)
+        part = text.split("Optimizer step over", 1)[1]
+        # 40 us against PyTorch's 80 us
+        self.assertEqual("0.50x", row(part, "Adam")[3])
+        self.assertEqual("0.80x", row(part, "SGD")[3])
+
     def test_launch_path_rows_compare_the_default_with_jcudas_launch(self):
         rc, text = run(FULL + ["--jmh-jcuda-launch", data("fake-jmh-jcuda-launch.json")])
         self.assertEqual(0, rc)
