@@ -6,7 +6,8 @@
 #   QUICK=1 benchmarks/compare.sh    # shorter JMH iterations (noisier)
 #
 # The peer is Debian's python3-torch run by /usr/bin/python3 with OpenBLAS (OpenMP build) chosen
-# as the system BLAS and 2 threads set explicitly (torch sees one core on these VMs otherwise).
+# as the system BLAS and 2 threads set explicitly (torch sees one core on these VMs otherwise), in
+# PyTorch's default OpenMP wait policy (grad4j's JMH forks get OMP_WAIT_POLICY=passive).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -33,9 +34,12 @@ echo "compare: JMH (grad4j, cpu)"
 java -jar benchmarks/target/benchmarks.jar "MlpTrainStep|Matmul|ElementwiseBenchmark.tanh|OpOverhead|OptimizerStep" "${jmh_opts[@]}" \
   -rf json -rff "$out/jmh.json" | tee "$out/jmh.log" | grep -E "^(Benchmark|[A-Z][A-Za-z]+Benchmark\.)"
 echo "compare: PyTorch peer"
-/usr/bin/python3 benchmarks/peers/pytorch_bench.py --device cpu --threads 2 | tee "$out/pytorch.json"
+# the peer runs as PyTorch runs by default: OMP_WAIT_POLICY=passive (exported above for ND4J's
+# OpenBLAS threads in grad4j's JVM) makes PyTorch's OpenMP threads sleep between parallel regions,
+# which slowed its MLP step at batch 128 by about 40% and its SGD step 3x in a side-by-side run
+env -u OMP_WAIT_POLICY /usr/bin/python3 benchmarks/peers/pytorch_bench.py --device cpu --threads 2 | tee "$out/pytorch.json"
 
 /usr/bin/python3 benchmarks/peers/report.py "$out/jmh.json" "$out/pytorch.json" docs/benchmarks.md \
   "$(git rev-parse --short HEAD)$(git diff --quiet || echo '-dirty')" \
-  "java -jar benchmarks/target/benchmarks.jar 'MlpTrainStep|Matmul|ElementwiseBenchmark.tanh|OpOverhead|OptimizerStep' ${jmh_opts[*]}; /usr/bin/python3 benchmarks/peers/pytorch_bench.py --device cpu --threads 2"
+  "OMP_WAIT_POLICY=passive java -jar benchmarks/target/benchmarks.jar 'MlpTrainStep|Matmul|ElementwiseBenchmark.tanh|OpOverhead|OptimizerStep' ${jmh_opts[*]}; env -u OMP_WAIT_POLICY /usr/bin/python3 benchmarks/peers/pytorch_bench.py --device cpu --threads 2"
 echo "compare: wrote docs/benchmarks.md"
