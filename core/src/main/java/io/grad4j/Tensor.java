@@ -650,12 +650,8 @@ public final class Tensor implements AutoCloseable {
                                     List<Tensor> m, List<Tensor> v, double[] stepSizes,
                                     double[] invBiasCorrection2Sqrt, boolean[] first) {
         int count = params.size();
-        if (grads.size() != count || m.size() != count || v.size() != count || stepSizes.length != count
-                || invBiasCorrection2Sqrt.length != count || first.length != count) {
-            throw new IllegalArgumentException("adamStepEach: " + count + " parameters but " + grads.size() + " gradients, "
-                    + m.size() + "/" + v.size() + " moment buffers, " + stepSizes.length + "/"
-                    + invBiasCorrection2Sqrt.length + " step constants, " + first.length + " first-step flags");
-        }
+        io.grad4j.backend.AdamStep.checkCounts("adamStepEach", count, grads.size(), m.size(), v.size(),
+                stepSizes.length, invBiasCorrection2Sqrt.length, first.length);
         java.util.Set<StorageRef> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         boolean overlapping = false;
         for (int i = 0; i < count; i++) {

@@ -9,4 +9,12 @@ package io.grad4j.backend;
  * and are not read).
  */
 public record AdamStep(double lr, double beta1, double beta2, double eps, double weightDecay, boolean decoupled) {
+
+    /** Refuses lists of different lengths, naming every length: the arguments of one adamEach call. */
+    public static void checkCounts(String op, int params, int grads, int m, int v, int stepSizes, int invBc2, int first) {
+        if (grads != params || m != params || v != params || stepSizes != params || invBc2 != params || first != params) {
+            throw new IllegalArgumentException(op + ": " + params + " parameters but " + grads + " gradients, " + m + "/" + v
+                    + " moment buffers, " + stepSizes + "/" + invBc2 + " step constants, " + first + " first-step flags");
+        }
+    }
 }

@@ -136,12 +136,8 @@ public interface Backend {
     default void adamEach(AdamStep step, List<Storage> params, List<Storage> grads, List<Storage> m, List<Storage> v,
                           double[] stepSizes, double[] invBiasCorrection2Sqrt, boolean[] first) {
         int count = params.size();
-        if (grads.size() != count || m.size() != count || v.size() != count || stepSizes.length != count
-                || invBiasCorrection2Sqrt.length != count || first.length != count) {
-            throw new IllegalArgumentException("adamEach: " + count + " parameters but " + grads.size() + " gradients, "
-                    + m.size() + " and " + v.size() + " moment buffers, " + stepSizes.length + " and "
-                    + invBiasCorrection2Sqrt.length + " step constants, " + first.length + " first-step flags");
-        }
+        AdamStep.checkCounts("adamEach", count, grads.size(), m.size(), v.size(), stepSizes.length,
+                invBiasCorrection2Sqrt.length, first.length);
         for (int i = 0; i < count; i++) {
             Storage p = params.get(i);
             long length = p.length();

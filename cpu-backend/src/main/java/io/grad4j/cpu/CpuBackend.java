@@ -239,12 +239,8 @@ public final class CpuBackend implements Backend {
     public void adamEach(AdamStep step, List<Storage> params, List<Storage> grads, List<Storage> m, List<Storage> v,
                          double[] stepSizes, double[] invBiasCorrection2Sqrt, boolean[] first) {
         int count = params.size();
-        if (grads.size() != count || m.size() != count || v.size() != count || stepSizes.length != count
-                || invBiasCorrection2Sqrt.length != count || first.length != count) {
-            throw new IllegalArgumentException("adamEach: " + count + " parameters but " + grads.size() + " gradients, "
-                    + m.size() + "/" + v.size() + " moment buffers, " + stepSizes.length + "/"
-                    + invBiasCorrection2Sqrt.length + " step constants, " + first.length + " first-step flags");
-        }
+        AdamStep.checkCounts("adamEach", count, grads.size(), m.size(), v.size(), stepSizes.length,
+                invBiasCorrection2Sqrt.length, first.length);
         for (int i = 0; i < count; i++) {
             CpuStorage p = cpu(params.get(i));
             CpuStorage[] others = {cpu(grads.get(i)), cpu(m.get(i)), cpu(v.get(i))};

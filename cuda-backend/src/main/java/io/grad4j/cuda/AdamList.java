@@ -48,8 +48,7 @@ final class AdamList {
             s[STEP_SIZE + t] = Double.doubleToRawLongBits(stepSizes[i]);
             s[INV_BC2 + t] = Double.doubleToRawLongBits(invBc2[i]);
             s[FIRST + t] = first[i] ? 1 : 0;
-            long perThread = 16 / CudaStorage.elementSize(param.dtype());
-            blocks += Math.max(1, Math.min(Math.ceilDiv(n, PairList.THREADS * perThread), PairList.BLOCKS_PER_PAIR));
+            blocks += PairList.blocksFor(param);
         }
         s[BLOCK_START + count] = blocks;
         return s;

@@ -634,12 +634,8 @@ public final class CudaBackend implements Backend {
     public synchronized void adamEach(AdamStep step, List<Storage> params, List<Storage> grads, List<Storage> m,
                                       List<Storage> v, double[] stepSizes, double[] invBiasCorrection2Sqrt, boolean[] first) {
         int count = params.size();
-        if (grads.size() != count || m.size() != count || v.size() != count || stepSizes.length != count
-                || invBiasCorrection2Sqrt.length != count || first.length != count) {
-            throw new IllegalArgumentException("adamEach: " + count + " parameters but " + grads.size() + " gradients, "
-                    + m.size() + "/" + v.size() + " moment buffers, " + stepSizes.length + "/"
-                    + invBiasCorrection2Sqrt.length + " step constants, " + first.length + " first-step flags");
-        }
+        AdamStep.checkCounts("adamEach", count, grads.size(), m.size(), v.size(), stepSizes.length,
+                invBiasCorrection2Sqrt.length, first.length);
         Map<DType, List<Integer>> byDtype = new java.util.EnumMap<>(DType.class);
         List<CudaStorage> ps = new ArrayList<>(count);
         List<CudaStorage> gs = new ArrayList<>(count);

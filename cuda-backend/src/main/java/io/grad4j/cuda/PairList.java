@@ -40,11 +40,16 @@ final class PairList {
             s[Y + t] = y.address();
             s[N + t] = n;
             s[BLOCK_START + t] = blocks;
-            long perThread = 16 / CudaStorage.elementSize(y.dtype());
-            blocks += Math.max(1, Math.min(Math.ceilDiv(n, THREADS * perThread), BLOCKS_PER_PAIR));
+            blocks += blocksFor(y);
         }
         s[BLOCK_START + count] = blocks;
         return s;
+    }
+
+    /** Blocks for one tensor of a multi-tensor kernel: a 16-byte vector per thread, at most {@link #BLOCKS_PER_PAIR}. */
+    static long blocksFor(CudaStorage s) {
+        long perThread = 16 / CudaStorage.elementSize(s.dtype());
+        return Math.max(1, Math.min(Math.ceilDiv(s.length(), THREADS * perThread), BLOCKS_PER_PAIR));
     }
 
     /** The grid the packed list needs: one block range per pair. */
