@@ -129,9 +129,12 @@ fi
 # writing its own JSON), the PyTorch training peer, and the issue #7 report from all of them.
 # Expected times, from the H200 runs (JMH: about 2 s per fork to start the JVM and CUDA and set up,
 # plus 5 iterations of 0.5 s, longer where 4 calls exceed 0.5 s: 8192^3 fp32 on the builtin GEMM is
-# 93 ms a call): PyTorch workloads ~15-20 s; elementwise 4 forks ~18 s; fp32 matmul 9 forks
-# (3 sizes x NN/NT/TN) ~45 s; MLP + tiny op 4 forks ~18 s; TF32 matmul 9 forks with one warm-up
-# ~35 s; PyTorch train ~12 s; report 1 s: about 2.5 minutes, after about 30 s of checks before.
+# 93 ms a call): PyTorch workloads ~20-25 s; elementwise 4 forks ~18 s; fp32 matmul 9 forks
+# (3 sizes x NN/NT/TN) ~45 s; MLP, tiny op and optimizer step 10 forks ~40 s; TF32 matmul 9 forks
+# with one warm-up ~35 s; cuBLAS matmul 3 forks ~12 s; PyTorch train ~12 s; kernel profile 2 forks
+# ~8 s; JCuda launch 3 forks ~12 s; report 1 s: about 3.5 minutes (estimates from the earlier
+# runs, not measured for the newer steps), after about 45 s of checks. The last two steps are
+# the ones skipped first when time runs short.
 # Each step's limit is cut to what is left of the 5 minutes (less 20 s kept for the report), and a
 # step that would get less than it needs is skipped and says so.
 if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then

@@ -731,82 +731,94 @@ template <typename T> void test_pair_lists() {
 template <typename T> void test_adam_list() {
     auto k = KERNEL(T, adam_list);
     constexpr i64 V = 16 / sizeof(T);
-    const std::vector<size_t> sizes = {1000, 1, 7, 517, 64, 3};
+    // two layouts: every parameter's four buffers 16-byte aligned (the 16-byte path, as cudaMalloc'd
+    // blocks run it; one parameter long enough that the grid-stride loop wraps at 1 and 3 blocks),
+    // and odd offsets with gaps (the scalar path)
+    struct Layout { std::vector<size_t> sizes; bool aligned; };
+    const std::vector<Layout> layouts = {{{1000, 1, 7, 517, 64, 3}, false}, {{4 * 256 * 4 + 8, 12, 8, 5, 1024}, true}};
     const double b1 = 0.8, b2 = 0.95, eps = 1e-3, lr = 0.7, wdValue = 0.05;
-    for (int mode : {0, (int)ADAM_COUPLED_DECAY, (int)ADAM_DECOUPLED_DECAY}) {
-        for (bool first : {true, false}) {
-            // one buffer holds p, then m, then v for every parameter, at odd offsets with gaps
-            std::vector<size_t> pAt, gAt, mAt, vAt;
-            size_t end = 0, gEnd = 0;
-            for (size_t t = 0; t < sizes.size(); t++) {
-                end += t % 3;
-                pAt.push_back(end);
-                end += sizes[t];
-                gEnd += (t + 1) % 4;
-                gAt.push_back(gEnd);
-                gEnd += sizes[t];
-            }
-            for (size_t t = 0; t < sizes.size(); t++) { end += 1 + t % 2; mAt.push_back(end); end += sizes[t]; }
-            for (size_t t = 0; t < sizes.size(); t++) { end += t % 2; vAt.push_back(end); end += sizes[t]; }
-            std::vector<T> state = uniform<T>(end, -2, 2);
-            for (size_t t = 0; t < sizes.size(); t++) {
-                for (size_t i = 0; i < sizes[t]; i++) state[vAt[t] + i] = std::fabs(state[vAt[t] + i]); // v >= 0
-                if (first) for (size_t i = 0; i < sizes[t]; i++) { state[mAt[t] + i] = kNaN<T>; state[vAt[t] + i] = kNaN<T>; }
-            }
-            std::vector<T> grads = uniform<T>(gEnd, -3, 3);
-            std::vector<double> stepSize, inv;
-            std::vector<T> expected = state;
-            const T cb1 = (T)b1, comb1 = (T)(1 - b1), cb2 = (T)b2, comb2 = (T)(1 - b2), ceps = (T)eps, cwd = (T)wdValue,
-                    cdecay = (T)(1 - lr * wdValue);
-            for (size_t t = 0; t < sizes.size(); t++) {
-                int step = 1 + (int)t;
-                stepSize.push_back(lr / (1 - std::pow(b1, step)));
-                inv.push_back(1.0 / std::sqrt(1 - std::pow(b2, step)));
-                T size = (T)stepSize.back(), cinv = (T)inv.back();
-                for (size_t i = 0; i < sizes[t]; i++) {
-                    T p = state[pAt[t] + i], g = grads[gAt[t] + i], m = state[mAt[t] + i], v = state[vAt[t] + i];
-                    if (mode == ADAM_DECOUPLED_DECAY) p = p * cdecay;
-                    if (mode == ADAM_COUPLED_DECAY) { T pw = p * cwd; g = g + pw; }
-                    T gg = g * g;
-                    if (first) { m = g * comb1; v = gg * comb2; }
-                    else { T a = m * cb1, c = g * comb1; m = a + c; T d = v * cb2, e = gg * comb2; v = d + e; }
-                    T root = std::sqrt(v);
-                    T scaled = root * cinv;
-                    T denom = scaled + ceps;
-                    T q = m / denom;
-                    T upd = q * size;
-                    expected[pAt[t] + i] = p - upd;
-                    expected[mAt[t] + i] = m;
-                    expected[vAt[t] + i] = v;
+    for (const Layout& layout : layouts) {
+        const std::vector<size_t>& sizes = layout.sizes;
+        for (int mode : {0, (int)ADAM_COUPLED_DECAY, (int)ADAM_DECOUPLED_DECAY}) {
+            for (int firsts : {0, 1, 2}) { // all first steps, none, alternating
+                auto is_first = [&](size_t t) { return firsts == 0 || (firsts == 2 && t % 2 == 0); };
+                // one buffer holds p, then m, then v for every parameter
+                std::vector<size_t> pAt, gAt, mAt, vAt;
+                auto place = [&](size_t& end, size_t gap, size_t n) {
+                    if (layout.aligned) end = (end + V - 1) / V * V; else end += gap;
+                    size_t at = end;
+                    end += n;
+                    return at;
+                };
+                size_t end = 0, gEnd = 0;
+                for (size_t t = 0; t < sizes.size(); t++) pAt.push_back(place(end, t % 3, sizes[t]));
+                for (size_t t = 0; t < sizes.size(); t++) gAt.push_back(place(gEnd, (t + 1) % 4, sizes[t]));
+                for (size_t t = 0; t < sizes.size(); t++) mAt.push_back(place(end, 1 + t % 2, sizes[t]));
+                for (size_t t = 0; t < sizes.size(); t++) vAt.push_back(place(end, t % 2, sizes[t]));
+                end += 2;
+                std::vector<T> state = uniform<T>(end, -2, 2);
+                for (size_t t = 0; t < sizes.size(); t++) {
+                    for (size_t i = 0; i < sizes[t]; i++) state[vAt[t] + i] = std::fabs(state[vAt[t] + i]); // v >= 0
+                    if (is_first(t)) {
+                        for (size_t i = 0; i < sizes[t]; i++) state[mAt[t] + i] = state[vAt[t] + i] = kNaN<T>; // not read
+                    }
                 }
+                std::vector<T> grads = uniform<T>(gEnd, -3, 3);
+                std::vector<double> stepSize, inv;
+                std::vector<T> expected = state;
+                const T cb1 = (T)b1, comb1 = (T)(1 - b1), cb2 = (T)b2, comb2 = (T)(1 - b2), ceps = (T)eps, cwd = (T)wdValue,
+                        cdecay = (T)(1 - lr * wdValue);
+                for (size_t t = 0; t < sizes.size(); t++) {
+                    int step = is_first(t) ? 1 : 2 + (int)t;
+                    stepSize.push_back(lr / (1 - std::pow(b1, step)));
+                    inv.push_back(1.0 / std::sqrt(1 - std::pow(b2, step)));
+                    T size = (T)stepSize.back(), cinv = (T)inv.back();
+                    for (size_t i = 0; i < sizes[t]; i++) {
+                        T p = state[pAt[t] + i], g = grads[gAt[t] + i], m = state[mAt[t] + i], v = state[vAt[t] + i];
+                        if (mode == ADAM_DECOUPLED_DECAY) p = p * cdecay;
+                        if (mode == ADAM_COUPLED_DECAY) { T pw = p * cwd; g = g + pw; }
+                        T gg = g * g;
+                        if (is_first(t)) { m = g * comb1; v = gg * comb2; }
+                        else { T a = m * cb1, c = g * comb1; m = a + c; T d = v * cb2, e = gg * comb2; v = d + e; }
+                        T root = std::sqrt(v);
+                        T scaled = root * cinv;
+                        T denom = scaled + ceps;
+                        T q = m / denom;
+                        T upd = q * size;
+                        expected[pAt[t] + i] = p - upd;
+                        expected[mAt[t] + i] = m;
+                        expected[vAt[t] + i] = v;
+                    }
+                }
+                std::vector<LaunchShape> shapes = {{dim3((unsigned)kListBlocksPerPair), dim3(kThreads), "blocks per parameter as the backend"},
+                                                   {dim3(1), dim3(kThreads), "1 block per parameter"},
+                                                   {dim3(3), dim3(kThreads), "3 blocks per parameter"}};
+                check(k.name, std::string(layout.aligned ? "aligned" : "odd offsets") + ", mode " + std::to_string(mode) +
+                                  (firsts == 0 ? ", first steps" : firsts == 1 ? ", later steps" : ", mixed steps"),
+                      shapes, {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+                          T* st = b.in_out("p,m,v", state);
+                          const T* gd = b.input("g", grads);
+                          AdamList list{};
+                          list.count = (i64)sizes.size();
+                          i64 blocks = 0;
+                          for (size_t t = 0; t < sizes.size(); t++) {
+                              list.p[t] = st + pAt[t];
+                              list.g[t] = gd + gAt[t];
+                              list.m[t] = st + mAt[t];
+                              list.v[t] = st + vAt[t];
+                              list.n[t] = (i64)sizes[t];
+                              list.blockStart[t] = blocks;
+                              list.stepSize[t] = stepSize[t];
+                              list.invBiasCorrection2Sqrt[t] = inv[t];
+                              list.first[t] = is_first(t) ? 1 : 0;
+                              i64 wanted = ((i64)sizes[t] + kThreads * V - 1) / (kThreads * V);
+                              blocks += std::max<i64>(1, std::min<i64>(wanted, s.grid.x));
+                          }
+                          list.blockStart[sizes.size()] = blocks;
+                          launch(k.fn, dim3((unsigned)blocks), s.block, b1, 1 - b1, b2, 1 - b2, eps, wdValue, 1 - lr * wdValue,
+                                 mode, list);
+                      });
             }
-            std::vector<LaunchShape> shapes = {{dim3((unsigned)kListBlocksPerPair), dim3(kThreads), "blocks per parameter as the backend"},
-                                               {dim3(1), dim3(kThreads), "1 block per parameter"},
-                                               {dim3(3), dim3(kThreads), "3 blocks per parameter"}};
-            check(k.name, std::string("mode ") + std::to_string(mode) + (first ? " first step" : " later step"), shapes,
-                  {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
-                      T* st = b.in_out("p,m,v", state);
-                      const T* gd = b.input("g", grads);
-                      AdamList list{};
-                      list.count = (i64)sizes.size();
-                      i64 blocks = 0;
-                      for (size_t t = 0; t < sizes.size(); t++) {
-                          list.p[t] = st + pAt[t];
-                          list.g[t] = gd + gAt[t];
-                          list.m[t] = st + mAt[t];
-                          list.v[t] = st + vAt[t];
-                          list.n[t] = (i64)sizes[t];
-                          list.blockStart[t] = blocks;
-                          list.stepSize[t] = stepSize[t];
-                          list.invBiasCorrection2Sqrt[t] = inv[t];
-                          list.first[t] = first ? 1 : 0;
-                          i64 wanted = ((i64)sizes[t] + kThreads * V - 1) / (kThreads * V);
-                          blocks += std::max<i64>(1, std::min<i64>(wanted, s.grid.x));
-                      }
-                      list.blockStart[sizes.size()] = blocks;
-                      launch(k.fn, dim3((unsigned)blocks), s.block, b1, 1 - b1, b2, 1 - b2, eps, wdValue, 1 - lr * wdValue,
-                             mode, list);
-                  });
         }
     }
 }

@@ -709,6 +709,12 @@ public final class Tensor implements AutoCloseable {
             firsts[j] = first[i];
         }
         params.get(group.getFirst()).backend.adamEach(step, ps, gs, ms, vs, sizes, inv, firsts);
+        for (int j = 0; j < k; j++) { // first steps wrote m and v whole: zeros owed on them are moot
+            if (firsts[j]) {
+                m.get(group.get(j)).ref.overwritten();
+                v.get(group.get(j)).ref.overwritten();
+            }
+        }
         Reference.reachabilityFence(params);
         Reference.reachabilityFence(grads);
         Reference.reachabilityFence(m);

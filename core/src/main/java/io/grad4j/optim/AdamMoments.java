@@ -74,39 +74,63 @@ abstract sealed class AdamMoments extends ParameterOptimizer permits Adam, AdamW
     @Override
     public void step() {
         try (NoGrad ignored = Autograd.noGrad()) {
-            List<Tensor> stepped = new ArrayList<>(params.size());
-            List<Tensor> grads = new ArrayList<>(params.size());
-            List<Tensor> ms = new ArrayList<>(params.size());
-            List<Tensor> vs = new ArrayList<>(params.size());
-            double[] stepSizes = new double[params.size()];
-            double[] invBc2 = new double[params.size()];
-            boolean[] first = new boolean[params.size()];
+            int n = params.size();
+            List<Tensor> stepped = new ArrayList<>(n);
+            List<Tensor> grads = new ArrayList<>(n);
+            List<Tensor> ms = new ArrayList<>(n);
+            List<Tensor> vs = new ArrayList<>(n);
+            int[] index = new int[n];
+            double[] stepSizes = new double[n];
+            double[] invBc2 = new double[n];
+            boolean[] first = new boolean[n];
             int k = 0;
-            for (int i = 0; i < params.size(); i++) {
+            for (int i = 0; i < n; i++) {
                 Tensor p = params.get(i);
                 Tensor g = p.grad();
                 if (g == null) {
                     continue;
                 }
-                long t = ++steps[i];
+                long t = steps[i] + 1; // committed below, once the step has been issued
                 first[k] = expAvg[i] == null;
-                if (first[k]) { // written, not read, on the first step
-                    expAvg[i] = g.mul(0.0).persistent(); // g's backend, dtype and shape; overwritten
-                    expAvgSq[i] = g.mul(0.0).persistent();
-                }
                 stepSizes[k] = lr / (1 - Math.pow(beta1, t));
                 invBc2[k] = 1.0 / Math.sqrt(1 - Math.pow(beta2, t));
                 stepped.add(p);
                 grads.add(g);
-                ms.add(expAvg[i]);
-                vs.add(expAvgSq[i]);
+                ms.add(first[k] ? newBuffer(p) : expAvg[i]); // a first step writes them without reading
+                vs.add(first[k] ? newBuffer(p) : expAvgSq[i]);
+                index[k] = i;
                 k++;
             }
-            if (k > 0) {
+            if (k == 0) {
+                return;
+            }
+            try {
                 Tensor.adamStepEach(new AdamStep(lr, beta1, beta2, eps, weightDecay, decoupledWeightDecay), stepped, grads,
                         ms, vs, java.util.Arrays.copyOf(stepSizes, k), java.util.Arrays.copyOf(invBc2, k),
                         java.util.Arrays.copyOf(first, k));
+            } catch (RuntimeException | Error e) {
+                // nothing is committed: a retried step is again a first step where this one was
+                for (int j = 0; j < k; j++) {
+                    if (first[j]) {
+                        ms.get(j).close();
+                        vs.get(j).close();
+                    }
+                }
+                throw e;
             }
+            for (int j = 0; j < k; j++) {
+                int i = index[j];
+                steps[i]++;
+                expAvg[i] = ms.get(j);
+                expAvgSq[i] = vs.get(j);
+            }
+        }
+    }
+
+    /** A moment buffer for p, on p's backend (contents irrelevant: a first step writes it whole). */
+    private static Tensor newBuffer(Tensor p) {
+        try (io.grad4j.backend.Backends.Scope ignored = io.grad4j.backend.Backends.use(p.backend())) {
+            return Tensor.zeros(p.dtype(), p.shape()).persistent();
         }
     }
 

@@ -383,17 +383,95 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                             String what = b.name() + " " + dtype + (decoupled ? " AdamW" : " Adam") + " wd=" + wd;
                             Map<String, Tensor> state = opt.state();
                             for (int i = 0; i < fused.size(); i++) {
-                                assertArrayEquals(composed.get(i).toDoubleArray(), fused.get(i).toDoubleArray(), 0.0,
+                                // no delta: compared bit for bit (-0.0 and 0.0 differ)
+                                assertArrayEquals(composed.get(i).toDoubleArray(), fused.get(i).toDoubleArray(),
                                         what + " parameter " + i);
-                                assertArrayEquals(reference.m[i].toDoubleArray(), state.get(i + ".exp_avg").toDoubleArray(), 0.0,
+                                assertArrayEquals(reference.m[i].toDoubleArray(), state.get(i + ".exp_avg").toDoubleArray(),
                                         what + " m " + i);
                                 assertArrayEquals(reference.v[i].toDoubleArray(), state.get(i + ".exp_avg_sq").toDoubleArray(),
-                                        0.0, what + " v " + i);
+                                        what + " v " + i);
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * Tensor.adamStepEach directly, over more parameters than one cuda launch takes (16), first and
+     * later steps mixed in one call: a first step must not read m and v (they hold NaN here), a
+     * later one must; both against the composed formulas, bit for bit, Adam and AdamW, both dtypes.
+     */
+    @Test
+    void adamStepEachMixesFirstAndLaterStepsAndNeverReadsFirstMoments() {
+        double lr = 0.7, b1 = 0.8, b2 = 0.95, eps = 1e-3, wd = 0.05;
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            for (boolean decoupled : new boolean[] {false, true}) {
+                int count = 20;
+                List<Tensor> ps = new java.util.ArrayList<>(), gs = new java.util.ArrayList<>();
+                List<Tensor> ms = new java.util.ArrayList<>(), vs = new java.util.ArrayList<>();
+                double[] sizes = new double[count], inv = new double[count];
+                boolean[] first = new boolean[count];
+                double[][] expectedP = new double[count][], expectedM = new double[count][], expectedV = new double[count][];
+                for (int i = 0; i < count; i++) {
+                    int n = i == 5 ? 5000 : 1 + (i * 53) % 300;
+                    Tensor p = Tensor.randn(dtype, 500 + i, n);
+                    Tensor g = Tensor.randn(dtype, 600 + i, n);
+                    first[i] = i % 2 == 0;
+                    Tensor m = first[i] ? Tensor.full(dtype, Double.NaN, n) : Tensor.randn(dtype, 700 + i, n);
+                    Tensor v = first[i] ? Tensor.full(dtype, Double.NaN, n) : Tensor.randn(dtype, 800 + i, n).abs();
+                    int t = first[i] ? 1 : 2 + i;
+                    sizes[i] = lr / (1 - Math.pow(b1, t));
+                    inv[i] = 1.0 / Math.sqrt(1 - Math.pow(b2, t));
+                    // the composed step on copies
+                    Tensor pc = p.mul(1.0);
+                    Tensor gc = g;
+                    if (decoupled) {
+                        pc = pc.mul(1 - lr * wd);
+                    } else {
+                        gc = g.add(pc.mul(wd));
+                    }
+                    Tensor mc = first[i] ? gc.mul(1 - b1) : m.mul(b1).add(gc.mul(1 - b1));
+                    Tensor vc = first[i] ? gc.mul(gc).mul(1 - b2) : v.mul(b2).add(gc.mul(gc).mul(1 - b2));
+                    Tensor denom = vc.sqrt().div(Math.sqrt(1 - Math.pow(b2, t))).add(eps);
+                    expectedP[i] = pc.sub(mc.div(denom).mul(sizes[i])).toDoubleArray();
+                    expectedM[i] = mc.toDoubleArray();
+                    expectedV[i] = vc.toDoubleArray();
+                    ps.add(p);
+                    gs.add(g);
+                    ms.add(m);
+                    vs.add(v);
+                }
+                Tensor.adamStepEach(new io.grad4j.backend.AdamStep(lr, b1, b2, eps, wd, decoupled), ps, gs, ms, vs, sizes, inv,
+                        first);
+                for (int i = 0; i < count; i++) {
+                    String what = dtype + (decoupled ? " AdamW" : " Adam") + " parameter " + i + (first[i] ? " (first)" : "");
+                    assertArrayEquals(expectedP[i], ps.get(i).toDoubleArray(), what);
+                    assertArrayEquals(expectedM[i], ms.get(i).toDoubleArray(), what + " m");
+                    assertArrayEquals(expectedV[i], vs.get(i).toDoubleArray(), what + " v");
+                }
+            }
+        }
+    }
+
+    /** A parameter listed twice is stepped twice, in order, each time with its own moments, as the composed step does. */
+    @Test
+    void adamStepsAParameterListedTwiceTwiceInOrder() {
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            Tensor a = Tensor.randn(dtype, 41, 6).requiresGrad(true);
+            Tensor b = Tensor.randn(dtype, 41, 6).requiresGrad(true);
+            Adam fused = new Adam(List.of(a, a), 0.3, 0.8, 0.95, 1e-3, 0.02);
+            ComposedAdam composed = new ComposedAdam(List.of(b, b), 0.3, 0.8, 0.95, 1e-3, 0.02, false);
+            for (int step = 0; step < 2; step++) {
+                a.mul(a).mul(a).sum().backward();
+                b.mul(b).mul(b).sum().backward();
+                fused.step();
+                composed.step();
+                a.zeroGrad();
+                b.zeroGrad();
+            }
+            assertArrayEquals(b.toDoubleArray(), a.toDoubleArray(), dtype.toString());
         }
     }
 
