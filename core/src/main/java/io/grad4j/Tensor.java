@@ -561,13 +561,7 @@ public final class Tensor implements AutoCloseable {
             }
             return;
         }
-        // one call per (backend, dtype): in practice all parameters of a model share both
-        java.util.Map<List<Object>, List<Integer>> groups = new java.util.LinkedHashMap<>();
-        for (int i = 0; i < targets.size(); i++) {
-            Tensor t = targets.get(i);
-            groups.computeIfAbsent(List.of(t.backend, t.dtype), k -> new ArrayList<>()).add(i);
-        }
-        for (List<Integer> group : groups.values()) {
+        for (List<Integer> group : byBackendAndDtype(targets)) {
             List<Storage> xStorages = new ArrayList<>(group.size());
             List<Storage> tStorages = new ArrayList<>(group.size());
             for (int i : group) {
@@ -678,11 +672,7 @@ public final class Tensor implements AutoCloseable {
             }
             return;
         }
-        java.util.Map<List<Object>, List<Integer>> groups = new java.util.LinkedHashMap<>();
-        for (int i = 0; i < count; i++) {
-            groups.computeIfAbsent(List.of(params.get(i).backend, params.get(i).dtype), k -> new ArrayList<>()).add(i);
-        }
-        for (List<Integer> group : groups.values()) {
+        for (List<Integer> group : byBackendAndDtype(params)) {
             adamStepGroup(step, group, params, grads, m, v, stepSizes, invBiasCorrection2Sqrt, first);
         }
     }
@@ -731,25 +721,34 @@ public final class Tensor implements AutoCloseable {
         if (pairs.isEmpty()) {
             return;
         }
-        java.util.Map<List<Object>, List<Tensor[]>> groups = new java.util.LinkedHashMap<>();
-        for (Tensor[] pair : pairs) {
-            if (!pair[0].isClosed()) {
-                groups.computeIfAbsent(List.of(pair[0].backend, pair[0].dtype), k -> new ArrayList<>()).add(pair);
-            }
-        }
-        for (List<Tensor[]> group : groups.values()) {
+        List<Tensor[]> open = pairs.stream().filter(pair -> !pair[0].isClosed()).toList();
+        for (List<Integer> group : byBackendAndDtype(open.stream().map(pair -> pair[0]).toList())) {
             List<Storage> sources = new ArrayList<>(group.size());
             List<Storage> targets = new ArrayList<>(group.size());
-            for (Tensor[] pair : group) {
-                sources.add(pair[1].storage());
-                targets.add(pair[0].ref.storageUnwritten());
+            for (int i : group) {
+                sources.add(open.get(i)[1].storage());
+                targets.add(open.get(i)[0].ref.storageUnwritten());
             }
-            group.getFirst()[0].backend.copyEach(sources, targets);
-            for (Tensor[] pair : group) {
-                pair[0].ref.overwritten();
+            open.get(group.getFirst())[0].backend.copyEach(sources, targets);
+            for (int i : group) {
+                open.get(i)[0].ref.overwritten();
             }
-            Reference.reachabilityFence(group);
         }
+        Reference.reachabilityFence(open);
+    }
+
+    /**
+     * Indices of {@code tensors} grouped by backend and dtype, in first-seen order: the
+     * multi-tensor calls go to one backend and dtype at a time (in practice all parameters of a
+     * model share both, so there is one group).
+     */
+    private static java.util.Collection<List<Integer>> byBackendAndDtype(List<Tensor> tensors) {
+        java.util.Map<List<Object>, List<Integer>> groups = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < tensors.size(); i++) {
+            Tensor t = tensors.get(i);
+            groups.computeIfAbsent(List.of(t.backend, t.dtype), k -> new ArrayList<>()).add(i);
+        }
+        return groups.values();
     }
 
     int[] shapeInternal() {
