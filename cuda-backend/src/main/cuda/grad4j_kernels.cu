@@ -1256,83 +1256,208 @@ extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 2) gemm_tf32(GemmArgs
 }
 
 // =========================================================================== fused cross-entropy
-// One warp per row of logits [rows, classes]; labels arrive in the logits' dtype (exact integers).
+// Rows of logits [rows, classes]; labels arrive in the logits' dtype (exact integers).
 // forward:  loss[r] = log(sum exp(x - m)) + m - x[label]          (m = row max)
 // backward: out[r,c] = g[r] * (exp(x - m) / sum - [c == label])    (softmax recomputed, not saved)
+// Rows of at least CE_SMALL_ROW classes get a warp each; shorter rows (a classifier's logits) a
+// thread each, summing in the same order as the cpu backend, so both devices give the same bits
+// and training runs agree.
+#define CE_SMALL_ROW 64 // = CudaBackend.SMALL_ROW
 
-// Row r's result from its max m and its sum s of exp(x - m): the loss (when loss is given), or
-// the gradient at columns c0, c0 + step, ... (when out is given; loss is then null everywhere).
+// A row's max m and its sum s of exp(x - m), by one thread in class order.
+template <typename T, typename A> __device__ __forceinline__ void cross_entropy_row_stats(const T* row, int classes, A& m,
+                                                                                         A& s) {
+    m = neg_inf<A>();
+    for (int c = 0; c < classes; c++) m = max_nan(m, (A)row[c]);
+    s = A(0);
+    for (int c = 0; c < classes; c++) s += exp((A)row[c] - m);
+}
+
+// The same by a warp: every lane gets m and s.
+template <typename T, typename A> __device__ __forceinline__ void cross_entropy_row_stats_warp(const T* row, int classes,
+                                                                                              int lane, A& m, A& s) {
+    m = neg_inf<A>();
+    for (int c = lane; c < classes; c += 32) m = max_nan(m, (A)row[c]);
+    m = __shfl_sync(0xffffffffu, warp_max(m), 0);
+    s = A(0);
+    for (int c = lane; c < classes; c += 32) s += exp((A)row[c] - m);
+    s = __shfl_sync(0xffffffffu, warp_sum(s), 0);
+}
+
+template <typename T, typename A> __device__ __forceinline__ T cross_entropy_row_loss(const T* row, int label, A m, A s) {
+    return (T)(log(s) + m - (A)row[label]);
+}
+
+// Row r's gradient at columns c0, c0 + step, ... scaled by its upstream gradient gr.
 template <typename T, typename A>
-__device__ __forceinline__ void cross_entropy_row_result(const T* row, int label, A m, A s, T* loss, const T* g, T* out,
-                                                         i64 r, int classes, int c0, int step) {
-    if (out == nullptr) {
-        if (loss != nullptr) loss[r] = (T)(log(s) + m - (A)row[label]);
-        return;
-    }
-    A gr = (A)g[r];
+__device__ __forceinline__ void cross_entropy_row_gradient(const T* row, int label, A m, A s, A gr, T* out, i64 r,
+                                                           int classes, int c0, int step) {
     for (int c = c0; c < classes; c += step) {
         A p = exp((A)row[c] - m) / s;
         out[r * (i64)classes + c] = (T)(gr * (p - (c == label ? A(1) : A(0))));
     }
 }
 
-template <typename T> __device__ void cross_entropy_impl(const T* x, const T* labels, T* loss, const T* g, T* out,
-                                                         i64 rows, int classes) {
+// The upstream gradient of row r: g[r], or for the mean's gradient the scalar g[0] times 1/rows,
+// rounded to T first as unary_backward(MUL_SCALAR) rounds it in the composed mean.
+template <typename T, bool MEAN> __device__ __forceinline__ typename Acc<T>::type row_upstream(const T* g, T scale, i64 r) {
+    typedef typename Acc<T>::type A;
+    if constexpr (MEAN) {
+        T scaled = g[0] * scale;
+        return (A)scaled;
+    } else {
+        return (A)g[r];
+    }
+}
+
+// One warp per row: the loss (when loss is given) or the gradient (when out is given).
+template <typename T, bool MEAN>
+__device__ void cross_entropy_impl(const T* x, const T* labels, T* loss, const T* g, T scale, T* out, i64 rows,
+                                   int classes) {
     typedef typename Acc<T>::type A;
     int lane = threadIdx.x & 31;
     i64 warp = ((i64)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     i64 warps = ((i64)gridDim.x * blockDim.x) >> 5;
     for (i64 r = warp; r < rows; r += warps) {
         const T* row = x + r * (i64)classes;
-        A m = neg_inf<A>();
-        for (int c = lane; c < classes; c += 32) m = max_nan(m, (A)row[c]);
-        m = __shfl_sync(0xffffffffu, warp_max(m), 0);
-        A s = A(0);
-        for (int c = lane; c < classes; c += 32) s += exp((A)row[c] - m);
-        s = __shfl_sync(0xffffffffu, warp_sum(s), 0);
-        cross_entropy_row_result(row, (int)labels[r], m, s, lane == 0 ? loss : nullptr, g, out, r, classes, lane, 32);
+        A m, s;
+        cross_entropy_row_stats_warp(row, classes, lane, m, s);
+        int label = (int)labels[r];
+        if (out != nullptr) {
+            cross_entropy_row_gradient(row, label, m, s, row_upstream<T, MEAN>(g, scale, r), out, r, classes, lane, 32);
+        } else if (lane == 0) {
+            loss[r] = cross_entropy_row_loss(row, label, m, s);
+        }
     }
 }
 extern "C" __global__ void cross_entropy_f32(const float* x, const float* labels, float* loss, i64 rows, int classes) {
-    cross_entropy_impl<float>(x, labels, loss, nullptr, nullptr, rows, classes);
+    cross_entropy_impl<float, false>(x, labels, loss, nullptr, 0.0f, nullptr, rows, classes);
 }
 extern "C" __global__ void cross_entropy_f64(const double* x, const double* labels, double* loss, i64 rows, int classes) {
-    cross_entropy_impl<double>(x, labels, loss, nullptr, nullptr, rows, classes);
+    cross_entropy_impl<double, false>(x, labels, loss, nullptr, 0.0, nullptr, rows, classes);
 }
 extern "C" __global__ void cross_entropy_backward_f32(const float* x, const float* labels, const float* g, float* out,
                                                       i64 rows, int classes) {
-    cross_entropy_impl<float>(x, labels, nullptr, g, out, rows, classes);
+    cross_entropy_impl<float, false>(x, labels, nullptr, g, 0.0f, out, rows, classes);
 }
 extern "C" __global__ void cross_entropy_backward_f64(const double* x, const double* labels, const double* g, double* out,
                                                       i64 rows, int classes) {
-    cross_entropy_impl<double>(x, labels, nullptr, g, out, rows, classes);
+    cross_entropy_impl<double, false>(x, labels, nullptr, g, 0.0, out, rows, classes);
+}
+extern "C" __global__ void cross_entropy_mean_backward_f32(const float* x, const float* labels, const float* g,
+                                                           float scale, float* out, i64 rows, int classes) {
+    cross_entropy_impl<float, true>(x, labels, nullptr, g, scale, out, rows, classes);
+}
+extern "C" __global__ void cross_entropy_mean_backward_f64(const double* x, const double* labels, const double* g,
+                                                           double scale, double* out, i64 rows, int classes) {
+    cross_entropy_impl<double, true>(x, labels, nullptr, g, scale, out, rows, classes);
 }
 
-// Rows of fewer than 64 classes (a classifier's logits): one thread per row, summing in the same
-// order as the cpu backend, so both devices give the same bits and training runs agree.
-template <typename T> __device__ void cross_entropy_small_impl(const T* x, const T* labels, T* loss, const T* g, T* out,
-                                                               i64 rows, int classes) {
+// One thread per row (fewer than CE_SMALL_ROW classes).
+template <typename T, bool MEAN>
+__device__ void cross_entropy_small_impl(const T* x, const T* labels, T* loss, const T* g, T scale, T* out, i64 rows,
+                                         int classes) {
     typedef typename Acc<T>::type A;
     GRID_STRIDE(r, rows) {
         const T* row = x + r * (i64)classes;
-        A m = neg_inf<A>();
-        for (int c = 0; c < classes; c++) m = max_nan(m, (A)row[c]);
-        A s = A(0);
-        for (int c = 0; c < classes; c++) s += exp((A)row[c] - m);
-        cross_entropy_row_result(row, (int)labels[r], m, s, loss, g, out, r, classes, 0, 1);
+        A m, s;
+        cross_entropy_row_stats(row, classes, m, s);
+        int label = (int)labels[r];
+        if (out != nullptr) {
+            cross_entropy_row_gradient(row, label, m, s, row_upstream<T, MEAN>(g, scale, r), out, r, classes, 0, 1);
+        } else {
+            loss[r] = cross_entropy_row_loss(row, label, m, s);
+        }
     }
 }
 extern "C" __global__ void cross_entropy_small_f32(const float* x, const float* labels, float* loss, i64 rows, int classes) {
-    cross_entropy_small_impl<float>(x, labels, loss, nullptr, nullptr, rows, classes);
+    cross_entropy_small_impl<float, false>(x, labels, loss, nullptr, 0.0f, nullptr, rows, classes);
 }
 extern "C" __global__ void cross_entropy_small_f64(const double* x, const double* labels, double* loss, i64 rows, int classes) {
-    cross_entropy_small_impl<double>(x, labels, loss, nullptr, nullptr, rows, classes);
+    cross_entropy_small_impl<double, false>(x, labels, loss, nullptr, 0.0, nullptr, rows, classes);
 }
 extern "C" __global__ void cross_entropy_small_backward_f32(const float* x, const float* labels, const float* g, float* out,
                                                             i64 rows, int classes) {
-    cross_entropy_small_impl<float>(x, labels, nullptr, g, out, rows, classes);
+    cross_entropy_small_impl<float, false>(x, labels, nullptr, g, 0.0f, out, rows, classes);
 }
 extern "C" __global__ void cross_entropy_small_backward_f64(const double* x, const double* labels, const double* g, double* out,
                                                             i64 rows, int classes) {
-    cross_entropy_small_impl<double>(x, labels, nullptr, g, out, rows, classes);
+    cross_entropy_small_impl<double, false>(x, labels, nullptr, g, 0.0, out, rows, classes);
+}
+extern "C" __global__ void cross_entropy_small_mean_backward_f32(const float* x, const float* labels, const float* g,
+                                                                 float scale, float* out, i64 rows, int classes) {
+    cross_entropy_small_impl<float, true>(x, labels, nullptr, g, scale, out, rows, classes);
+}
+extern "C" __global__ void cross_entropy_small_mean_backward_f64(const double* x, const double* labels, const double* g,
+                                                                 double scale, double* out, i64 rows, int classes) {
+    cross_entropy_small_impl<double, true>(x, labels, nullptr, g, scale, out, rows, classes);
+}
+
+// The mean loss in one launch of one block of CE_MEAN_THREADS threads, bit for bit the composed
+// cross_entropy(_small), reduce(SUM) over the rows, unary(MUL_SCALAR, 1/rows): rows go through in
+// chunks of CE_MEAN_CHUNK, each row's loss rounded to T into shared memory as the per-row kernel
+// writes it, then summed in the order reduce would sum them: below CudaBackend.LONG_ROW rows (one
+// chunk) as reduce_rows, lane j over rows j, j + 32, ..., then a warp tree; from LONG_ROW on as
+// reduce_rows_block, thread t over rows t, t + 1024, ... (a chunk is a whole number of blocks, so
+// a thread's rows stay in that order across chunks), then the block tree. One block is enough for
+// the batches the backend sends here (at most 2^18 logits); larger ones take the composition.
+// __launch_bounds__(1024, 1): with the minimum left out, ptxas 13 held these to 32 registers and
+// spilled; one resident block is all a single-block launch needs.
+#define CE_MEAN_THREADS 1024 // = reduce_rows_block's block
+#define CE_MEAN_CHUNK 4096   // = CudaBackend.LONG_ROW, and a multiple of CE_MEAN_THREADS
+template <typename T> __device__ void cross_entropy_mean_impl(const T* x, const T* labels, T* loss, T scale, i64 rows,
+                                                              int classes) {
+    typedef typename Acc<T>::type A;
+    __shared__ T row_loss[CE_MEAN_CHUNK];
+    __shared__ A scratch[32];
+    int lane = threadIdx.x & 31;
+    int warp = threadIdx.x >> 5;
+    bool one_warp_sums = rows < CE_MEAN_CHUNK;
+    A partial = A(0);
+    for (i64 first = 0; first < rows; first += CE_MEAN_CHUNK) {
+        int n = rows - first < CE_MEAN_CHUNK ? (int)(rows - first) : CE_MEAN_CHUNK;
+        if (classes < CE_SMALL_ROW) {
+            for (int j = threadIdx.x; j < n; j += CE_MEAN_THREADS) {
+                const T* row = x + (first + j) * (i64)classes;
+                A m, s;
+                cross_entropy_row_stats(row, classes, m, s);
+                row_loss[j] = cross_entropy_row_loss(row, (int)labels[first + j], m, s);
+            }
+        } else {
+            for (int j = warp; j < n; j += CE_MEAN_THREADS / 32) {
+                const T* row = x + (first + j) * (i64)classes;
+                A m, s;
+                cross_entropy_row_stats_warp(row, classes, lane, m, s);
+                if (lane == 0) row_loss[j] = cross_entropy_row_loss(row, (int)labels[first + j], m, s);
+            }
+        }
+        __syncthreads();
+        if (one_warp_sums) {
+            if (warp == 0) {
+                for (int j = lane; j < n; j += 32) partial += (A)row_loss[j];
+            }
+        } else {
+            for (int j = threadIdx.x; j < n; j += CE_MEAN_THREADS) partial += (A)row_loss[j];
+        }
+        __syncthreads(); // the next chunk overwrites row_loss
+    }
+    if (one_warp_sums) {
+        if (warp == 0) {
+            A total = warp_sum(partial);
+            if (lane == 0) loss[0] = (T)total * scale;
+        }
+    } else {
+        A total = block_reduce<A, false>(partial, scratch);
+        if (threadIdx.x == 0) loss[0] = (T)total * scale;
+    }
+}
+extern "C" __global__ void __launch_bounds__(CE_MEAN_THREADS, 1) cross_entropy_mean_f32(const float* x, const float* labels,
+                                                                                     float* loss, float scale, i64 rows,
+                                                                                     int classes) {
+    cross_entropy_mean_impl<float>(x, labels, loss, scale, rows, classes);
+}
+extern "C" __global__ void __launch_bounds__(CE_MEAN_THREADS, 1) cross_entropy_mean_f64(const double* x, const double* labels,
+                                                                                     double* loss, double scale, i64 rows,
+                                                                                     int classes) {
+    cross_entropy_mean_impl<double>(x, labels, loss, scale, rows, classes);
 }

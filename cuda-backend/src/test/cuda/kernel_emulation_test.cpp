@@ -1300,6 +1300,107 @@ template <typename T> void test_cross_entropy() {
     }
 }
 
+// The mean loss as CudaBackend composes it without the fused kernel: the per-row kernel, reduce
+// (one warp below LONG_ROW rows, a block of 1024 from there), unary MUL_SCALAR by (T)(1/rows).
+// What the fused mean kernels must equal bit for bit; the composed kernels are checked above.
+template <typename T> T composed_mean_loss(const std::vector<T>& x, const std::vector<T>& labels, i64 rows, int classes) {
+    std::vector<T> per_row(rows), sum(1), mean(1);
+    if (classes < CE_SMALL_ROW) {
+        launch(KERNEL(T, cross_entropy_small).fn, per_element(rows)[0].grid, dim3(kThreads), x.data(), labels.data(),
+               per_row.data(), rows, classes);
+    } else {
+        launch(KERNEL(T, cross_entropy).fn, per_warp(rows)[0].grid, dim3(kThreads), x.data(), labels.data(),
+               per_row.data(), rows, classes);
+    }
+    if (rows < CE_MEAN_CHUNK) {
+        launch(KERNEL(T, reduce_rows).fn, dim3(1), dim3(kThreads), (int)R_SUM, (const T*)per_row.data(), sum.data(),
+               (i64)1, (int)rows);
+    } else {
+        launch(KERNEL(T, reduce_rows_block).fn, dim3(1), dim3(kLongRowThreads), (int)R_SUM, (const T*)per_row.data(),
+               sum.data(), (i64)1, (int)rows);
+    }
+    launch(KERNEL(T, unary).fn, dim3(1), dim3(kThreads), (int)U_MUL_SCALAR, (T)(1.0 / (double)rows),
+           (const T*)sum.data(), mean.data(), (i64)1);
+    return mean[0];
+}
+
+// Its gradient composed: unary_backward MUL_SCALAR of the scalar, broadcast, the per-row gradient.
+template <typename T> std::vector<T> composed_mean_gradient(const std::vector<T>& x, const std::vector<T>& labels, T g,
+                                                            i64 rows, int classes) {
+    std::vector<T> gs{g}, scaled(1), out(rows * classes);
+    launch(KERNEL(T, unary_backward).fn, dim3(1), dim3(kThreads), (int)U_MUL_SCALAR, (T)(1.0 / (double)rows),
+           (const T*)gs.data(), (const T*)gs.data(), (const T*)gs.data(), scaled.data(), (i64)1);
+    std::vector<T> per_row(rows, scaled[0]);
+    if (classes < CE_SMALL_ROW) {
+        launch(KERNEL(T, cross_entropy_small_backward).fn, per_element(rows)[0].grid, dim3(kThreads), x.data(),
+               labels.data(), (const T*)per_row.data(), out.data(), rows, classes);
+    } else {
+        launch(KERNEL(T, cross_entropy_backward).fn, per_warp(rows)[0].grid, dim3(kThreads), x.data(), labels.data(),
+               (const T*)per_row.data(), out.data(), rows, classes);
+    }
+    return out;
+}
+
+// The fused mean and its gradient against the composition, exactly: row counts on both sides of
+// LONG_ROW (the composed sum's warp or block) and of a chunk, classes on both sides of SMALL_ROW,
+// an infinite loss and a NaN row; and the composition itself near the double reference.
+template <typename T> void test_cross_entropy_mean() {
+    struct Case {
+        i64 rows;
+        int classes;
+    };
+    const Case cases[] = {{1, 1},     {5, 10},   {128, 10},  {300, 63},  {33, 64},  {7, 100},
+                          {4095, 10}, {4096, 3}, {5000, 10}, {9000, 2},  {3000, 70}, {4500, 65}};
+    auto forward = KERNEL(T, cross_entropy_mean);
+    auto backward_small = KERNEL(T, cross_entropy_small_mean_backward);
+    auto backward_warp = KERNEL(T, cross_entropy_mean_backward);
+    for (Case c : cases) {
+        std::vector<T> x = uniform<T>(c.rows * c.classes, -5, 5);
+        std::vector<T> labels = small_integers<T>(c.rows, c.classes);
+        // losses from about 1 to 1e16 (label logits pushed down): sums of values of like size come
+        // out the same in any order; these round differently in another order
+        for (i64 r = 0; r < c.rows; r += 3) x[r * c.classes + (int)labels[r]] = -(T)std::pow(10.0, (double)(r % 17));
+        // an infinite loss (an infinite mean) and a NaN row (a NaN mean) in a few cases only: either
+        // hides the order of the sum, which the finite cases check
+        if (c.rows == 128 || c.rows == 4096) x[2 * c.classes + (int)labels[2]] = -kInf<T>;
+        if (c.rows == 5) x[3 * c.classes] = kNaN<T>;
+        std::string what = "rows=" + std::to_string(c.rows) + " classes=" + std::to_string(c.classes);
+        T scale = (T)(1.0 / (double)c.rows);
+
+        T composed = composed_mean_loss(x, labels, c.rows, c.classes);
+        if (c.rows <= 7 && c.rows != 5) {
+            Expected reference = cross_entropy_reference<T>(x, labels, nullptr, c.rows, c.classes, kSummed<T>);
+            double total = 0;
+            for (double v : reference.values) total += v;
+            if (!within((double)composed, total / (double)c.rows, kSingle<T>, kSummed<T>, std::fabs(total)))
+                report_failure("composed mean cross-entropy " + what + ": " + format_value(composed, kSingle<T>) +
+                               " against the double reference " + format_value(total / c.rows, kSingle<T>));
+        }
+        std::vector<LaunchShape> one_block{{dim3(1), dim3(CE_MEAN_THREADS), "as CudaBackend.crossEntropyMean"}};
+        check(forward.name, what, one_block, Expected{{(double)composed}, kExact, {}},
+              [&](Buffers& b, const LaunchShape& s) {
+                  const T* xd = b.input("x", x);
+                  const T* ld = b.input("labels", labels);
+                  T* loss = b.output<T>("loss", 1);
+                  launch(forward.fn, s.grid, s.block, xd, ld, loss, scale, c.rows, c.classes);
+              });
+
+        T g = (T)(kSingle<T> ? 0.7f : 0.7); // upstream gradient of the mean
+        std::vector<T> gradient = composed_mean_gradient(x, labels, g, c.rows, c.classes);
+        bool small = c.classes < CE_SMALL_ROW;
+        auto backward = small ? backward_small : backward_warp;
+        std::vector<T> gv{g};
+        check(backward.name, what, small ? per_element(c.rows) : per_warp(c.rows), Expected{widen(gradient), kExact, {}},
+              [&](Buffers& b, const LaunchShape& s) {
+                  const T* xd = b.input("x", x);
+                  const T* ld = b.input("labels", labels);
+                  const T* gd = b.input("g", gv);
+                  T* out = b.output<T>("out", c.rows * c.classes);
+                  launch(backward.fn, s.grid, s.block, xd, ld, gd, scale, out, c.rows, c.classes);
+              });
+    }
+}
+
 // ============================================================================ GEMM
 
 struct GemmCase {
@@ -1503,6 +1604,7 @@ template <typename T> void test_all() {
     test_max_backward<T>();
     test_softmax<T>();
     test_cross_entropy<T>();
+    test_cross_entropy_mean<T>();
     test_gemm<T>();
     test_binary_rows<T>();
 }

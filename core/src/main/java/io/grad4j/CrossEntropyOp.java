@@ -3,6 +3,7 @@ package io.grad4j;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.BinaryOp;
 import io.grad4j.backend.ReduceOp;
+import io.grad4j.backend.UnaryOp;
 
 import java.lang.ref.Reference;
 import java.util.Arrays;
@@ -16,12 +17,63 @@ import java.util.Arrays;
  *   x_grad = g_r * (p - onehot(y_r))         (the backend recomputes p: nothing is saved)
  *   loss_dot_r = sum_c (p_c - onehot_c) * x_dot_rc
  * </pre>
+ * and its mean over the batch, the usual training loss:
+ * <pre>
+ *   loss = (1/rows) sum_r loss_r
+ *   x_grad = (g / rows) * (p - onehot(y_r))
+ *   loss_dot = (1/rows) sum_r loss_dot_r
+ * </pre>
  */
 final class CrossEntropyOp {
     private CrossEntropyOp() {
     }
 
     static Tensor perRow(Tensor logits, int[] labels) {
+        checkArguments(logits, labels);
+        int[] s = logits.shapeInternal();
+        int rows = s[0];
+        int classes = s[1];
+        int[] y = labels.clone(); // the caller may reuse its array before backward runs
+        Backend backend = logits.backendInternal();
+        Tensor loss = Tensor.empty(backend, logits.dtypeInternal(), new int[] {rows});
+        // The backend gets the caller's own array, and so does backward while it still holds the
+        // same labels: a CUDA graph capture records the array it is handed as the step's input and
+        // reads it again at every replay, so a copy would freeze the first batch's labels.
+        backend.crossEntropy(logits.storage(), labels, loss.storage(), rows, classes);
+        Reference.reachabilityFence(logits);
+        return Graph.record("crossEntropy", loss, logits,
+                g -> new Tensor[] {gradient(logits, Arrays.equals(labels, y) ? labels : y, g)},
+                t -> rowSlopes(logits, y, t[0]));
+    }
+
+    /**
+     * The mean over the batch as one backend call each way ({@link Backend#crossEntropyMean}), in
+     * place of the per-row losses, their sum and a scalar multiply forward and a scalar multiply,
+     * a broadcast and the per-row gradient backward: on a GPU, two launches instead of six in
+     * every training step. The bits are those of {@code perRow(...).mean()}.
+     */
+    static Tensor mean(Tensor logits, int[] labels) {
+        checkArguments(logits, labels);
+        int[] s = logits.shapeInternal();
+        int rows = s[0];
+        int classes = s[1];
+        if (rows == 0) {
+            throw new IllegalArgumentException("crossEntropy: empty batch; the mean of no losses is undefined");
+        }
+        int[] y = labels.clone();
+        Backend backend = logits.backendInternal();
+        Tensor loss = Tensor.empty(backend, logits.dtypeInternal(), new int[0]);
+        backend.crossEntropyMean(logits.storage(), labels, loss.storage(), rows, classes); // labels: as in perRow
+        Reference.reachabilityFence(logits);
+        return Graph.record("crossEntropy", loss, logits,
+                g -> new Tensor[] {meanGradient(logits, Arrays.equals(labels, y) ? labels : y, g)},
+                t -> {
+                    Tensor total = ReductionOps.reduceRaw(ReduceOp.SUM, rowSlopes(logits, y, t[0]), 0).view(new int[0]);
+                    return ElementwiseOps.derivativeTimes(UnaryOp.MUL_SCALAR, 1.0 / rows, total, total, total);
+                });
+    }
+
+    private static void checkArguments(Tensor logits, int[] labels) {
         logits.checkOpen();
         int[] s = logits.shapeInternal();
         if (s.length != 2) {
@@ -38,21 +90,24 @@ final class CrossEntropyOp {
                         + " is out of range [0, " + classes + ")");
             }
         }
-        int[] y = labels.clone(); // the caller may reuse its array before backward runs
+    }
+
+    /** loss_dot_r = sum_c (p_c - onehot_c) * x_dot_rc for every row r: shape [rows]. */
+    private static Tensor rowSlopes(Tensor logits, int[] labels, Tensor tangent) {
+        int[] s = logits.shapeInternal();
+        Tensor ones = Tensor.full(logits.backendInternal(), logits.dtypeInternal(), 1.0, new int[] {s[0]});
+        Tensor slope = ArithmeticOps.raw(BinaryOp.MUL, gradient(logits, labels, ones), tangent, s);
+        return ReductionOps.reduceRaw(ReduceOp.SUM, slope, 1).view(new int[] {s[0]});
+    }
+
+    private static Tensor meanGradient(Tensor logits, int[] labels, Tensor g) {
+        int[] s = logits.shapeInternal();
         Backend backend = logits.backendInternal();
-        Tensor loss = Tensor.empty(backend, logits.dtypeInternal(), new int[] {rows});
-        // The backend gets the caller's own array, and so does backward while it still holds the
-        // same labels: a CUDA graph capture records the array it is handed as the step's input and
-        // reads it again at every replay, so a copy would freeze the first batch's labels.
-        backend.crossEntropy(logits.storage(), labels, loss.storage(), rows, classes);
+        Tensor out = Tensor.empty(backend, logits.dtypeInternal(), s);
+        backend.crossEntropyMeanBackward(logits.storage(), labels, g.storage(), out.storage(), s[0], s[1]);
         Reference.reachabilityFence(logits);
-        return Graph.record("crossEntropy", loss, logits,
-                g -> new Tensor[] {gradient(logits, Arrays.equals(labels, y) ? labels : y, g)},
-                t -> {
-                    Tensor ones = Tensor.full(backend, logits.dtypeInternal(), 1.0, new int[] {rows});
-                    Tensor slope = ArithmeticOps.raw(BinaryOp.MUL, gradient(logits, y, ones), t[0], s);
-                    return ReductionOps.reduceRaw(ReduceOp.SUM, slope, 1).view(new int[] {rows});
-                });
+        Reference.reachabilityFence(g);
+        return out;
     }
 
     private static Tensor gradient(Tensor logits, int[] labels, Tensor g) {

@@ -354,10 +354,19 @@ public final class Tensor implements AutoCloseable {
 
     /**
      * Softmax cross-entropy of each row of these logits [batch, classes] against its label, fused
-     * and max-subtracted: shape [batch]. {@link io.grad4j.nn.Losses#crossEntropy} is its mean.
+     * and max-subtracted: shape [batch]. {@link #crossEntropy} is its mean.
      */
     public Tensor crossEntropyPerRow(int[] labels) {
         return CrossEntropyOp.perRow(this, labels);
+    }
+
+    /**
+     * The mean over the batch of {@link #crossEntropyPerRow}, a scalar, as one fused backend call
+     * forward and one backward; the same bits as {@code crossEntropyPerRow(labels).mean()}.
+     * {@link io.grad4j.nn.Losses#crossEntropy} is this.
+     */
+    public Tensor crossEntropy(int[] labels) {
+        return CrossEntropyOp.mean(this, labels);
     }
 
     public Tensor softmax(int axis) {

@@ -237,6 +237,56 @@ public interface Backend {
      */
     void crossEntropyBackward(Storage logits, int[] labels, Storage grad, Storage out, long rows, int classes);
 
+    /**
+     * The mean of {@link #crossEntropy}'s per-row losses as one value, loss[0], rounded as this
+     * default composes it from the interface's own operations: the per-row losses, their
+     * {@code reduce(SUM)} over all rows, then {@code unary(MUL_SCALAR, 1.0 / rows)}. A backend that
+     * fuses it (the cuda backend: one launch instead of three) must give the same bits, so a
+     * training run's loss does not depend on whether it fused. rows is at least 1.
+     */
+    default void crossEntropyMean(Storage logits, int[] labels, Storage loss, long rows, int classes) {
+        checkMeanRows("crossEntropyMean", rows);
+        Storage perRow = allocate(logits.dtype(), rows);
+        Storage sum = allocate(logits.dtype(), 1);
+        try {
+            crossEntropy(logits, labels, perRow, rows, classes);
+            reduce(ReduceOp.SUM, perRow, sum, 1, (int) rows, 1);
+            unary(UnaryOp.MUL_SCALAR, 1.0 / rows, sum, loss);
+        } finally {
+            perRow.release();
+            sum.release();
+        }
+    }
+
+    /**
+     * The gradient of {@link #crossEntropyMean} from the scalar upstream grad[0]:
+     * out[r, c] = (grad[0] * (1/rows)) * (softmax(x[r])[c] - [c == labels[r]]), the first product
+     * rounded to the dtype, as this default composes it: {@code unaryBackward(MUL_SCALAR)} of the
+     * scalar, its broadcast to every row, then {@link #crossEntropyBackward}. A fused override
+     * (cuda: one launch instead of three) gives the same bits.
+     */
+    default void crossEntropyMeanBackward(Storage logits, int[] labels, Storage grad, Storage out, long rows,
+                                          int classes) {
+        checkMeanRows("crossEntropyMeanBackward", rows);
+        Storage scaled = allocate(logits.dtype(), 1);
+        Storage perRow = allocate(logits.dtype(), rows);
+        try {
+            unaryBackward(UnaryOp.MUL_SCALAR, 1.0 / rows, grad, grad, grad, scaled); // MUL_SCALAR reads neither x nor y
+            stridedCopy(scaled, new long[] {0}, perRow, new int[] {(int) rows});
+            crossEntropyBackward(logits, labels, perRow, out, rows, classes);
+        } finally {
+            scaled.release();
+            perRow.release();
+        }
+    }
+
+    private static void checkMeanRows(String what, long rows) {
+        if (rows < 1 || rows > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(what + ": " + rows + " rows; the mean needs between 1 and "
+                    + Integer.MAX_VALUE);
+        }
+    }
+
     /** Waits until all queued work is done. CPU backends that run synchronously do nothing. */
     default void synchronize() {
     }

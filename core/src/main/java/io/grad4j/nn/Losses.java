@@ -12,13 +12,14 @@ public final class Losses {
     /**
      * Mean negative log-likelihood of the labels under softmax(logits): logits [batch, classes],
      * labels in [0, classes). One fused backend pass per row (max-subtracted, so large logits are
-     * safe), whose gradient is (softmax - onehot) / batch.
+     * safe), whose gradient is (softmax - onehot) / batch. The mean is fused into that pass
+     * ({@link Tensor#crossEntropy}), forward and backward.
      */
     public static Tensor crossEntropy(Tensor logits, int[] labels) {
         if (logits.rank() == 2 && logits.shape()[0] == 0) {
             throw new IllegalArgumentException("crossEntropy: empty batch");
         }
-        return logits.crossEntropyPerRow(labels).mean();
+        return logits.crossEntropy(labels);
     }
 
     /** Mean squared error over every element; shapes must match exactly. */

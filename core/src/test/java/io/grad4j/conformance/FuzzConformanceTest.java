@@ -490,15 +490,20 @@ public abstract class FuzzConformanceTest extends BackendTestBase {
                 labels[i] = rnd.nextInt(classes);
             }
             Nd x = values(rnd, new int[] {rows, classes}, -20, 20);
-            String text = "crossEntropyPerRow(x0[" + rows + "," + classes + "], labels " + Arrays.toString(labels) + ")";
-            return new PrimitiveCase(text, List.of(x), t -> t[0].crossEntropyPerRow(labels), r -> {
-                Nd logp = NaiveReference.softmax(r[0], 1, true);
-                double[] loss = new double[rows];
-                for (int i = 0; i < rows; i++) {
-                    loss[i] = -logp.data()[i * classes + labels[i]];
-                }
-                return new Nd(loss, new int[] {rows});
-            });
+            boolean mean = rnd.nextBoolean(); // the fused mean over the batch, or the per-row losses
+            String text = (mean ? "crossEntropy(x0[" : "crossEntropyPerRow(x0[") + rows + "," + classes + "], labels "
+                    + Arrays.toString(labels) + ")";
+            return new PrimitiveCase(text, List.of(x),
+                    t -> mean ? t[0].crossEntropy(labels) : t[0].crossEntropyPerRow(labels), r -> {
+                        Nd logp = NaiveReference.softmax(r[0], 1, true);
+                        double[] loss = new double[rows];
+                        double total = 0;
+                        for (int i = 0; i < rows; i++) {
+                            loss[i] = -logp.data()[i * classes + labels[i]];
+                            total += loss[i];
+                        }
+                        return mean ? new Nd(new double[] {total / rows}, new int[0]) : new Nd(loss, new int[] {rows});
+                    });
         }
 
         static Nd scale(Nd x, double c) {

@@ -62,7 +62,8 @@ public final class CudaBackend implements Backend {
                     "strided_copy", "reduce_rows_block", "reduce_rows", "reduce_cols", "reduce_cols_wide", "max_backward_rows",
                     "max_backward_cols", "softmax_rows", "softmax_cols", "softmax_backward_rows", "softmax_backward_cols",
                     "gemm", "gemm_splitk_sum", "cross_entropy", "cross_entropy_backward", "cross_entropy_small",
-                    "cross_entropy_small_backward"),
+                    "cross_entropy_small_backward", "cross_entropy_mean", "cross_entropy_mean_backward",
+                    "cross_entropy_small_mean_backward"),
             List.of("cast_f2d", "cast_d2f", "gemm128_f32", "gemm_tf32"));
 
     private static List<String> kernelNames(List<String> bothDtypes, List<String> single) {
@@ -77,10 +78,20 @@ public final class CudaBackend implements Backend {
     private static final int THREADS = 256;
     private static final int MAX_BLOCKS = 1 << 16; // grid-stride loops cover the rest
     private static final int MAX_GRID_Z = 65535;
-    /** Rows at least this long are reduced by a whole block rather than one warp. */
+    /**
+     * Rows at least this long are reduced by a whole block rather than one warp. The fused mean
+     * cross-entropy kernel sums as reduce does on either side of it (its CE_MEAN_CHUNK).
+     */
     private static final int LONG_ROW = 4096;
     /** Rows shorter than this (a classifier's logits) get a thread each, summed in the cpu's order. */
     private static final int SMALL_ROW = 64;
+    /** The fused mean cross-entropy's one block: reduce_rows_block's size, whose order it keeps. */
+    private static final int FUSED_MEAN_THREADS = 1024;
+    /**
+     * The most logits the fused mean cross-entropy takes in its one block (256 per thread): a
+     * batch of 8,192 digits is 81,920; past this the composition's grid-wide launches are faster.
+     */
+    private static final long FUSED_MEAN_MAX_LOGITS = 1 << 18;
     /**
      * Column reductions with at least this long an axis and fewer than {@link #WIDE_MAX_COLUMNS}
      * outputs split each column over 32 lanes; with more outputs, one thread per column already
@@ -892,6 +903,61 @@ public final class CudaBackend implements Backend {
             }
         } finally {
             y.release(); // back to the cache; the stream orders its reuse after this kernel
+        }
+    }
+
+    /**
+     * The mean loss in one launch: one block computes every row's loss and sums them in the order
+     * {@link #reduce} would, so the bits are those of the composition (see the kernel). One block
+     * serves up to {@link #FUSED_MEAN_MAX_LOGITS} logits; a larger batch is spread over the whole
+     * GPU by the composition's three launches instead.
+     */
+    @Override
+    public synchronized void crossEntropyMean(Storage logits, int[] labels, Storage loss, long rows, int classes) {
+        CudaStorage x = cuda(logits);
+        CudaStorage l = cuda(loss);
+        sameDtype("crossEntropyMean", x, l);
+        checkCrossEntropy(x, labels, rows, classes);
+        checkLength("crossEntropyMean loss", 1, l.length());
+        if (rows == 0 || rows * classes > FUSED_MEAN_MAX_LOGITS) {
+            Backend.super.crossEntropyMean(logits, labels, loss, rows, classes); // rejects rows == 0
+            return;
+        }
+        CudaStorage y = labelsOnDevice(labels, x, classes);
+        try {
+            launch(fn("cross_entropy_mean", x), 1, 1, 1, FUSED_MEAN_THREADS, x, y, l, scalar(x.dtype(), 1.0 / rows),
+                    rows, classes);
+        } finally {
+            y.release();
+        }
+    }
+
+    /** Its gradient in one launch: the scaled scalar upstream read by every row's thread or warp. */
+    @Override
+    public synchronized void crossEntropyMeanBackward(Storage logits, int[] labels, Storage grad, Storage outs, long rows,
+                                                      int classes) {
+        CudaStorage x = cuda(logits);
+        CudaStorage g = cuda(grad);
+        CudaStorage out = cuda(outs);
+        sameDtype("crossEntropyMean backward", x, g);
+        sameDtype("crossEntropyMean backward", x, out);
+        checkCrossEntropy(x, labels, rows, classes);
+        checkLength("crossEntropyMean backward grad", 1, g.length());
+        checkLength("crossEntropyMean backward output", x.length(), out.length());
+        if (rows == 0) {
+            Backend.super.crossEntropyMeanBackward(logits, labels, grad, outs, rows, classes); // rejects it
+            return;
+        }
+        CudaStorage y = labelsOnDevice(labels, x, classes);
+        Object scale = scalar(x.dtype(), 1.0 / rows);
+        try {
+            if (classes < SMALL_ROW) {
+                launch1d(fn("cross_entropy_small_mean_backward", x), rows, x, y, g, scale, out, rows, classes);
+            } else {
+                launchWarps(fn("cross_entropy_mean_backward", x), rows, x, y, g, scale, out, rows, classes);
+            }
+        } finally {
+            y.release();
         }
     }
 
