@@ -278,6 +278,31 @@ template <typename T> __device__ void axpby_impl(T alpha, const T* x, T beta, T*
 extern "C" __global__ void axpby_f32(float alpha, const float* x, float beta, float* y, i64 n) { axpby_impl(alpha, x, beta, y, n); }
 extern "C" __global__ void axpby_f64(double alpha, const double* x, double beta, double* y, i64 n) { axpby_impl(alpha, x, beta, y, n); }
 
+// Dropout: out[i] = x[i] * (kept ? scale : 0), kept when the top 53 bits of the counter-based draw
+// (seed, i) reach keep_from (CounterStream.keepFrom: the integer form of uniform >= p). The draw
+// is CounterStream.bits (SplitMix64) in unsigned 64-bit arithmetic, which wraps as Java's long
+// does, so every backend keeps the same elements. Forward, VJP and JVP alike (x: the input, a
+// gradient or a tangent); the mask is recomputed, never stored.
+typedef unsigned long long u64;
+__device__ __forceinline__ u64 counter_stream_bits(u64 seed, u64 counter) {
+    u64 z = seed * 0x9E3779B97F4A7C15ull + counter * 0xD1B54A32D192ED03ull + 0x632BE59BD9B4E019ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+template <typename T> __device__ void dropout_impl(u64 seed, u64 keep_from, T scale, const T* x, T* out, i64 n) {
+    GRID_STRIDE(i, n) {
+        T m = (counter_stream_bits(seed, (u64)i) >> 11) >= keep_from ? scale : T(0);
+        out[i] = x[i] * m;
+    }
+}
+extern "C" __global__ void dropout_f32(u64 seed, u64 keep_from, float scale, const float* x, float* out, i64 n) {
+    dropout_impl(seed, keep_from, scale, x, out, n);
+}
+extern "C" __global__ void dropout_f64(u64 seed, u64 keep_from, double scale, const double* x, double* out, i64 n) {
+    dropout_impl(seed, keep_from, scale, x, out, n);
+}
+
 // Multi-tensor kernels: up to PAIR_LIST_MAX independent pairs (x_t, y_t) in one launch, so that
 // an optimizer step over all parameters, or the gradient copies at the end of a backward pass,
 // cost one launch instead of one per tensor. The list travels by value as a kernel argument
@@ -1400,7 +1425,9 @@ extern "C" __global__ void cross_entropy_small_mean_backward_f64(const double* x
 // chunk) as reduce_rows, lane j over rows j, j + 32, ..., then a warp tree; from LONG_ROW on as
 // reduce_rows_block, thread t over rows t, t + 1024, ... (a chunk is a whole number of blocks, so
 // a thread's rows stay in that order across chunks), then the block tree. One block is enough for
-// the batches the backend sends here (at most 2^18 logits); larger ones take the composition.
+// the batches the backend sends here (at most 2^13 logits); larger ones take the composition.
+// The loops step by blockDim.x, so another block size (a multiple of 32 dividing CE_MEAN_CHUNK)
+// still gives the mean, in another order; extra blocks write the same value again.
 // __launch_bounds__(1024, 1): with the minimum left out, ptxas 13 held these to 32 registers and
 // spilled; one resident block is all a single-block launch needs.
 #define CE_MEAN_THREADS 1024 // = reduce_rows_block's block
@@ -1417,14 +1444,14 @@ template <typename T> __device__ void cross_entropy_mean_impl(const T* x, const 
     for (i64 first = 0; first < rows; first += CE_MEAN_CHUNK) {
         int n = rows - first < CE_MEAN_CHUNK ? (int)(rows - first) : CE_MEAN_CHUNK;
         if (classes < CE_SMALL_ROW) {
-            for (int j = threadIdx.x; j < n; j += CE_MEAN_THREADS) {
+            for (int j = threadIdx.x; j < n; j += blockDim.x) {
                 const T* row = x + (first + j) * (i64)classes;
                 A m, s;
                 cross_entropy_row_stats(row, classes, m, s);
                 row_loss[j] = cross_entropy_row_loss(row, (int)labels[first + j], m, s);
             }
         } else {
-            for (int j = warp; j < n; j += CE_MEAN_THREADS / 32) {
+            for (int j = warp; j < n; j += blockDim.x >> 5) {
                 const T* row = x + (first + j) * (i64)classes;
                 A m, s;
                 cross_entropy_row_stats_warp(row, classes, lane, m, s);
@@ -1437,7 +1464,7 @@ template <typename T> __device__ void cross_entropy_mean_impl(const T* x, const 
                 for (int j = lane; j < n; j += 32) partial += (A)row_loss[j];
             }
         } else {
-            for (int j = threadIdx.x; j < n; j += CE_MEAN_THREADS) partial += (A)row_loss[j];
+            for (int j = threadIdx.x; j < n; j += blockDim.x) partial += (A)row_loss[j];
         }
         __syncthreads(); // the next chunk overwrites row_loss
     }

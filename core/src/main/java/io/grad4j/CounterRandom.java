@@ -1,9 +1,12 @@
 package io.grad4j;
 
+import io.grad4j.backend.CounterStream;
+
 /**
  * Counter-based random numbers: element i of a tensor drawn with seed s depends only on (s, i),
- * through the SplitMix64 finaliser. Any device can compute the same stream in parallel, and core
- * generates it on the host, so a seed gives identical tensors on every backend.
+ * through the SplitMix64 finaliser ({@link CounterStream}). Any device can compute the same stream
+ * in parallel; core generates rand and randn on the host, so a seed gives identical tensors on
+ * every backend.
  */
 final class CounterRandom {
     private static final double TWO_PI = 2 * Math.PI;
@@ -11,17 +14,14 @@ final class CounterRandom {
     private CounterRandom() {
     }
 
-    /** 64 well-mixed bits for (seed, counter). */
+    /** 64 well-mixed bits for (seed, counter) ({@link CounterStream#bits}). */
     static long bits(long seed, long counter) {
-        long z = seed * 0x9E3779B97F4A7C15L + counter * 0xD1B54A32D192ED03L + 0x632BE59BD9B4E019L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
+        return CounterStream.bits(seed, counter);
     }
 
-    /** Uniform in [0, 1) with 53 random bits. */
+    /** Uniform in [0, 1) with 53 random bits ({@link CounterStream#uniform}). */
     static double uniformAt(long seed, long counter) {
-        return (bits(seed, counter) >>> 11) * 0x1.0p-53;
+        return CounterStream.uniform(seed, counter);
     }
 
     static double[] uniform(long seed, long n) {

@@ -65,7 +65,7 @@ final class CrossEntropyOp {
         Tensor loss = Tensor.empty(backend, logits.dtypeInternal(), new int[0]);
         backend.crossEntropyMean(logits.storage(), labels, loss.storage(), rows, classes); // labels: as in perRow
         Reference.reachabilityFence(logits);
-        return Graph.record("crossEntropy", loss, logits,
+        return Graph.record("crossEntropyMean", loss, logits,
                 g -> new Tensor[] {meanGradient(logits, Arrays.equals(labels, y) ? labels : y, g)},
                 t -> {
                     Tensor total = ReductionOps.reduceRaw(ReduceOp.SUM, rowSlopes(logits, y, t[0]), 0).view(new int[0]);

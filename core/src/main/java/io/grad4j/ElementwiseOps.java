@@ -1,6 +1,7 @@
 package io.grad4j;
 
 import io.grad4j.backend.Backend;
+import io.grad4j.backend.CounterStream;
 import io.grad4j.backend.UnaryOp;
 
 import java.lang.ref.Reference;
@@ -15,6 +16,11 @@ import java.util.Locale;
  *   VJP:      x_grad = g * f'(x)      (g: upstream gradient)
  *   JVP:      y_dot  = f'(x) * x_dot  (same product: a diagonal Jacobian is its own transpose)
  * </pre>
+ * Dropout is elementwise too, with a mask m drawn from (seed, p) ({@link Backend#dropout}):
+ * <pre>
+ *   y = x * m          x_grad = g * m          y_dot = x_dot * m
+ * </pre>
+ * all three the same backend call, the mask recomputed from the seed rather than saved.
  */
 final class ElementwiseOps {
     private ElementwiseOps() {
@@ -29,6 +35,24 @@ final class ElementwiseOps {
         return Graph.record(op.name().toLowerCase(Locale.ROOT), y, x,
                 g -> new Tensor[] {derivativeTimes(op, param, x, y, g)},
                 t -> derivativeTimes(op, param, x, y, t[0]));
+    }
+
+    static Tensor dropout(Tensor x, double p, long seed) {
+        x.checkOpen();
+        CounterStream.keepFrom(p); // rejects p outside [0, 1) before any work
+        Tensor y = masked(x, p, seed);
+        return Graph.record("dropout", y, x,
+                g -> new Tensor[] {masked(g, p, seed)},
+                t -> masked(t[0], p, seed));
+    }
+
+    /** v times the dropout mask of (seed, p), computed by the backend in one pass. */
+    private static Tensor masked(Tensor v, double p, long seed) {
+        Backend backend = v.backendInternal();
+        Tensor out = Tensor.empty(backend, v.dtypeInternal(), v.shapeInternal());
+        backend.dropout(seed, p, v.storage(), out.storage());
+        Reference.reachabilityFence(v);
+        return out;
     }
 
     /** v * f'(x), computed by the backend's fused backward kernel. */

@@ -297,6 +297,18 @@ public final class Tensor implements AutoCloseable {
         return ElementwiseOps.apply(UnaryOp.SIGMOID, 0, this);
     }
 
+    /**
+     * Inverted dropout with a reproducible mask: element i (in row-major order) is kept and scaled
+     * by 1/(1-p) when {@code Tensor.rand(FLOAT64, seed, shape())} holds a value >= p at i, and is
+     * zeroed otherwise; the gradient goes through the same mask. One backend pass forward and one
+     * backward, drawing the mask where it multiplies (the mask is recomputed, not stored); the same
+     * seed gives the same mask on every backend and in either dtype. {@link io.grad4j.nn.Dropout}
+     * calls it with a fresh seed per training step. p must lie in [0, 1).
+     */
+    public Tensor dropout(double p, long seed) {
+        return ElementwiseOps.dropout(this, p, seed);
+    }
+
     public Tensor relu() {
         return ElementwiseOps.apply(UnaryOp.RELU, 0, this);
     }

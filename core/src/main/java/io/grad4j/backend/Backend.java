@@ -196,6 +196,50 @@ public interface Backend {
         }
     }
 
+    /**
+     * Inverted dropout of x with the mask of (seed, p): out[i] = x[i] * m_i, one multiply in the
+     * dtype, with m_i = (dtype) (1 / (1 - p)) where {@code CounterStream.uniform(seed, i) >= p} (the
+     * element is kept) and 0 where not. The same call is the forward pass (x the input) and, with
+     * the same seed, its VJP and JVP (x a gradient or tangent): the mask is recomputed from the
+     * seed, never stored. This default draws the mask on the host and multiplies on the device; the
+     * cpu and cuda backends draw it where they multiply, with the same bits. p lies in [0, 1).
+     */
+    default void dropout(long seed, double p, Storage x, Storage out) {
+        long keepFrom = CounterStream.keepFrom(p);
+        long n = x.length();
+        if (out.length() != n || out.dtype() != x.dtype()) {
+            throw new IllegalArgumentException("dropout: x is " + x.dtype() + "[" + n + "], out is " + out.dtype() + "["
+                    + out.length() + "]; they must match");
+        }
+        if (n == 0) {
+            return;
+        }
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("dropout: " + n + " elements; this backend draws the mask on the host,"
+                    + " at most " + (Integer.MAX_VALUE - 8));
+        }
+        double scale = 1.0 / (1.0 - p);
+        Storage mask;
+        if (x.dtype() == DType.FLOAT64) {
+            double[] m = new double[(int) n];
+            for (int i = 0; i < m.length; i++) {
+                m[i] = (CounterStream.bits(seed, i) >>> 11) >= keepFrom ? scale : 0.0;
+            }
+            mask = upload(m);
+        } else {
+            float[] m = new float[(int) n];
+            for (int i = 0; i < m.length; i++) {
+                m[i] = (CounterStream.bits(seed, i) >>> 11) >= keepFrom ? (float) scale : 0f;
+            }
+            mask = upload(m);
+        }
+        try {
+            binary(BinaryOp.MUL, x, new long[] {1}, mask, new long[] {1}, out, new int[] {(int) n});
+        } finally {
+            mask.release();
+        }
+    }
+
     // --- linear algebra ------------------------------------------------------------------------
 
     /** c = op(a) @ op(b), batched, see {@link MatmulShape}; c is overwritten. */

@@ -1,8 +1,6 @@
 package io.grad4j.nn;
 
-import io.grad4j.DType;
 import io.grad4j.Tensor;
-import io.grad4j.backend.Backends;
 
 import java.util.List;
 
@@ -15,9 +13,8 @@ import java.util.List;
  * <p>Masks are reproducible: the n-th training-mode call (n = 0, 1, ...) keeps element i when
  * {@code u_i >= p}, where u = {@code Tensor.rand(FLOAT64, seed + 0x9E3779B97F4A7C15L * (n + 1), x.shape())};
  * the same seed gives the same masks on every backend and for either dtype. Evaluation-mode calls
- * do not advance n.
- * The threshold is taken on the host (the backend interface has no comparison), which costs one
- * download and one upload of the mask per training call.
+ * do not advance n. The mask is drawn by the backend where it multiplies ({@link Tensor#dropout}):
+ * on a GPU nothing crosses to the host.
  */
 public final class Dropout implements Module {
     private final double p;
@@ -80,31 +77,7 @@ public final class Dropout implements Module {
         if (p == 0) {
             return x;
         }
-        int[] shape = x.shape();
-        double[] u;
-        try (Backends.Scope ignored = Backends.use(x.backend())) {
-            Tensor draws = Tensor.rand(DType.FLOAT64, callSeed(seed, n), shape);
-            u = draws.toDoubleArray();
-            draws.close();
-        }
-        double scale = 1.0 / (1.0 - p);
-        Tensor maskTensor;
-        try (Backends.Scope ignored = Backends.use(x.backend())) {
-            if (x.dtype() == DType.FLOAT64) {
-                double[] mask = new double[u.length];
-                for (int i = 0; i < u.length; i++) {
-                    mask[i] = u[i] >= p ? scale : 0.0;
-                }
-                maskTensor = Tensor.of(mask, shape);
-            } else {
-                float[] mask = new float[u.length];
-                for (int i = 0; i < u.length; i++) {
-                    mask[i] = u[i] >= p ? (float) scale : 0f;
-                }
-                maskTensor = Tensor.of(mask, shape);
-            }
-        }
-        return x.mul(maskTensor);
+        return x.dropout(p, callSeed(seed, n));
     }
 
     @Override

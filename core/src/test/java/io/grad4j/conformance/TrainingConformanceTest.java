@@ -341,10 +341,13 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     /**
      * The mean cross-entropy, fused into one backend call each way (Backend.crossEntropyMean and
      * its backward), gives bit for bit what the per-row losses and their mean give: the loss, the
-     * gradient, the JVP. Rows straddle the cuda backend's choices (a warp's sum below 4,096 rows, a
-     * block's from there, the unfused composition past 65,536 rows or 2^18 logits), classes its
-     * one-thread-per-row limit (64); the logits hold an infinite loss and a NaN row where the
-     * batch allows. The SPI's own default is checked too, through a proxy withholding overrides.
+     * gradient, the JVP. Shapes straddle the cuda backend's choices: its sum by one warp below
+     * 4,096 rows and by a block of 1,024 threads from there, one thread per row below 64 classes
+     * and a warp per row from there, the fused kernel up to 2^13 logits and the composition past
+     * them. Every third row's label logit is pushed down to -10^(r mod 17), so losses run from
+     * about 1 to 1e16 and a sum in another order rounds differently (logits of like size sum
+     * exactly in float's double accumulator, in any order). One shape holds an infinite loss and
+     * one a NaN row. The SPI's own default is checked too, through a proxy withholding overrides.
      */
     @Test
     void fusedMeanCrossEntropyRoundsExactlyAsThePerRowLossesAndTheirMean() {
@@ -360,8 +363,8 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                         throw e.getCause();
                     }
                 });
-        int[][] shapes = {{1, 1}, {5, 10}, {128, 10}, {33, 64}, {300, 100}, {4095, 10}, {4096, 3}, {5000, 10},
-                {3000, 100}, {70000, 2}};
+        int[][] shapes = {{1, 1}, {5, 10}, {6, 10}, {128, 10}, {33, 64}, {120, 63}, {819, 10}, {820, 10}, {4095, 2},
+                {4096, 2}, {4100, 1}, {3000, 100}, {5000, 10}};
         Random rnd = new Random(29);
         for (Backend b : new Backend[] {inner, defaultOnly}) {
             try (Backends.Scope ignored = Backends.use(b)) {
@@ -369,7 +372,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                     for (int[] shape : shapes) {
                         int rows = shape[0];
                         int classes = shape[1];
-                        if (b == defaultOnly && rows > 5000) {
+                        if (b == defaultOnly && rows > 200) {
                             continue; // the default is the composition itself; the small shapes show it is called
                         }
                         double[] values = new double[rows * classes];
@@ -377,13 +380,19 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                             values[i] = 10 * rnd.nextDouble() - 5;
                         }
                         int[] labels = rnd.ints(rows, 0, classes).toArray();
-                        if (rows > 7) {
+                        for (int r = 0; r < rows; r += 3) {
+                            values[r * classes + labels[r]] = -Math.pow(10, r % 17);
+                        }
+                        if (rows == 6) {
                             values[2 * classes + labels[2]] = Double.NEGATIVE_INFINITY; // an infinite loss
+                        }
+                        if (rows == 5) {
+                            values[4 * classes + 1] = Double.NaN; // a NaN row
                         }
                         String what = b.name() + " " + dtype + " " + rows + "x" + classes;
                         Tensor x = Tensor.of(values, rows, classes).to(dtype);
                         Tensor tangent = Tensor.randn(dtype, 31 + rows, rows, classes);
-                        if (rows <= 7) { // no infinite loss here: the gradients and JVP stay finite
+                        if (rows <= 128 && rows != 6) { // without the infinite loss the JVP stays finite
                             assertArrayEquals(Autograd.jvp(t -> t.crossEntropyPerRow(labels).mean(), x, tangent)
                                             .toDoubleArray(),
                                     Autograd.jvp(t -> t.crossEntropy(labels), x, tangent).toDoubleArray(), what + " jvp");
@@ -392,7 +401,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                         Tensor fusedX = x.detach().requiresGrad(true);
                         Tensor composed = composedX.crossEntropyPerRow(labels).mean();
                         Tensor fused = fusedX.crossEntropy(labels);
-                        assertEquals(Double.doubleToRawLongBits(composed.item()), Double.doubleToRawLongBits(fused.item()),
+                        assertEquals(Double.doubleToLongBits(composed.item()), Double.doubleToLongBits(fused.item()),
                                 what + " loss " + composed.item() + " vs " + fused.item());
                         composed.mul(3).backward();
                         fused.mul(3).backward();
@@ -974,6 +983,64 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
         }
         assertTrue(differ > xs.length / 4, "the second call draws a fresh mask; only " + differ + " differ");
         assertNotEquals(0, differ);
+    }
+
+    /**
+     * Tensor.dropout (one backend call each way, the mask drawn where it multiplies) gives bit for
+     * bit what its contract composes: the draws of Tensor.rand(FLOAT64, seed), a mask of 0 and
+     * (dtype) 1/(1-p), and x times it; the gradient and the JVP multiply by the same mask. Inputs
+     * hold a NaN, infinities and -0.0 (a dropped infinity is NaN, as x * 0 is); checked through the
+     * backend's override and through the SPI default, behind a proxy that withholds the override.
+     */
+    @Test
+    void dropoutIsTheRandMaskTimesXBitForBit() {
+        Backend inner = backend();
+        Backend defaultOnly = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("dropout")) {
+                        return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
+                    }
+                    try {
+                        return method.invoke(inner, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        int[] shape = {7, 301};
+        for (Backend b : new Backend[] {inner, defaultOnly}) {
+            try (Backends.Scope ignored = Backends.use(b)) {
+                for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+                    for (double p : new double[] {0.0, 0.1, 0.5, 0.97}) {
+                        long seed = 1000 + Math.round(p * 100);
+                        double[] values = Tensor.randn(DType.FLOAT64, seed, shape).toDoubleArray();
+                        values[3] = Double.NaN;
+                        values[10] = Double.POSITIVE_INFINITY;
+                        values[11] = Double.NEGATIVE_INFINITY;
+                        values[12] = -0.0;
+                        Tensor x = Tensor.of(values, shape).to(dtype).requiresGrad(true);
+                        double[] u = Tensor.rand(DType.FLOAT64, seed, shape).toDoubleArray();
+                        double[] maskValues = new double[u.length];
+                        for (int i = 0; i < u.length; i++) {
+                            maskValues[i] = u[i] >= p ? 1.0 / (1.0 - p) : 0.0; // rounded to float by to(dtype)
+                        }
+                        Tensor mask = Tensor.of(maskValues, shape).to(dtype);
+                        String what = b.name() + " " + dtype + " p=" + p;
+
+                        Tensor y = x.dropout(p, seed);
+                        assertArrayEquals(x.detach().mul(mask).toDoubleArray(), y.toDoubleArray(), what + " forward");
+                        Tensor upstream = Tensor.randn(dtype, 77, shape);
+                        y.backward(upstream);
+                        assertArrayEquals(upstream.mul(mask).toDoubleArray(), x.grad().toDoubleArray(), what + " gradient");
+                        Tensor tangent = Tensor.randn(dtype, 78, shape);
+                        assertArrayEquals(tangent.mul(mask).toDoubleArray(),
+                                Autograd.jvp(t -> t.dropout(p, seed), x.detach(), tangent).toDoubleArray(), what + " jvp");
+                    }
+                }
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> Tensor.ones(DType.FLOAT32, 3).dropout(1.0, 1));
+                assertTrue(e.getMessage().contains("p=1.0"), e.getMessage());
+            }
+        }
     }
 
     @Test

@@ -6,6 +6,7 @@ import io.grad4j.DType;
 import io.grad4j.backend.AdamStep;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.BinaryOp;
+import io.grad4j.backend.CounterStream;
 import io.grad4j.backend.MatmulShape;
 import io.grad4j.backend.ReduceOp;
 import io.grad4j.backend.Storage;
@@ -230,6 +231,36 @@ public final class CpuBackend implements Backend {
             double[] yv = y.d;
             for (int i = 0; i < yv.length; i++) {
                 yv[i] = alpha * xv[i] + beta * yv[i];
+            }
+        }
+    }
+
+    /**
+     * Dropout in one loop that draws each element's mask bit where it multiplies: no mask array,
+     * the same bits as the SPI's composition (mask on the host, then a MUL).
+     */
+    @Override
+    public void dropout(long seed, double p, Storage xs, Storage outs) {
+        long keepFrom = CounterStream.keepFrom(p);
+        CpuStorage x = cpu(xs);
+        CpuStorage out = cpu(outs);
+        checkLength("dropout", x.size(), out.size());
+        if (x.isFloat() != out.isFloat()) {
+            throw new IllegalArgumentException("dropout: dtypes differ (" + x.dtype() + " vs " + out.dtype() + ")");
+        }
+        double scale = 1.0 / (1.0 - p);
+        if (x.isFloat()) {
+            float kept = (float) scale;
+            float[] xv = x.f;
+            float[] o = out.f;
+            for (int i = 0; i < o.length; i++) {
+                o[i] = xv[i] * ((CounterStream.bits(seed, i) >>> 11) >= keepFrom ? kept : 0f);
+            }
+        } else {
+            double[] xv = x.d;
+            double[] o = out.d;
+            for (int i = 0; i < o.length; i++) {
+                o[i] = xv[i] * ((CounterStream.bits(seed, i) >>> 11) >= keepFrom ? scale : 0.0);
             }
         }
     }

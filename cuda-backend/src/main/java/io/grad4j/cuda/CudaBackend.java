@@ -4,6 +4,7 @@ import io.grad4j.DType;
 import io.grad4j.backend.AdamStep;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.BinaryOp;
+import io.grad4j.backend.CounterStream;
 import io.grad4j.backend.MatmulShape;
 import io.grad4j.backend.ReduceOp;
 import io.grad4j.backend.Storage;
@@ -63,7 +64,7 @@ public final class CudaBackend implements Backend {
                     "max_backward_cols", "softmax_rows", "softmax_cols", "softmax_backward_rows", "softmax_backward_cols",
                     "gemm", "gemm_splitk_sum", "cross_entropy", "cross_entropy_backward", "cross_entropy_small",
                     "cross_entropy_small_backward", "cross_entropy_mean", "cross_entropy_mean_backward",
-                    "cross_entropy_small_mean_backward"),
+                    "cross_entropy_small_mean_backward", "dropout"),
             List.of("cast_f2d", "cast_d2f", "gemm128_f32", "gemm_tf32"));
 
     private static List<String> kernelNames(List<String> bothDtypes, List<String> single) {
@@ -88,10 +89,14 @@ public final class CudaBackend implements Backend {
     /** The fused mean cross-entropy's one block: reduce_rows_block's size, whose order it keeps. */
     private static final int FUSED_MEAN_THREADS = 1024;
     /**
-     * The most logits the fused mean cross-entropy takes in its one block (256 per thread): a
-     * batch of 8,192 digits is 81,920; past this the composition's grid-wide launches are faster.
+     * The most logits the fused mean cross-entropy takes in its one block (8 per thread; a batch
+     * of 128 digits is 1,280). One SM computes every row's exp and log in double there: about
+     * 40 double operations per logit at 64 per clock make some 5,000 clocks (3 us) at this limit,
+     * about what the two launches it saves cost, while the composition spreads larger batches
+     * over the whole GPU. An estimate, not a measurement: to be timed on a GPU (a batch of 8,192
+     * digits, 81,920 logits, takes the composition).
      */
-    private static final long FUSED_MEAN_MAX_LOGITS = 1 << 18;
+    private static final long FUSED_MEAN_MAX_LOGITS = 1 << 13;
     /**
      * Column reductions with at least this long an axis and fewer than {@link #WIDE_MAX_COLUMNS}
      * outputs split each column over 32 lanes; with more outputs, one thread per column already
@@ -904,6 +909,27 @@ public final class CudaBackend implements Backend {
         } finally {
             y.release(); // back to the cache; the stream orders its reuse after this kernel
         }
+    }
+
+    /**
+     * Dropout in one launch that draws the mask where it multiplies (the kernel repeats
+     * CounterStream's integer arithmetic), so nothing crosses to the host. Refused while a CUDA
+     * graph is being captured: the seed is a kernel argument, recorded once, and every replay
+     * would keep the same elements.
+     */
+    @Override
+    public synchronized void dropout(long seed, double p, Storage xs, Storage outs) {
+        long keepFrom = CounterStream.keepFrom(p);
+        CudaStorage x = cuda(xs);
+        CudaStorage out = cuda(outs);
+        sameDtype("dropout", x, out);
+        checkLength("dropout", x.length(), out.length());
+        if (captureInputs != null) {
+            throw new IllegalStateException("cuda: dropout inside a CUDA graph capture: its seed would be recorded"
+                    + " once and every replay would drop the same elements; capture a step without dropout");
+        }
+        long n = x.length();
+        launch1d(fn("dropout", x), n, seed, keepFrom, scalar(x.dtype(), 1.0 / (1.0 - p)), x, out, n);
     }
 
     /**

@@ -184,6 +184,19 @@ class CudaGraphGpuTest {
         a.close();
     }
 
+    /** The dropout kernel's seed is an argument a capture records once: every replay would drop the same elements. */
+    @Test
+    void dropoutInsideACaptureIsRefusedAndTheBackendStaysUsable() {
+        Tensor a = Tensor.ones(DType.FLOAT32, 64).persistent();
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> cuda.capture(() -> new io.grad4j.nn.Dropout(0.5, 1).forward(a).sum()));
+        assertTrue(e.getMessage().contains("dropout inside a CUDA graph capture"), e.getMessage());
+        assertEquals(false, cuda.isCapturing());
+        assertArrayEquals(new io.grad4j.nn.Dropout(0.5, 1).forward(a.to(io.grad4j.backend.Backends.get("cpu")))
+                .toFloatArray(), new io.grad4j.nn.Dropout(0.5, 1).forward(a).toFloatArray(), "cuda keeps cpu's elements");
+        a.close();
+    }
+
     @Test
     void outOfRangeLabelsAreCheckedAtReplay() {
         Tensor logits = Tensor.zeros(DType.FLOAT32, 4, CLASSES).persistent();
