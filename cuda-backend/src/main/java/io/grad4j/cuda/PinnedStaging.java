@@ -16,11 +16,16 @@ import java.util.logging.Logger;
  * A copy from or to a Java array is pageable: the driver bounces it through its own small pinned
  * buffers, and the synchronous call holds up the host and the device for its whole length.
  *
- * <p>Copies below {@link #THRESHOLD_BYTES} are left to the caller's direct path: the methods
- * return false and the caller does its synchronous copy. The buffers are allocated on the first
- * staged copy; if the OS refuses pinned memory (a finite resource: {@code ulimit -l}, other
- * processes) or a buffer cannot be set up, one warning is logged and every copy takes the direct
- * path from then on.
+ * <p>Uploads below {@link #THRESHOLD_BYTES} go through a ring of {@link #SMALL_BUFFERS} small
+ * pinned buffers instead, one buffer per upload, also asynchronously. Not for speed of transfer:
+ * a synchronous copy from pageable memory ({@code cuMemcpyHtoD}) first synchronises the legacy
+ * stream, which waits for every kernel queued on the backend's (blocking) stream, so each small
+ * upload (a batch's labels, forward and backward; a batch under 256 KiB) drained the queue and
+ * the host could no longer run ahead of the GPU. Downloads below the threshold are left to the
+ * caller's direct path (the methods return false and the caller copies synchronously): a download
+ * waits for the device anyway. Each set of buffers is allocated on its first use; if the OS
+ * refuses pinned memory (a finite resource: {@code ulimit -l}, other processes) or a buffer cannot
+ * be set up, one warning is logged and those copies take the direct path from then on.
  *
  * <p>The rule that keeps the asynchronous copies safe: each buffer has at most one queued copy,
  * marked by its event, and before the host fills a buffer, reads it, or queues another copy on it,
@@ -56,6 +61,12 @@ public final class PinnedStaging<B, D> {
     static final int BUFFER_BYTES = 4 << 20;
     /** Two buffers: the host fills or drains one while the DMA engine copies the other. */
     static final int BUFFERS = 2;
+    /**
+     * Small uploads in flight at most: the ninth waits for the first one's copy (by then, as a
+     * training step makes two or three small uploads, long done). Each buffer holds a copy just
+     * under the threshold: 2 MiB pinned in all, on the first small upload.
+     */
+    static final int SMALL_BUFFERS = 8;
 
     /** Host-device copies by path: how many, and how many bytes (device-side sizes). */
     public record Stats(long stagedCopies, long stagedBytes, long directCopies, long directBytes) {
@@ -65,28 +76,44 @@ public final class PinnedStaging<B, D> {
     private final long thresholdBytes;
     private final int bufferBytes;
     private final int bufferCount;
+    private final int smallBufferCount;
     private List<Slot<B>> slots; // null until the first staged copy
     private boolean pinnedUnavailable;
     private int nextSlot;
+    private List<Slot<B>> smallSlots; // null until the first small upload
+    private boolean smallPinnedUnavailable;
+    private int nextSmallSlot;
     private long stagedCopies;
     private long stagedBytes;
     private long directCopies;
     private long directBytes;
 
     PinnedStaging(StagingDevice<B, D> device) {
-        this(device, THRESHOLD_BYTES, BUFFER_BYTES, BUFFERS);
+        this(device, THRESHOLD_BYTES, BUFFER_BYTES, BUFFERS, SMALL_BUFFERS);
     }
 
     PinnedStaging(StagingDevice<B, D> device, long thresholdBytes, int bufferBytes, int bufferCount) {
-        if (thresholdBytes < 1 || bufferBytes < Double.BYTES || bufferBytes % Double.BYTES != 0 || bufferCount < 2) {
-            throw new IllegalArgumentException("pinned staging needs a threshold of at least 1 byte, buffers of a "
-                    + "positive multiple of 8 bytes and at least 2 of them; got threshold " + thresholdBytes
-                    + ", " + bufferCount + " x " + bufferBytes + " bytes");
+        this(device, thresholdBytes, bufferBytes, bufferCount, SMALL_BUFFERS);
+    }
+
+    PinnedStaging(StagingDevice<B, D> device, long thresholdBytes, int bufferBytes, int bufferCount, int smallBufferCount) {
+        if (thresholdBytes < 1 || thresholdBytes > 1 << 30 || bufferBytes < Double.BYTES
+                || bufferBytes % Double.BYTES != 0 || bufferCount < 2 || smallBufferCount < 1) {
+            throw new IllegalArgumentException("pinned staging needs a threshold of 1 byte to 1 GiB, buffers of a "
+                    + "positive multiple of 8 bytes and at least 2 of them, and at least 1 small buffer; got threshold "
+                    + thresholdBytes + ", " + bufferCount + " x " + bufferBytes + " bytes, " + smallBufferCount
+                    + " small buffers");
         }
         this.device = device;
         this.thresholdBytes = thresholdBytes;
         this.bufferBytes = bufferBytes;
         this.bufferCount = bufferCount;
+        this.smallBufferCount = smallBufferCount;
+    }
+
+    /** A small buffer holds any upload below the threshold, in whole doubles. */
+    private int smallBufferBytes() {
+        return (int) Math.ceilDiv(thresholdBytes, Double.BYTES) * Double.BYTES;
     }
 
     /** One pinned buffer, its typed views, and whether a queued copy may still be using it. */
@@ -152,6 +179,9 @@ public final class PinnedStaging<B, D> {
 
     private boolean upload(D dst, int length, int elementBytes, ChunkCopy<B> fill) {
         long bytes = (long) length * elementBytes;
+        if (bytes > 0 && bytes < thresholdBytes) {
+            return uploadSmall(dst, length, bytes, fill);
+        }
         if (!stages(bytes)) {
             return false;
         }
@@ -166,6 +196,28 @@ public final class PinnedStaging<B, D> {
             markQueued(slot);
         }
         // the last copies stay queued: they read pinned memory only, waited for when a buffer is next used
+        stagedCopies++;
+        stagedBytes += bytes;
+        return true;
+    }
+
+    /** One small upload through the next buffer of the ring, queued without waiting for it. */
+    private boolean uploadSmall(D dst, int length, long bytes, ChunkCopy<B> fill) {
+        if (smallSlots == null && !smallPinnedUnavailable) {
+            smallSlots = pin(smallBufferCount, smallBufferBytes(), "uploads under " + thresholdBytes + " bytes");
+            smallPinnedUnavailable = smallSlots == null;
+        }
+        if (smallSlots == null) {
+            directCopies++;
+            directBytes += bytes;
+            return false;
+        }
+        Slot<B> slot = smallSlots.get(nextSmallSlot);
+        nextSmallSlot = (nextSmallSlot + 1) % smallSlots.size();
+        awaitQueuedCopy(slot); // its copy from one round ago may still be reading it
+        fill.copy(slot, 0, length);
+        device.copyToDeviceAsync(slot.buffer, dst, 0, (int) bytes);
+        markQueued(slot);
         stagedCopies++;
         stagedBytes += bytes;
         return true;
@@ -244,19 +296,26 @@ public final class PinnedStaging<B, D> {
         if (pinnedUnavailable) {
             return false;
         }
-        List<B> pinned = new ArrayList<>(bufferCount);
-        List<Slot<B>> made = new ArrayList<>(bufferCount);
+        slots = pin(bufferCount, bufferBytes, "copies of " + thresholdBytes + " bytes and more");
+        pinnedUnavailable = slots == null;
+        return slots != null;
+    }
+
+    /** {@code count} pinned buffers of {@code bytes} each, or null after one warning naming what they were for. */
+    private List<Slot<B>> pin(int count, int bytes, String forWhat) {
+        List<B> pinned = new ArrayList<>(count);
+        List<Slot<B>> made = new ArrayList<>(count);
         String failure = null;
         try {
-            while (made.size() < bufferCount && failure == null) {
-                B buffer = device.allocatePinned(bufferBytes);
+            while (made.size() < count && failure == null) {
+                B buffer = device.allocatePinned(bytes);
                 if (buffer == null) {
                     failure = "the OS refused it (see ulimit -l, and other processes pinning memory)";
                     break;
                 }
                 pinned.add(buffer);
                 Slot<B> slot = new Slot<>(buffer, device.hostView(buffer));
-                if ((long) slot.doubles.capacity() * Double.BYTES < bufferBytes) {
+                if ((long) slot.doubles.capacity() * Double.BYTES < bytes) {
                     failure = "a buffer shows only " + (long) slot.doubles.capacity() * Double.BYTES + " bytes to Java";
                 }
                 made.add(slot);
@@ -265,16 +324,14 @@ public final class PinnedStaging<B, D> {
             failure = "setting it up failed: " + CudaProbe.oneLine(e);
         }
         if (failure == null) {
-            slots = List.copyOf(made);
-            return true;
+            return List.copyOf(made);
         }
-        pinnedUnavailable = true;
-        LOG.warning("grad4j cuda: no pinned staging buffers (" + bufferCount + " x " + bufferBytes + " bytes of "
-                + "page-locked host memory): " + failure + ". Copies of " + thresholdBytes + " bytes and more go "
-                + "directly from the Java heap instead: correct, but slower.");
+        LOG.warning("grad4j cuda: no pinned staging buffers (" + count + " x " + bytes + " bytes of "
+                + "page-locked host memory): " + failure + ". " + Character.toUpperCase(forWhat.charAt(0))
+                + forWhat.substring(1) + " go directly from the Java heap instead: correct, but slower.");
         for (B buffer : pinned) {
             device.freePinned(buffer);
         }
-        return false;
+        return null;
     }
 }

@@ -256,7 +256,7 @@ class PinnedStagingTest {
                 float[] original = data.clone();
                 ByteBuffer dev = storage(n, DType.FLOAT32);
                 boolean staged = staging.upload(data, dev);
-                assertEquals(n > 0 && (long) n * Float.BYTES >= cfg[0], staged, what + ": staged");
+                assertEquals(n > 0, staged, what + ": staged (small uploads through the ring, large ones in chunks)");
                 if (!staged) {
                     directUpload(data, dev);
                 }
@@ -272,7 +272,8 @@ class PinnedStagingTest {
                 dev.asFloatBuffer().get(0, onDevice);
                 assertSameBits(original, onDevice, what + " on the device");
             }
-            assertTrue(fake.allocated.size() <= cfg[2], "buffers are allocated once: " + fake.allocated.size());
+            assertTrue(fake.allocated.size() <= cfg[2] + PinnedStaging.SMALL_BUFFERS,
+                    "buffers are allocated once: " + fake.allocated.size());
         }
     }
 
@@ -290,7 +291,7 @@ class PinnedStagingTest {
                 double[] original = data.clone();
                 ByteBuffer dev = storage(n, DType.FLOAT64);
                 boolean staged = staging.upload(data, dev);
-                assertEquals(n > 0 && (long) n * Double.BYTES >= cfg[0], staged, what + ": staged");
+                assertEquals(n > 0, staged, what + ": staged (small uploads through the ring, large ones in chunks)");
                 if (!staged) {
                     directUpload(data, dev);
                 }
@@ -409,15 +410,68 @@ class PinnedStagingTest {
     }
 
     @Test
-    void belowTheThresholdNothingIsPinnedAndStatisticsCountBothPaths() {
-        PinnedStaging<FakeBuffer, ByteBuffer> staging = new PinnedStaging<>(fake, 256, 96, 2);
-        assertFalse(staging.upload(new float[63], storage(63, DType.FLOAT32)));
+    void smallDownloadsStayDirectAndStatisticsCountBothPaths() {
+        PinnedStaging<FakeBuffer, ByteBuffer> staging = new PinnedStaging<>(fake, 256, 96, 2, 3);
         assertFalse(staging.download(storage(31, DType.FLOAT64), DType.FLOAT64, new float[31]));
         assertEquals(0, fake.allocationAttempts, "pinned buffers are allocated on the first staged copy only");
+        assertTrue(staging.upload(new float[63], storage(63, DType.FLOAT32)));
+        assertEquals(3, fake.allocationAttempts, "the small ring, on the first small upload");
         assertTrue(staging.upload(new double[40], storage(40, DType.FLOAT64)));
         assertTrue(staging.download(storage(64, DType.FLOAT32), DType.FLOAT32, new double[64]));
-        assertEquals(new PinnedStaging.Stats(2, 40 * 8 + 64 * 4, 2, 63 * 4 + 31 * 8), staging.stats());
-        assertEquals(2, fake.allocationAttempts);
+        assertEquals(new PinnedStaging.Stats(3, 63 * 4 + 40 * 8 + 64 * 4, 1, 31 * 8), staging.stats());
+        assertEquals(5, fake.allocationAttempts, "then the two large buffers");
+    }
+
+    /**
+     * Small uploads are queued, not waited for: the caller's array is free at once, the ring's
+     * buffers each hold one queued copy, and a buffer is reused only after its copy (a round of
+     * the ring ago) has completed. Before, each small upload was a synchronous copy that drained
+     * the stream (see the class comment).
+     */
+    @Test
+    void smallUploadsAreQueuedThroughTheRingWithoutWaiting() {
+        int ring = 3;
+        PinnedStaging<FakeBuffer, ByteBuffer> staging = new PinnedStaging<>(fake, 256, 96, 2, ring);
+        List<float[]> sent = new ArrayList<>();
+        List<ByteBuffer> devs = new ArrayList<>();
+        for (int i = 0; i < 7; i++) {
+            int n = 1 + 9 * i; // 4 to 220 bytes: each under the threshold
+            float[] v = randomFloatBits(n);
+            ByteBuffer dev = storage(n, DType.FLOAT32);
+            assertTrue(staging.upload(v, dev), "upload " + i);
+            sent.add(v.clone());
+            devs.add(dev);
+            java.util.Arrays.fill(v, 0f); // the caller may reuse its array once upload returns
+            assertEquals(Math.max(0, i + 1 - ring), fake.waits, "upload " + i + " waits only for the copy a ring ago");
+        }
+        assertEquals(ring, fake.maxCopiesInFlight, "one queued copy per buffer of the ring");
+        assertEquals(ring, fake.allocated.size());
+        fake.drain();
+        for (int i = 0; i < sent.size(); i++) {
+            float[] onDevice = new float[sent.get(i).length];
+            devs.get(i).asFloatBuffer().get(0, onDevice);
+            assertSameBits(sent.get(i), onDevice, "small upload " + i + " on the device");
+        }
+        double[] d = randomDoubleBits(31);
+        ByteBuffer ddev = storage(31, DType.FLOAT64);
+        assertTrue(staging.upload(d, ddev));
+        fake.drain();
+        double[] back = new double[31];
+        ddev.asDoubleBuffer().get(0, back);
+        assertSameBits(d, back, "doubles through the ring");
+    }
+
+    @Test
+    void refusedPinningForTheRingLeavesSmallUploadsDirectAndLargeOnesStaged() {
+        fake.pinnable = 1; // the ring's first buffer is granted, its second refused
+        PinnedStaging<FakeBuffer, ByteBuffer> staging = new PinnedStaging<>(fake, 256, 96, 2, 3);
+        assertFalse(staging.upload(new float[10], storage(10, DType.FLOAT32)));
+        assertFalse(staging.upload(new float[10], storage(10, DType.FLOAT32)));
+        assertEquals(2, fake.allocationAttempts, "no retry per small upload after the OS refused");
+        assertEquals(0, fake.liveBuffers(), "the ring's granted buffer is freed");
+        fake.pinnable = Integer.MAX_VALUE;
+        assertTrue(staging.upload(new float[1000], storage(1000, DType.FLOAT32)), "large copies still stage");
+        assertEquals(new PinnedStaging.Stats(1, 4000, 2, 80), staging.stats());
     }
 
     /** Three large copies with {@link #fake} set up to fail pinning; returns the warnings logged. */
@@ -474,9 +528,11 @@ class PinnedStagingTest {
 
     @Test
     void rejectsConfigurationsThatCannotHoldWholeElements() {
-        for (long[] bad : new long[][]{{0, 96, 2}, {256, 100, 2}, {256, 0, 2}, {256, 96, 1}}) {
+        for (long[] bad : new long[][]{{0, 96, 2, 8}, {256, 100, 2, 8}, {256, 0, 2, 8}, {256, 96, 1, 8}, {256, 96, 2, 0},
+                {(1L << 30) + 1, 96, 2, 8}}) {
             org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                    () -> new PinnedStaging<>(fake, bad[0], (int) bad[1], (int) bad[2]), java.util.Arrays.toString(bad));
+                    () -> new PinnedStaging<>(fake, bad[0], (int) bad[1], (int) bad[2], (int) bad[3]),
+                    java.util.Arrays.toString(bad));
         }
     }
 
