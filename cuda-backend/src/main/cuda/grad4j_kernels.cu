@@ -825,6 +825,12 @@ extern "C" __global__ void softmax_backward_cols_f64(const double* y, const doub
 // of batch entry z / splits covers k in [s * kChunk, (s + 1) * kChunk) and writes its partial
 // tile to the workspace C[z], which gemm_splitk_sum then adds up in slice order: deterministic,
 // no atomics. Which kernel, tile and split runs is decided on the host (GemmPlan.java).
+// bias (n elements, or null; the 64-tile kernels gemm_f32/gemm_f64 only): added to every row of C
+// as it is written (a linear layer's bias, CudaBackend.matmulBias), after the product is complete
+// in T, so c = (T)product + bias rounds as a separate add would; with split-K, by gemm_splitk_sum
+// after the slices are added. The 128-tile kernels hold 128 registers up to their stores, and
+// the bias's there spilled (ptxas); the sizes that pick them are compute-bound, where the separate
+// add is a small share of the time, so CudaBackend composes their bias instead.
 
 struct GemmArgs {
     int transA, transB, m, n, k;
@@ -845,10 +851,12 @@ template <typename T> struct GemmBlock {
     const T* A;
     const T* B;
     T* C;
+    const T* bias; // null: none; always null for a split-K slice (the sum adds it)
     int kBegin, kEnd;
 };
 
-template <typename T> __device__ __forceinline__ GemmBlock<T> gemm_block(const GemmArgs& g, const T* A, const T* B, T* C) {
+template <typename T>
+__device__ __forceinline__ GemmBlock<T> gemm_block(const GemmArgs& g, const T* A, const T* B, T* C, const T* bias) {
     int z = blockIdx.z;
     int slice = z % g.splits;
     i64 b = g.batchBase + z / g.splits;
@@ -856,6 +864,7 @@ template <typename T> __device__ __forceinline__ GemmBlock<T> gemm_block(const G
     blk.A = A + b * g.strideA;
     blk.B = B + b * g.strideB;
     blk.C = C + (g.splits == 1 ? b : (i64)z) * (i64)g.m * g.n;
+    blk.bias = g.splits == 1 ? bias : nullptr;
     blk.kBegin = slice * g.kChunk;
     blk.kEnd = min(g.k, blk.kBegin + g.kChunk);
     return blk;
@@ -883,14 +892,14 @@ template <typename T> __device__ __forceinline__ T b_at(const GemmArgs& g, const
 #define TK 16
 #define GEMM_THREADS 256
 
-template <typename T> __device__ void gemm64_impl(const GemmArgs& g, const T* A, const T* B, T* C) {
+template <typename T> __device__ void gemm64_impl(const GemmArgs& g, const T* A, const T* B, T* C, const T* bias) {
     // As rows padded by 16 bytes: rows stay 16-byte aligned for the vector loads, and the
     // transposing stores (a warp writes 16 k-rows x 2 columns) conflict at most 2-way, for
     // floats (row stride 68 words) and doubles (66 doubles, 132 words) alike
     constexpr int pad = 16 / sizeof(T);
     __shared__ __align__(16) T As[TK][TILE + pad];
     __shared__ __align__(16) T Bs[TK][TILE];
-    GemmBlock<T> blk = gemm_block(g, A, B, C);
+    GemmBlock<T> blk = gemm_block(g, A, B, C, bias);
     int tid = threadIdx.x;
     int tx = tid & 15;
     int ty = tid >> 4;
@@ -933,6 +942,14 @@ template <typename T> __device__ void gemm64_impl(const GemmArgs& g, const T* A,
         }
         __syncthreads();
     }
+    // this thread's 4 columns of the bias, loaded once (adding 0 instead would turn -0.0 into 0.0)
+    bool has_bias = blk.bias != nullptr;
+    T bias_v[4];
+#pragma unroll
+    for (int c = 0; c < 4; c++) {
+        int gj = col0 + tx * 4 + c;
+        bias_v[c] = has_bias && gj < g.n ? blk.bias[gj] : T(0);
+    }
 #pragma unroll
     for (int r = 0; r < 4; r++) {
         int gi = row0 + ty * 4 + r;
@@ -940,15 +957,17 @@ template <typename T> __device__ void gemm64_impl(const GemmArgs& g, const T* A,
 #pragma unroll
         for (int c = 0; c < 4; c++) {
             int gj = col0 + tx * 4 + c;
-            if (gj < g.n) blk.C[(i64)gi * g.n + gj] = acc[r][c];
+            if (gj < g.n) blk.C[(i64)gi * g.n + gj] = has_bias ? acc[r][c] + bias_v[c] : acc[r][c];
         }
     }
 }
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_f32(GemmArgs g, const float* A, const float* B, float* C) {
-    gemm64_impl(g, A, B, C);
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_f32(GemmArgs g, const float* A, const float* B, float* C,
+                                                                   const float* bias) {
+    gemm64_impl(g, A, B, C, bias);
 }
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_f64(GemmArgs g, const double* A, const double* B, double* C) {
-    gemm64_impl(g, A, B, C);
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS) gemm_f64(GemmArgs g, const double* A, const double* B, double* C,
+                                                                   const double* bias) {
+    gemm64_impl(g, A, B, C, bias);
 }
 
 // ---- 128 x 128 tiles, FLOAT32: large products ---------------------------------------------------
@@ -1065,7 +1084,7 @@ template <bool TA, bool TB> __device__ __forceinline__ void big_store(const Gemm
 template <bool TA, bool TB> __device__ __forceinline__ void gemm128_impl(const GemmArgs& g, const float* A, const float* B, float* C,
                                                                          float (*As)[BIG_K][BIG_TILE + BIG_PAD],
                                                                          float (*Bs)[BIG_K][BIG_TILE + BIG_PAD]) {
-    GemmBlock<float> blk = gemm_block(g, A, B, C);
+    GemmBlock<float> blk = gemm_block(g, A, B, C, (const float*)nullptr);
     int tx = threadIdx.x & 15;
     int ty = threadIdx.x >> 4;
     int row0 = (blockIdx.y + g.rowTileBase) * BIG_TILE;
@@ -1144,7 +1163,9 @@ extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 2) gemm128_f32(GemmAr
 }
 
 // ---- split-K: C[batchBase + b] = sum over s of W[b * splits + s], slices added in order --------
-template <typename T> __device__ void gemm_splitk_sum_impl(const T* W, T* C, i64 mn, int splits, i64 count, i64 batchBase) {
+// (plus bias[column] after the slices, when a bias is given; n: C's columns)
+template <typename T>
+__device__ void gemm_splitk_sum_impl(const T* W, T* C, i64 mn, int splits, i64 count, i64 batchBase, const T* bias, int n) {
     C += batchBase * mn;
     GRID_STRIDE(t, count) {
         i64 b = t / mn;
@@ -1152,14 +1173,16 @@ template <typename T> __device__ void gemm_splitk_sum_impl(const T* W, T* C, i64
         const T* w = W + b * splits * mn + i;
         T s = w[0];
         for (int x = 1; x < splits; x++) s += w[(i64)x * mn];
-        C[t] = s;
+        C[t] = bias ? s + bias[i % n] : s;
     }
 }
-extern "C" __global__ void gemm_splitk_sum_f32(const float* W, float* C, i64 mn, int splits, i64 count, i64 batchBase) {
-    gemm_splitk_sum_impl(W, C, mn, splits, count, batchBase);
+extern "C" __global__ void gemm_splitk_sum_f32(const float* W, float* C, i64 mn, int splits, i64 count, i64 batchBase,
+                                               const float* bias, int n) {
+    gemm_splitk_sum_impl(W, C, mn, splits, count, batchBase, bias, n);
 }
-extern "C" __global__ void gemm_splitk_sum_f64(const double* W, double* C, i64 mn, int splits, i64 count, i64 batchBase) {
-    gemm_splitk_sum_impl(W, C, mn, splits, count, batchBase);
+extern "C" __global__ void gemm_splitk_sum_f64(const double* W, double* C, i64 mn, int splits, i64 count, i64 batchBase,
+                                               const double* bias, int n) {
+    gemm_splitk_sum_impl(W, C, mn, splits, count, batchBase, bias, n);
 }
 
 // ---- TF32 tensor cores, FLOAT32 in and out (opt-in: grad4j.cuda.tf32=true) ----------------------
@@ -1213,7 +1236,7 @@ extern "C" __global__ void __launch_bounds__(GEMM_THREADS, 2) gemm_tf32(GemmArgs
     __shared__ __align__(128) float As[2][BIG_TILE][TC_A_LD];
     __shared__ __align__(128) float Bs[2][TC_K][TC_B_LD];
     __shared__ __align__(128) float scratch[GEMM_THREADS / 32][16 * 16];
-    GemmBlock<float> blk = gemm_block(g, A, B, C);
+    GemmBlock<float> blk = gemm_block(g, A, B, C, (const float*)nullptr);
     int warp = threadIdx.x >> 5;
     int lane = threadIdx.x & 31;
     int wm = warp >> 2; // 0..1: rows wm * 64

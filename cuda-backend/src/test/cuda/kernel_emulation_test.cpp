@@ -1481,9 +1481,11 @@ struct GemmCase {
     int batches_per_launch;  // CudaBackend splits the batch at 65535 / splits; here smaller, to test batchBase
 };
 
-// One of the GEMM kernels, with the tile GemmPlan launches it with.
+// One of the GEMM kernels, with the tile GemmPlan launches it with. The 64-tile kernels take a
+// bias (with_bias), the 128-tile ones do not (plain).
 template <typename T> struct GemmKernel {
-    void (*fn)(GemmArgs, const T*, const T*, T*);
+    void (*with_bias)(GemmArgs, const T*, const T*, T*, const T*);
+    void (*plain)(GemmArgs, const T*, const T*, T*);
     std::string name;
     int tile;
     Tolerance tolerance;
@@ -1491,21 +1493,22 @@ template <typename T> struct GemmKernel {
 
 template <typename T> std::vector<GemmKernel<T>> gemm_kernels() {
     if constexpr (kSingle<T>) {
-        return {{gemm_f32, "gemm_f32", 64, kGemm<T>},
-                {gemm128_f32, "gemm128_f32", 128, kGemm<T>},
+        return {{gemm_f32, nullptr, "gemm_f32", 64, kGemm<T>},
+                {nullptr, gemm128_f32, "gemm128_f32", 128, kGemm<T>},
                 // inputs rounded to 10 mantissa bits: each product off by about 2^-10 of its size
-                {gemm_tf32, "gemm_tf32", 128, relative(2e-3)}};
+                {nullptr, gemm_tf32, "gemm_tf32", 128, relative(2e-3)}};
     } else {
-        return {{gemm_f64, "gemm_f64", 64, kGemm<T>}};
+        return {{gemm_f64, nullptr, "gemm_f64", 64, kGemm<T>}};
     }
 }
 
 // Launches as CudaBackend.matmul does for a GemmPlan of `splits` slices of `k_chunk`: the GEMM over
 // grid (n tiles, m tiles, batches x splits), into C directly or into a workspace that
-// gemm_splitk_sum then adds up. Returns false (and reports) when the workspace's guards were hit.
+// gemm_splitk_sum then adds up; with a bias (n elements) or without (null). Reports a failure when
+// the workspace's guards were hit.
 template <typename T> void run_gemm(const GemmKernel<T>& kern, const GemmCase& c, int trans_a, int trans_b, int lda, int ldb,
                                     i64 stride_a, i64 stride_b, int splits, int k_chunk, const T* a, const T* b, T* out,
-                                    const LaunchShape& s, const std::string& where) {
+                                    const LaunchShape& s, const std::string& where, const T* bias = nullptr) {
     i64 mn = (i64)c.m * c.n;
     std::unique_ptr<GuardedBuffer<T>> workspace;
     if (splits > 1) workspace = std::make_unique<GuardedBuffer<T>>((size_t)(splits * c.batches_per_launch * mn), 0);
@@ -1518,13 +1521,15 @@ template <typename T> void run_gemm(const GemmKernel<T>& kern, const GemmCase& c
             dim3 grid = s.grid;
             grid.y = std::min((int)s.grid.y, std::max(row_tiles, 1) - row_tile);
             grid.z = count * splits;
-            launch(kern.fn, grid, s.block, g, a, b, splits > 1 ? workspace->data() : out);
+            T* c_or_workspace = splits > 1 ? workspace->data() : out;
+            if (kern.with_bias) launch(kern.with_bias, grid, s.block, g, a, b, c_or_workspace, bias);
+            else launch(kern.plain, grid, s.block, g, a, b, c_or_workspace);
         }
         if (splits > 1) {
             auto sum = KERNEL(T, gemm_splitk_sum);
             i64 total = count * mn;
             launch(sum.fn, dim3(capped((total + kThreads - 1) / kThreads)), dim3(kThreads), (const T*)workspace->data(), out,
-                   mn, splits, total, (i64)base);
+                   mn, splits, total, (i64)base, bias, c.n);
         }
     }
     if (workspace) {
@@ -1598,6 +1603,26 @@ template <typename T> void test_gemm() {
                             T* out = b.output<T>("C", (size_t)c.batch * c.m * c.n);
                             run_gemm(kern, c, trans_a, trans_b, lda, ldb, stride_a, stride_b, splits, k_chunk, ad, bd, out, s,
                                      name + " [" + what + plan + "]");
+                        });
+                        // the bias epilogue does not depend on the layout; the 128-tile kernels take none
+                        if (trans_a != trans_b || kern.with_bias == nullptr) continue;
+                        // with a bias (CudaBackend.matmulBias): exactly the product above plus the
+                        // bias in T, one add per element, in every kernel, vector and scalar stores
+                        // and split-K (where only the sum may add it)
+                        std::vector<T> bias = uniform<T>(c.n, -2, 2);
+                        bias[0] = -T(0);
+                        std::vector<T> product((size_t)c.batch * c.m * c.n);
+                        run_gemm(kern, c, trans_a, trans_b, lda, ldb, stride_a, stride_b, splits, k_chunk, a.data(), bm.data(),
+                                 product.data(), shape, name + " [" + what + plan + ", product for the bias case]");
+                        Expected with_bias{{}, kExact, {}};
+                        for (size_t i = 0; i < product.size(); i++) with_bias.values.push_back((double)(T)(product[i] + bias[i % c.n]));
+                        check_launches(name, what + plan + " + bias", shapes, with_bias, [&](Buffers& b, const LaunchShape& s) {
+                            const T* ad = b.input("A", a);
+                            const T* bd = b.input("B", bm);
+                            const T* biasd = b.input("bias", bias);
+                            T* out = b.output<T>("C", (size_t)c.batch * c.m * c.n);
+                            run_gemm(kern, c, trans_a, trans_b, lda, ldb, stride_a, stride_b, splits, k_chunk, ad, bd, out, s,
+                                     name + " [" + what + plan + " + bias]", biasd);
                         });
                     }
                 }

@@ -85,8 +85,44 @@ final class MatmulOp {
         return ReductionOps.sumTo(product(a, true, g, false), bs);
     }
 
+    /**
+     * x @ w + bias, the bias added where the product is written ({@link Backend#matmulBias}): a
+     * linear layer in one backend call instead of a product and a broadcast add. x has rank 2 or
+     * more, w is [k, n], bias [n]; other shapes take the composition. The gradients and tangents
+     * are the composition's, computed the same way, so {@code x.matmul(w).add(bias)}'s bits:
+     * <pre>
+     *   x_grad = g @ w^T      w_grad = x^T @ g      bias_grad = g summed over every axis but the last
+     *   y_dot = (x_dot @ w + x @ w_dot) + bias_dot
+     * </pre>
+     */
+    static Tensor matmulAdd(Tensor x, Tensor w, Tensor bias) {
+        Tensor.checkCompatible("matmulAdd", x, w);
+        Tensor.checkCompatible("matmulAdd", x, bias);
+        int[] xs = x.shapeInternal();
+        int[] ws = w.shapeInternal();
+        int[] bs = bias.shapeInternal();
+        if (xs.length < 2 || ws.length != 2 || bs.length != 1 || bs[0] != ws[1]) {
+            return x.matmul(w).add(bias);
+        }
+        checkInner(x, w, xs[xs.length - 1], ws[0]);
+        Tensor y = product(x, false, w, false, bias);
+        int[] yShape = y.shapeInternal();
+        return Graph.record("matmulAdd", y, new Tensor[] {x, w, bias},
+                g -> new Tensor[] {x.requiresGradInternal() ? gradA(x, w, g) : null,
+                        w.requiresGradInternal() ? gradB(x, w, g) : null,
+                        bias.requiresGradInternal() ? ReductionOps.sumTo(g, bs) : null},
+                t -> ArithmeticOps.raw(BinaryOp.ADD,
+                        ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, w, false), product(x, false, t[1], false), yShape),
+                        t[2], yShape));
+    }
+
     /** op(a) @ op(b) without history, batched as described in the class comment. */
     static Tensor product(Tensor a, boolean transA, Tensor b, boolean transB) {
+        return product(a, transA, b, transB, null);
+    }
+
+    /** The same, plus {@code bias} (n elements, or null for none) added to every row. */
+    private static Tensor product(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias) {
         int[] as = a.shapeInternal();
         int[] bs = b.shapeInternal();
         int ra = as.length;
@@ -103,9 +139,14 @@ final class MatmulOp {
                 ra > 2 ? (long) m * k : 0, rb > 2 ? (long) k * n : 0);
         Backend backend = a.backendInternal();
         Tensor c = Tensor.empty(backend, a.dtypeInternal(), outShape);
-        backend.matmul(a.storage(), b.storage(), c.storage(), spec);
+        if (bias == null) {
+            backend.matmul(a.storage(), b.storage(), c.storage(), spec);
+        } else {
+            backend.matmulBias(a.storage(), b.storage(), bias.storage(), c.storage(), spec);
+        }
         Reference.reachabilityFence(a);
         Reference.reachabilityFence(b);
+        Reference.reachabilityFence(bias);
         return c;
     }
 

@@ -315,6 +315,16 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- linear algebra and shape
 
+    /**
+     * this @ w + bias, for this [.., k], w [k, n] and bias [n]: a linear layer (PyTorch's
+     * {@code addmm}), with the bias added where the backend writes the product, one call instead
+     * of two; the values and gradients are those of {@code matmul(w).add(bias)}. Other shapes are
+     * computed as that composition.
+     */
+    public Tensor matmulAdd(Tensor w, Tensor bias) {
+        return MatmulOp.matmulAdd(this, w, bias);
+    }
+
     /** [m,k]@[k,n] -> [m,n]; [m,k]@[k] -> [m]; [k]@[k,n] -> [n]; batched [..,m,k]@[..,k,n]. */
     public Tensor matmul(Tensor o) {
         return MatmulOp.matmul(this, o);

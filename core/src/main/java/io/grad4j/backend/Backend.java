@@ -245,6 +245,30 @@ public interface Backend {
     /** c = op(a) @ op(b), batched, see {@link MatmulShape}; c is overwritten. */
     void matmul(Storage a, Storage b, Storage c, MatmulShape shape);
 
+    /**
+     * c = op(a) @ op(b) + bias, the bias (n elements) added to every row of every batch entry: a
+     * linear layer. Rounded as this default composes it: the product rounded to the dtype by
+     * {@link #matmul}, then {@code binary(ADD)} with the bias, in place. A backend that adds the
+     * bias where its GEMM writes c (the cuda backend's own kernels) saves a pass over c and, on
+     * a GPU, a launch, with the same bits.
+     */
+    default void matmulBias(Storage a, Storage b, Storage bias, Storage c, MatmulShape shape) {
+        if (bias.length() != shape.n() || bias.dtype() != c.dtype()) {
+            throw new IllegalArgumentException("matmulBias: the bias is " + bias.dtype() + "[" + bias.length()
+                    + "], the product " + c.dtype() + " with " + shape.n() + " columns");
+        }
+        matmul(a, b, c, shape);
+        long rows = (long) shape.batch() * shape.m();
+        if (rows == 0 || shape.n() == 0) {
+            return;
+        }
+        if (rows > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("matmulBias: " + rows + " rows in all; this default adds the bias over at"
+                    + " most " + Integer.MAX_VALUE);
+        }
+        binary(BinaryOp.ADD, c, new long[] {shape.n(), 1}, bias, new long[] {0, 1}, c, new int[] {(int) rows, shape.n()});
+    }
+
     // --- reductions and softmax over one axis of a tensor viewed as [outer, axis, inner] ---------
 
     /** out[o, i] = reduce over j of x[o, j, i]; out has outer * inner elements. */

@@ -49,7 +49,7 @@ public final class Linear implements Module {
             throw new IllegalArgumentException("Linear(" + weight.shape()[0] + " -> " + weight.shape()[1]
                     + "): input's last axis must be " + weight.shape()[0] + ", got shape " + java.util.Arrays.toString(s));
         }
-        return x.matmul(weight).add(bias);
+        return x.matmulAdd(weight, bias); // the bias added as the product is written: one backend call
     }
 
     @Override

@@ -49,9 +49,10 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     /**
      * What one SGD step of a two-hidden-layer MLP asks of the backend, counted through a proxy:
      * on a GPU each call is a kernel launch, and small batches are launch-bound. Forward: 3
-     * matmuls, 3 bias adds, 2 ReLUs, the mean cross-entropy (one fused call); backward: the seed,
-     * the mean cross-entropy's gradient (one fused call), 5 matmuls, 3 bias sums, 2 ReLU
-     * derivatives, the 6 gradients copied in one call; the 6 updates in one call: 23 calls. The gradients of a zeroed
+     * matmuls with their bias added as they are written, 2 ReLUs, the mean cross-entropy (one
+     * fused call); backward: the seed, the mean cross-entropy's gradient (one fused call), 5
+     * matmuls, 3 bias sums, 2 ReLU derivatives, the 6 gradients copied in one call; the 6 updates
+     * in one call: 20 calls. The gradients of a zeroed
      * step are copied, not filled with zeros and then added to (zeroGrad defers its fill; the
      * copy overwrites it).
      */
@@ -76,7 +77,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
             }
         }
         assertEquals(Map.ofEntries(
-                Map.entry("matmul", 8), Map.entry("binary ADD", 3), Map.entry("unary RELU", 2),
+                Map.entry("matmulBias", 3), Map.entry("matmul", 5), Map.entry("unary RELU", 2),
                 Map.entry("crossEntropyMean", 1), Map.entry("reduce SUM", 3), Map.entry("fill", 1),
                 Map.entry("crossEntropyMeanBackward", 1), Map.entry("unaryBackward RELU", 2), Map.entry("copyEach", 1),
                 Map.entry("axpbyEach", 1)), calls);
@@ -406,6 +407,70 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                         composed.mul(3).backward();
                         fused.mul(3).backward();
                         assertArrayEquals(composedX.grad().toDoubleArray(), fusedX.grad().toDoubleArray(), what + " grad");
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Tensor.matmulAdd (Linear's forward: the bias added where the backend writes the product)
+     * gives bit for bit what matmul then add gives: the values, the three gradients and the JVP,
+     * for a batch of rows, a batched (rank-3) input sharing the weight, shapes that reach the cuda
+     * backend's 128-tile and split-K GEMMs, and -0.0 in the bias and products; through the
+     * backend's override and the SPI default (a proxy withholding the override).
+     */
+    @Test
+    void matmulAddIsMatmulThenAddBitForBit() {
+        Backend inner = backend();
+        Backend defaultOnly = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("matmulBias")) {
+                        return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
+                    }
+                    try {
+                        return method.invoke(inner, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        int[][][] cases = { // x shape, w shape
+                {{5, 8}, {8, 3}}, {{1, 1}, {1, 1}}, {{2, 3, 8}, {8, 6}}, {{300, 200}, {200, 130}}, {{32, 3000}, {3000, 40}},
+                {{4, 0}, {0, 3}}};
+        for (Backend b : new Backend[] {inner, defaultOnly}) {
+            try (Backends.Scope ignored = Backends.use(b)) {
+                for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+                    for (int[][] c : cases) {
+                        int[] xShape = c[0];
+                        int[] wShape = c[1];
+                        int n = wShape[1];
+                        String what = b.name() + " " + dtype + " " + java.util.Arrays.toString(xShape) + " @ "
+                                + java.util.Arrays.toString(wShape);
+                        Tensor x = Tensor.randn(dtype, 40 + n, xShape);
+                        Tensor w = Tensor.randn(dtype, 41 + n, wShape);
+                        double[] biasValues = Tensor.randn(DType.FLOAT64, 42 + n, n).toDoubleArray();
+                        biasValues[0] = -0.0; // -0.0 + 0.0 is 0.0: a skipped add would show
+                        Tensor bias = Tensor.of(biasValues, n).to(dtype);
+                        Tensor[] fused = {x.detach().requiresGrad(true), w.detach().requiresGrad(true), bias.detach().requiresGrad(true)};
+                        Tensor[] composed = {x.detach().requiresGrad(true), w.detach().requiresGrad(true), bias.detach().requiresGrad(true)};
+                        Tensor yf = fused[0].matmulAdd(fused[1], fused[2]);
+                        Tensor yc = composed[0].matmul(composed[1]).add(composed[2]);
+                        assertArrayEquals(yc.toDoubleArray(), yf.toDoubleArray(), what + " values");
+                        Tensor upstream = Tensor.randn(dtype, 43 + n, yc.shape());
+                        yf.backward(upstream);
+                        yc.backward(upstream);
+                        for (int i = 0; i < 3; i++) {
+                            assertArrayEquals(composed[i].grad().toDoubleArray(), fused[i].grad().toDoubleArray(),
+                                    what + " gradient of input " + i);
+                        }
+                        if (xShape[xShape.length - 1] > 0 && xShape[0] < 100) {
+                            Tensor tx = Tensor.randn(dtype, 44 + n, xShape);
+                            Tensor tb = Tensor.randn(dtype, 45 + n, n);
+                            assertArrayEquals(Autograd.jvp(t -> t.matmul(w).add(bias), x, tx).toDoubleArray(),
+                                    Autograd.jvp(t -> t.matmulAdd(w, bias), x, tx).toDoubleArray(), what + " jvp in x");
+                            assertArrayEquals(Autograd.jvp(t -> x.matmul(w).add(t), bias, tb).toDoubleArray(),
+                                    Autograd.jvp(t -> x.matmulAdd(w, t), bias, tb).toDoubleArray(), what + " jvp in the bias");
+                        }
                     }
                 }
             }

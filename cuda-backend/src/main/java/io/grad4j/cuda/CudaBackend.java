@@ -77,6 +77,8 @@ public final class CudaBackend implements Backend {
     }
 
     private static final int THREADS = 256;
+    /** A null device pointer as a kernel argument (8 bytes of zero), for an optional operand left out. */
+    private static final Long NULL_POINTER = 0L;
     private static final int MAX_BLOCKS = 1 << 16; // grid-stride loops cover the rest
     private static final int MAX_GRID_Z = 65535;
     /**
@@ -765,6 +767,31 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized void matmul(Storage as, Storage bs, Storage cs, MatmulShape s) {
+        gemm(as, bs, null, cs, s);
+    }
+
+    /**
+     * The 64-tile kernels (gemm_f32, gemm_f64: the thin products of small batches, where launches
+     * count) add the bias as they write C (split-K: as the slices are summed), for the
+     * composition's bits in one launch fewer. The 128-tile kernels (large, compute-bound products)
+     * take the SPI's composition, matmul then an add: a bias in their epilogue spilled registers.
+     * So do cuBLAS (its beta * C epilogue would round otherwise) and k = 0.
+     */
+    @Override
+    public synchronized void matmulBias(Storage as, Storage bs, Storage biases, Storage cs, MatmulShape s) {
+        CudaStorage c = cuda(cs);
+        CudaStorage bias = cuda(biases);
+        sameDtype("matmulBias", c, bias);
+        checkLength("matmulBias bias", s.n(), bias.length());
+        if (cublas != null || s.k() == 0
+                || !GemmPlan.choose(s, c.dtype() == DType.FLOAT32, tf32, multiprocessors).addsBias()) {
+            Backend.super.matmulBias(as, bs, biases, cs, s);
+            return;
+        }
+        gemm(as, bs, bias, cs, s);
+    }
+
+    private void gemm(Storage as, Storage bs, CudaStorage bias, Storage cs, MatmulShape s) {
         CudaStorage a = cuda(as);
         CudaStorage b = cuda(bs);
         CudaStorage c = cuda(cs);
@@ -776,7 +803,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (s.k() == 0) {
-            fill(c, 0.0);
+            fill(c, 0.0); // matmulBias sends k = 0 to the composition, which adds its bias after
             return;
         }
         bind();
@@ -792,6 +819,10 @@ public final class CudaBackend implements Backend {
         int gx = Math.ceilDiv(s.n(), plan.tile());
         int gy = Math.ceilDiv(s.m(), plan.tile());
         long perLaunch = plan.batchesPerLaunch();
+        Object biasArg = bias == null ? (Object) NULL_POINTER : bias; // the kernels test the pointer
+        if (bias != null && !plan.addsBias()) {
+            throw new IllegalStateException("cuda: " + plan.kernel() + " takes no bias (matmulBias composes it)");
+        }
         CudaStorage workspace = plan.splits() == 1 ? null
                 : (CudaStorage) allocate(c.dtype(), (long) plan.splits() * Math.min(s.batch(), perLaunch) * s.m() * s.n());
         try {
@@ -799,11 +830,18 @@ public final class CudaBackend implements Backend {
                 long count = Math.min(perLaunch, s.batch() - base);
                 for (int rowTile = 0; rowTile < gy; rowTile += GemmPlan.ROW_TILES_PER_LAUNCH) {
                     int rows = Math.min(GemmPlan.ROW_TILES_PER_LAUNCH, gy - rowTile);
-                    launch(plan.kernel(), gx, rows, (int) (count * plan.splits()), THREADS, plan.kernelArgs(s, base, rowTile),
-                            a, b, workspace == null ? c : workspace);
+                    CudaStorage out = workspace == null ? c : workspace;
+                    if (plan.addsBias()) {
+                        launch(plan.kernel(), gx, rows, (int) (count * plan.splits()), THREADS, plan.kernelArgs(s, base, rowTile),
+                                a, b, out, biasArg);
+                    } else {
+                        launch(plan.kernel(), gx, rows, (int) (count * plan.splits()), THREADS, plan.kernelArgs(s, base, rowTile),
+                                a, b, out);
+                    }
                 }
                 if (workspace != null) {
-                    launch1d(fn("gemm_splitk_sum", c), count * mn, workspace, c, mn, plan.splits(), count * mn, base);
+                    launch1d(fn("gemm_splitk_sum", c), count * mn, workspace, c, mn, plan.splits(), count * mn, base,
+                            biasArg, s.n());
                 }
             }
         } finally {

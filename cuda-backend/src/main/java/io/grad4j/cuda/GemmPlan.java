@@ -33,6 +33,15 @@ record GemmPlan(String kernel, int tile, int splits, int kChunk) {
     /** kChunk is a multiple of every kernel's k step (8 and 16), so slices start on whole tiles. */
     static final int K_STEP = 16;
 
+    /**
+     * Whether the kernel takes a bias to add as it writes C (its fifth argument): the 64-tile
+     * kernels do, the 128-tile ones (gemm128_f32, gemm_tf32) hold every register up to their
+     * stores and do not. gemm_splitk_sum always takes one (null for none).
+     */
+    boolean addsBias() {
+        return tile == 64;
+    }
+
     /** The plan for {@code s} on a device with {@code sms} multiprocessors. */
     static GemmPlan choose(MatmulShape s, boolean isFloat32, boolean tf32, int sms) {
         String kernel;

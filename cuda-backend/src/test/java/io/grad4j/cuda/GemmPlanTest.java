@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The host-side choice of GEMM kernel, tile and split-K, and the packing of the kernels' argument struct. */
@@ -111,5 +112,17 @@ class GemmPlanTest {
         assertEquals(77, b.getLong(40), "strideA");
         assertEquals(0, b.getLong(48), "strideB");
         assertEquals(42, b.getLong(56), "batchBase");
+    }
+
+    /** Only the 64-tile kernels take a bias argument (the .cu's gemm_f32/gemm_f64 signatures). */
+    @Test
+    void onlyTheSixtyFourTileKernelsAddABias() {
+        MatmulShape thin = new MatmulShape(1, 128, 10, 256, false, false, 0, 0);
+        MatmulShape big = new MatmulShape(1, 4096, 4096, 4096, false, false, 0, 0);
+        assertTrue(GemmPlan.choose(thin, true, false, 132).addsBias());
+        assertTrue(GemmPlan.choose(big, false, false, 132).addsBias(), "gemm_f64");
+        assertEquals("gemm128_f32", GemmPlan.choose(big, true, false, 132).kernel());
+        assertFalse(GemmPlan.choose(big, true, false, 132).addsBias());
+        assertFalse(GemmPlan.choose(thin, true, true, 132).addsBias(), "gemm_tf32");
     }
 }
