@@ -4,8 +4,9 @@
 #   1. nvidia-smi
 #   2. the conformance, autograd and training suites plus the primitive-level GPU test on cuda
 #      (-Dgrad4j.backend=cuda) through the JUnit console launcher
-#   3. grad4j info, gradcheck and the default train on cuda (the command line users run); the
-#      same short training twice (identical metrics); device memory per epoch (flat after epoch 1)
+#   3. grad4j info, gradcheck and the default train on cuda (the command line users run), and on
+#      cpu beside it; the same short training twice (identical metrics); device memory per epoch
+#      (flat after epoch 1)
 #   4. compute-sanitizer memcheck and racecheck over the primitive-level test class
 #   5. speed beside PyTorch on the same GPU (issue #7): the PyTorch workload peer (TF32 off and on),
 #      JMH on cuda (elementwise, NN/NT/TN matmul, MLP step, tiny op; then matmul again with
@@ -86,6 +87,10 @@ cli=("$java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=
 step "grad4j info" info.log 12 30 "${cli[@]}" info --backend cuda
 step "grad4j gradcheck on cuda" gradcheck.log 10 60 "${cli[@]}" gradcheck --backend cuda
 step "grad4j train on cuda" train.log 16 90 "${cli[@]}" train --backend cuda --no-progress --out "$out/run-cuda"
+# the same training on cpu, on this machine (Java loops: the bundle carries no OpenBLAS): issue #7's
+# end-to-end target compares the final accuracies and reports seconds per epoch side by side
+step "grad4j train on cpu (beside cuda)" train-cpu.log 3 120 "${cli[@]}" train --backend cpu --no-progress \
+  --out "$out/run-cpu"
 step "same run twice: identical" determinism.log 3 90 bash -c '
   "${@:2}" train --backend cuda --epochs 3 --no-progress --out "$1/d1" >/dev/null &&
   "${@:2}" train --backend cuda --epochs 3 --no-progress --out "$1/d2" >/dev/null &&
@@ -196,7 +201,9 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
     --jmh-tf32 "$out/jmh-matmul-tf32.json" --jmh-cublas "$out/jmh-matmul-cublas.json" \
     --jmh-jcuda-launch "$out/jmh-jcuda-launch.json" --torch "$out/pytorch-bench.json" \
     --log "$out/jmh-elementwise.log" --log "$out/jmh-matmul.log" --log "$out/jmh-mlp.log" \
-    --log "$out/jmh-matmul-tf32.log" --log "$out/jmh-matmul-cublas.log" --log "$out/jmh-jcuda-launch.log" --sizes "$sizes" --batches 128,8192 --out "$out/issue7-report.md"
+    --log "$out/jmh-matmul-tf32.log" --log "$out/jmh-matmul-cublas.log" --log "$out/jmh-jcuda-launch.log" --sizes "$sizes" --batches 128,8192 \
+    --train-cuda "$out/run-cuda/metrics.csv" --train-cpu "$out/run-cpu/metrics.csv" \
+    --train-reference runs/latest/metrics.csv --out "$out/issue7-report.md"
 fi
 
 echo

@@ -190,5 +190,22 @@ class GpuReportTest(unittest.TestCase):
             gpu_report.Result(entry)
 
 
+    def test_end_to_end_compares_final_accuracy_and_later_epochs(self):
+        rc, text = run(["--train-cuda", data("fake-train-cuda.csv"), "--train-cpu", data("fake-train-cpu.csv")])
+        self.assertEqual(0, rc)
+        # final accuracies 0.9520 and 0.9575: 0.55 points apart, over the 0.5 target
+        self.assertEqual(["cuda", "4", "0.9520", "0.1500", "1.500", "0.110"], row(text, "cuda"))
+        self.assertEqual(["cpu, same machine", "4", "0.9575", "0.1500", "0.400", "0.210"], row(text, "cpu, same machine"))
+        self.assertIn("0.55 points apart, target <= 0.5: **NOT MET**", text)
+        rc, text = run(["--train-cuda", data("fake-train-cpu.csv"), "--train-cpu", data("fake-train-cpu.csv")])
+        self.assertIn("0.00 points apart, target <= 0.5: MET", text)
+
+    def test_end_to_end_without_a_cpu_run_is_not_measured(self):
+        rc, text = run(["--train-cuda", data("fake-train-cuda.csv"), "--train-cpu", data("missing.csv")])
+        self.assertEqual(0, rc)
+        self.assertEqual(["cpu, same machine", "not measured", "", "", "", ""], row(text, "cpu, same machine"))
+        self.assertIn("n/a points apart, target <= 0.5: not measured", text)
+        self.assertIn("training metrics", text)
+
 if __name__ == "__main__":
     unittest.main()
