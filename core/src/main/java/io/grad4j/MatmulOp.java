@@ -111,9 +111,15 @@ final class MatmulOp {
                 g -> new Tensor[] {x.requiresGradInternal() ? gradA(x, w, g) : null,
                         w.requiresGradInternal() ? gradB(x, w, g) : null,
                         bias.requiresGradInternal() ? ReductionOps.sumTo(g, bs) : null},
-                t -> ArithmeticOps.raw(BinaryOp.ADD,
-                        ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, w, false), product(x, false, t[1], false), yShape),
-                        t[2], yShape));
+                t -> {
+                    // as the composition: a product with no tangent on either side gives the add a
+                    // zero tangent, rather than 0 @ w + x @ 0 (NaN where x or w is infinite)
+                    Tensor productTangent = x.tangent == null && w.tangent == null
+                            ? Tensor.zeros(y.backendInternal(), y.dtypeInternal(), yShape)
+                            : ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, w, false), product(x, false, t[1], false),
+                                    yShape);
+                    return ArithmeticOps.raw(BinaryOp.ADD, productTangent, t[2], yShape);
+                });
     }
 
     /** op(a) @ op(b) without history, batched as described in the class comment. */

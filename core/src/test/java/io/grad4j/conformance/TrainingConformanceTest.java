@@ -415,10 +415,12 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
 
     /**
      * Tensor.matmulAdd (Linear's forward: the bias added where the backend writes the product)
-     * gives bit for bit what matmul then add gives: the values, the three gradients and the JVP,
-     * for a batch of rows, a batched (rank-3) input sharing the weight, shapes that reach the cuda
-     * backend's 128-tile and split-K GEMMs, and -0.0 in the bias and products; through the
-     * backend's override and the SPI default (a proxy withholding the override).
+     * gives bit for bit what matmul then add gives: the values, the three gradients and the JVP
+     * (also where x holds an infinity and only the bias has a tangent), for a batch of rows, a
+     * batched (rank-3) input sharing the weight, empty batches (one with a k long enough to be
+     * split), shapes that reach the cuda backend's 128-tile GEMM (1536 x 1536 outputs: 144 tiles,
+     * enough to fill a GPU) and its split-K GEMM (a long k and few tiles); through the backend's
+     * override and the SPI default (a proxy withholding the override).
      */
     @Test
     void matmulAddIsMatmulThenAddBitForBit() {
@@ -436,7 +438,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                 });
         int[][][] cases = { // x shape, w shape
                 {{5, 8}, {8, 3}}, {{1, 1}, {1, 1}}, {{2, 3, 8}, {8, 6}}, {{300, 200}, {200, 130}}, {{32, 3000}, {3000, 40}},
-                {{4, 0}, {0, 3}}};
+                {{1536, 64}, {64, 1536}}, {{4, 0}, {0, 3}}, {{0, 600}, {600, 3}}, {{0, 2, 8}, {8, 3}}};
         for (Backend b : new Backend[] {inner, defaultOnly}) {
             try (Backends.Scope ignored = Backends.use(b)) {
                 for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
@@ -448,9 +450,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                                 + java.util.Arrays.toString(wShape);
                         Tensor x = Tensor.randn(dtype, 40 + n, xShape);
                         Tensor w = Tensor.randn(dtype, 41 + n, wShape);
-                        double[] biasValues = Tensor.randn(DType.FLOAT64, 42 + n, n).toDoubleArray();
-                        biasValues[0] = -0.0; // -0.0 + 0.0 is 0.0: a skipped add would show
-                        Tensor bias = Tensor.of(biasValues, n).to(dtype);
+                        Tensor bias = Tensor.randn(dtype, 42 + n, n);
                         Tensor[] fused = {x.detach().requiresGrad(true), w.detach().requiresGrad(true), bias.detach().requiresGrad(true)};
                         Tensor[] composed = {x.detach().requiresGrad(true), w.detach().requiresGrad(true), bias.detach().requiresGrad(true)};
                         Tensor yf = fused[0].matmulAdd(fused[1], fused[2]);
@@ -470,6 +470,14 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                                     Autograd.jvp(t -> t.matmulAdd(w, bias), x, tx).toDoubleArray(), what + " jvp in x");
                             assertArrayEquals(Autograd.jvp(t -> x.matmul(w).add(t), bias, tb).toDoubleArray(),
                                     Autograd.jvp(t -> x.matmulAdd(w, t), bias, tb).toDoubleArray(), what + " jvp in the bias");
+                            if (x.numel() > 0) { // the product has no tangent: 0 + tb, not 0 @ w + x @ 0 (NaN at an infinity)
+                                double[] xs = x.toDoubleArray();
+                                xs[0] = Double.POSITIVE_INFINITY;
+                                Tensor xInf = Tensor.of(xs, xShape).to(dtype);
+                                assertArrayEquals(Autograd.jvp(t -> xInf.matmul(w).add(t), bias, tb).toDoubleArray(),
+                                        Autograd.jvp(t -> xInf.matmulAdd(w, t), bias, tb).toDoubleArray(),
+                                        what + " jvp in the bias, x infinite somewhere");
+                            }
                         }
                     }
                 }

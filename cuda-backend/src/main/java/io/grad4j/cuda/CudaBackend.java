@@ -227,6 +227,8 @@ public final class CudaBackend implements Backend {
         check(JCudaDriver.cuDevicePrimaryCtxRetain(ctx, dev), "cuDevicePrimaryCtxRetain");
         check(JCudaDriver.cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
         CUstream stream = new CUstream();
+        // a blocking stream (flags 0), on purpose: the synchronous copies (small downloads, copies
+        // from the Java heap) run on the legacy stream, which then waits for this stream's work
         check(JCudaDriver.cuStreamCreate(stream, 0), "cuStreamCreate");
         CUmodule module = new CUmodule();
         byte[] image = readFatbin();
@@ -783,6 +785,10 @@ public final class CudaBackend implements Backend {
         CudaStorage bias = cuda(biases);
         sameDtype("matmulBias", c, bias);
         checkLength("matmulBias bias", s.n(), bias.length());
+        if ((long) s.m() * s.n() == 0 || s.batch() == 0) {
+            gemm(as, bs, null, cs, s); // nothing to write: gemm checks the operands and returns
+            return;
+        }
         if (cublas != null || s.k() == 0
                 || !GemmPlan.choose(s, c.dtype() == DType.FLOAT32, tf32, multiprocessors).addsBias()) {
             Backend.super.matmulBias(as, bs, biases, cs, s);

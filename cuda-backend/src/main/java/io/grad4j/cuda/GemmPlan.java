@@ -66,7 +66,7 @@ record GemmPlan(String kernel, int tile, int splits, int kChunk) {
         int splits = 1;
         // split only when some SMs would get no block at all: with a block for every SM, the
         // workspace and its extra pass cost more than the idle half-occupancy they would fill
-        if (blocks < Math.max(1, sms) && s.k() >= 2 * MIN_SLICE) {
+        if (blocks > 0 && blocks < Math.max(1, sms) && s.k() >= 2 * MIN_SLICE) { // an empty product has no k to split
             long wanted = Math.ceilDiv(target, blocks);
             splits = (int) Math.min(Math.min(wanted, s.k() / MIN_SLICE), MAX_SPLITS);
             long bytesPerSplit = (long) s.m() * s.n() * s.batch() * (isFloat32 ? Float.BYTES : Double.BYTES);

@@ -46,11 +46,12 @@ public final class PinnedStaging<B, D> {
     private static final Logger LOG = Logger.getLogger(PinnedStaging.class.getName());
 
     /**
-     * Copies of fewer bytes stay on the direct path. At 256 KiB a pageable copy takes about
-     * 10-20 us on PCIe 4/5, the same order as its fixed cost and as what staging adds (a host
-     * memcpy of the whole chunk plus an event round trip), so staging cannot win below it; most
-     * tensors of a training step (biases, labels, small activations) stay there. A starting point
-     * from those orders of magnitude, not a measured optimum: tune it with a transfer benchmark.
+     * Copies of fewer bytes do not go through the chunked double buffers: downloads take the
+     * direct path, uploads the ring of small buffers. At 256 KiB a pageable copy takes about
+     * 10-20 us on PCIe 4/5, the same order as its fixed cost and as what chunked staging adds (a
+     * host memcpy of the whole chunk plus an event round trip), so chunking cannot win below it.
+     * A starting point from those orders of magnitude, not a measured optimum: tune it with a
+     * transfer benchmark.
      */
     static final long THRESHOLD_BYTES = 256L << 10;
     /**

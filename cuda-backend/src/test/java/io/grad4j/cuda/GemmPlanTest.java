@@ -125,4 +125,13 @@ class GemmPlanTest {
         assertFalse(GemmPlan.choose(big, true, false, 132).addsBias());
         assertFalse(GemmPlan.choose(thin, true, true, 132).addsBias(), "gemm_tf32");
     }
+
+    /** An empty product (a batch of no rows) with a k long enough to split gets a plan, not a division by zero. */
+    @Test
+    void anEmptyProductGetsAPlanWithoutSplitting() {
+        for (MatmulShape empty : new MatmulShape[] {new MatmulShape(1, 0, 3, 600, false, false, 0, 0),
+                new MatmulShape(0, 2, 3, 4096, false, false, 0, 0)}) {
+            assertEquals(1, GemmPlan.choose(empty, true, false, 132).splits(), empty.toString());
+        }
+    }
 }
