@@ -84,6 +84,26 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     }
 
     /**
+     * {@code inner} behind a proxy that withholds its overrides of the methods {@code named}
+     * picks: those run the {@link Backend} interface's own default (a composition of the other
+     * methods, which still reach {@code inner}). How the conformance tests check an SPI default
+     * against a backend's fused override.
+     */
+    static Backend withSpiDefaults(Backend inner, java.util.function.Predicate<String> named) {
+        return (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (named.test(method.getName())) {
+                        return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
+                    }
+                    try {
+                        return method.invoke(inner, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+    }
+
+    /**
      * {@code inner} behind a proxy that counts the work calls (void methods: not queries such as
      * canDeferWrites, not allocation) by name and, for op families, op, while {@code on[0]}.
      */
@@ -353,17 +373,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     @Test
     void fusedMeanCrossEntropyRoundsExactlyAsThePerRowLossesAndTheirMean() {
         Backend inner = backend();
-        Backend defaultOnly = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
-                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
-                    if (method.getName().startsWith("crossEntropyMean")) {
-                        return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
-                    }
-                    try {
-                        return method.invoke(inner, args);
-                    } catch (java.lang.reflect.InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        Backend defaultOnly = withSpiDefaults(inner, name -> name.startsWith("crossEntropyMean"));
         int[][] shapes = {{1, 1}, {5, 10}, {6, 10}, {128, 10}, {33, 64}, {120, 63}, {819, 10}, {820, 10}, {4095, 2},
                 {4096, 2}, {4100, 1}, {3000, 100}, {5000, 10}};
         Random rnd = new Random(29);
@@ -425,17 +435,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     @Test
     void matmulAddIsMatmulThenAddBitForBit() {
         Backend inner = backend();
-        Backend defaultOnly = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
-                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
-                    if (method.getName().equals("matmulBias")) {
-                        return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
-                    }
-                    try {
-                        return method.invoke(inner, args);
-                    } catch (java.lang.reflect.InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        Backend defaultOnly = withSpiDefaults(inner, name -> name.equals("matmulBias"));
         int[][][] cases = { // x shape, w shape
                 {{5, 8}, {8, 3}}, {{1, 1}, {1, 1}}, {{2, 3, 8}, {8, 6}}, {{300, 200}, {200, 130}}, {{32, 3000}, {3000, 40}},
                 {{1536, 64}, {64, 1536}}, {{4, 0}, {0, 3}}, {{0, 600}, {600, 3}}, {{0, 2, 8}, {8, 3}}};
@@ -497,17 +497,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     @Test
     void fusedAdamStepsRoundExactlyAsTheComposedStep() {
         Backend inner = backend();
-        Backend defaultOnly = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
-                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
-                    if (method.getName().equals("adamEach")) {
-                        return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
-                    }
-                    try {
-                        return method.invoke(inner, args);
-                    } catch (java.lang.reflect.InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        Backend defaultOnly = withSpiDefaults(inner, name -> name.equals("adamEach"));
         for (Backend b : new Backend[] {inner, defaultOnly}) {
             try (Backends.Scope ignored = Backends.use(b)) {
                 for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
@@ -1068,17 +1058,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     @Test
     void dropoutIsTheRandMaskTimesXBitForBit() {
         Backend inner = backend();
-        Backend defaultOnly = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(),
-                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
-                    if (method.getName().equals("dropout")) {
-                        return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
-                    }
-                    try {
-                        return method.invoke(inner, args);
-                    } catch (java.lang.reflect.InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        Backend defaultOnly = withSpiDefaults(inner, name -> name.equals("dropout"));
         int[] shape = {7, 301};
         for (Backend b : new Backend[] {inner, defaultOnly}) {
             try (Backends.Scope ignored = Backends.use(b)) {
