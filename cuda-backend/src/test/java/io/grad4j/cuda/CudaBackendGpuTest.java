@@ -496,6 +496,125 @@ class CudaBackendGpuTest {
         }
     }
 
+    /**
+     * Many small uploads through the pinned ring (more than its 8 buffers, so buffers are reused),
+     * each read by a kernel queued after it, with the caller's array overwritten at once: every
+     * kernel sees exactly what was uploaded.
+     */
+    @Test
+    void kernelsQueuedAfterSmallUploadsSeeAllOfThem() {
+        for (DType t : DType.values()) {
+            int rounds = 20;
+            Storage[] sums = new Storage[rounds];
+            double[] expected = new double[rounds];
+            double[] v = new double[300]; // 1.2 or 2.4 KB: under the staging threshold
+            for (int r = 0; r < rounds; r++) {
+                for (int i = 0; i < v.length; i++) {
+                    v[i] = rnd.nextInt(9) - 4;
+                }
+                expected[r] = java.util.Arrays.stream(v).sum();
+                Storage x = up(t, v);
+                java.util.Arrays.fill(v, 1000); // the upload must have taken its copy already
+                sums[r] = cuda.allocate(t, 1);
+                cuda.reduce(ReduceOp.SUM, x, sums[r], 1, v.length, 1);
+                x.release();
+            }
+            for (int r = 0; r < rounds; r++) {
+                assertEquals(expected[r], down(sums[r])[0], t + " round " + r);
+                sums[r].release();
+            }
+        }
+    }
+
+    /**
+     * The fused kernels of the training step against the compositions they replace, bit for bit:
+     * the mean cross-entropy (one warp's sum and a block's over two chunks, a thread per row and a
+     * warp per row) and its gradient, dropout against the cpu backend's mask, and matmulBias on the
+     * 64-tile GEMM whole and split-K. Here so that compute-sanitizer (memcheck, racecheck: the mean
+     * kernel shares memory across its block) runs them.
+     */
+    @Test
+    void fusedKernelsGiveTheirCompositionsBits() {
+        CudaBackend b = (CudaBackend) cuda;
+        for (DType t : DType.values()) {
+            for (int[] rc : new int[][] {{128, 10}, {5000, 1}, {4096, 2}, {60, 100}}) {
+                int rows = rc[0];
+                int classes = rc[1];
+                double[] x = random(rows * classes);
+                int[] labels = new int[rows];
+                for (int r = 0; r < rows; r++) {
+                    labels[r] = rnd.nextInt(classes);
+                    if (r % 3 == 0) {
+                        x[r * classes + labels[r]] = -Math.pow(10, r % 17); // losses of every size: the order shows
+                    }
+                }
+                Storage logits = up(t, x);
+                Storage fused = cuda.allocate(t, 1);
+                cuda.crossEntropyMean(logits, labels, fused, rows, classes);
+                Storage perRow = cuda.allocate(t, rows);
+                Storage sum = cuda.allocate(t, 1);
+                Storage composed = cuda.allocate(t, 1);
+                cuda.crossEntropy(logits, labels, perRow, rows, classes);
+                cuda.reduce(ReduceOp.SUM, perRow, sum, 1, rows, 1);
+                cuda.unary(UnaryOp.MUL_SCALAR, 1.0 / rows, sum, composed);
+                String what = t + " " + rows + "x" + classes;
+                assertEquals(Double.doubleToLongBits(down(composed)[0]), Double.doubleToLongBits(down(fused)[0]), what + " mean");
+
+                Storage g = up(t, new double[] {0.7});
+                Storage fusedGrad = cuda.allocate(t, (long) rows * classes);
+                cuda.crossEntropyMeanBackward(logits, labels, g, fusedGrad, rows, classes);
+                Storage scaled = cuda.allocate(t, 1);
+                Storage perRowGrad = cuda.allocate(t, rows);
+                Storage composedGrad = cuda.allocate(t, (long) rows * classes);
+                cuda.unaryBackward(UnaryOp.MUL_SCALAR, 1.0 / rows, g, g, g, scaled);
+                cuda.stridedCopy(scaled, new long[] {0}, perRowGrad, new int[] {rows});
+                cuda.crossEntropyBackward(logits, labels, perRowGrad, composedGrad, rows, classes);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(down(composedGrad), down(fusedGrad), what + " gradient");
+                for (Storage s : new Storage[] {logits, fused, perRow, sum, composed, g, fusedGrad, scaled, perRowGrad, composedGrad}) {
+                    s.release();
+                }
+            }
+
+            double[] v = random(10_001);
+            Storage in = up(t, v);
+            Storage out = cuda.allocate(t, v.length);
+            cuda.dropout(77, 0.3, in, out);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(dropoutReference(t, v, 77, 0.3), down(out),
+                    t + " dropout: CounterStream's mask, one multiply in the dtype");
+            in.release();
+            out.release();
+
+            // 64-tile GEMMs (thin products; f64 always): whole k, then a long k that GemmPlan splits
+            for (int[] mnk : new int[][] {{70, 10, 33}, {16, 24, 4096}}) {
+                int m = mnk[0], n = mnk[1], k = mnk[2];
+                MatmulShape shape = new MatmulShape(1, m, n, k, false, false, 0, 0);
+                Storage a = up(t, random(m * k));
+                Storage w = up(t, random(k * n));
+                Storage bias = up(t, random(n));
+                Storage withBias = cuda.allocate(t, (long) m * n);
+                Storage product = cuda.allocate(t, (long) m * n);
+                b.matmulBias(a, w, bias, withBias, shape);
+                cuda.matmul(a, w, product, shape);
+                cuda.binary(BinaryOp.ADD, product, new long[] {n, 1}, bias, new long[] {0, 1}, product, new int[] {m, n});
+                org.junit.jupiter.api.Assertions.assertArrayEquals(down(product), down(withBias), t + " matmulBias " + m + "x" + n + "x" + k);
+                for (Storage s : new Storage[] {a, w, bias, withBias, product}) {
+                    s.release();
+                }
+            }
+        }
+    }
+
+    /** Dropout as the SPI defines it: x * (uniform(seed, i) >= p ? (dtype) 1/(1-p) : 0), one multiply in the dtype. */
+    static double[] dropoutReference(DType t, double[] x, long seed, double p) {
+        double scale = 1.0 / (1.0 - p);
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            boolean kept = io.grad4j.backend.CounterStream.uniform(seed, i) >= p;
+            out[i] = t == DType.FLOAT64 ? x[i] * (kept ? scale : 0.0) : (float) x[i] * (kept ? (float) scale : 0f);
+        }
+        return out;
+    }
+
     @Test
     void allocatorReusesReleasedBlocks() {
         CudaBackend b = (CudaBackend) cuda;
