@@ -234,6 +234,18 @@ public abstract class BadInputConformanceTest extends BackendTestBase {
                 () -> Losses.crossEntropy(f32(3), new int[] {0}), "[batch, classes]", "[3]"));
         t.add(bad("crossEntropy: empty batch", IllegalArgumentException.class,
                 () -> Losses.crossEntropy(f32(0, 3), new int[0]), "empty batch"));
+        t.add(bad("Tensor.crossEntropy (the mean): label >= classes", IllegalArgumentException.class,
+                () -> f32(2, 3).crossEntropy(new int[] {0, 3}), "label 3", "batch index 1", "[0, 3)"));
+        t.add(bad("Tensor.crossEntropy (the mean): empty batch", IllegalArgumentException.class,
+                () -> f32(0, 3).crossEntropy(new int[0]), "empty batch"));
+        t.add(bad("Tensor.dropout: p = 1", IllegalArgumentException.class, () -> f32(2, 3).dropout(1.0, 7), "p=1.0"));
+        t.add(bad("Tensor.dropout: p NaN", IllegalArgumentException.class, () -> f32(2, 3).dropout(Double.NaN, 7), "p=NaN"));
+        t.add(bad("Tensor.matmulAdd: bias of the wrong length", IllegalArgumentException.class,
+                () -> f32(2, 4).matmulAdd(f32(4, 3), f32(5)), "[2, 3]", "[5]"));
+        t.add(bad("Tensor.matmulAdd: inner dimensions differ", IllegalArgumentException.class,
+                () -> f32(2, 4).matmulAdd(f32(5, 3), f32(3)), "inner dimensions", "4 vs 5"));
+        t.add(bad("Tensor.matmulAdd: dtypes differ", IllegalArgumentException.class,
+                () -> f32(2, 4).matmulAdd(f32(4, 3), f64(3)), "FLOAT32", "FLOAT64"));
         t.add(bad("mse: shapes differ", IllegalArgumentException.class,
                 () -> Losses.mse(f32(2, 3), f32(3, 2)), "mse", "[2, 3]", "[3, 2]"));
         // ---- modules, optimizers, data loading
