@@ -10,6 +10,7 @@ import java.util.logging.Logger;
  * Provider "cpu", always available: matrix products use ND4J's OpenBLAS when it loads and plain
  * Java otherwise (an unsupported platform keeps working, slower). {@code grad4j.cpu.gemm} =
  * {@code auto|openblas|java} overrides the choice; naming openblas when it cannot load fails.
+ * {@code grad4j.cpu.openblas=/path/to/lib.so} calls another CBLAS library instead of ND4J's.
  */
 public final class CpuBackendProvider implements BackendProvider {
     public static final String GEMM_PROPERTY = "grad4j.cpu.gemm";

@@ -25,20 +25,39 @@ final class OpenBlasGemm implements Gemm {
     private final MethodHandle sgemm;
     private final MethodHandle dgemm;
     private final String library;
+    private final boolean named;
 
-    private OpenBlasGemm(MethodHandle sgemm, MethodHandle dgemm, String library) {
+    private OpenBlasGemm(MethodHandle sgemm, MethodHandle dgemm, String library, boolean named) {
         this.sgemm = sgemm;
         this.dgemm = dgemm;
         this.library = library;
+        this.named = named;
     }
 
-    /** Loads OpenBLAS through JavaCPP; throws with the reason when it cannot. */
+    /**
+     * The system property naming another shared library with the CBLAS interface (cblas_sgemm,
+     * cblas_dgemm: another OpenBLAS build, BLIS, MKL's libmkl_rt) to call instead of ND4J's
+     * OpenBLAS, by its path. Measured here, 2026-11-27: OpenBLAS 0.3.31 (bytedeco's build) ran
+     * the MLP step as fast as ND4J's 0.3.19, Debian's 0.3.21 OpenMP build slower (its threads
+     * sleep under the OMP_WAIT_POLICY=passive ND4J needs).
+     */
+    static final String LIBRARY_PROPERTY = "grad4j.cpu.openblas";
+
+    /** Loads OpenBLAS through JavaCPP (or the library {@link #LIBRARY_PROPERTY} names); throws with the reason when it cannot. */
     static OpenBlasGemm load() {
-        String lib = org.bytedeco.javacpp.Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class);
+        String named = System.getProperty(LIBRARY_PROPERTY, "").trim();
+        String lib = named.isEmpty() ? org.bytedeco.javacpp.Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class)
+                : named;
         if (lib == null) {
             throw new IllegalStateException("JavaCPP found no OpenBLAS library for this platform");
         }
-        SymbolLookup lookup = SymbolLookup.libraryLookup(Path.of(lib), Arena.global());
+        SymbolLookup lookup;
+        try {
+            lookup = SymbolLookup.libraryLookup(Path.of(lib), Arena.global());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("cannot load the BLAS library " + lib
+                    + (named.isEmpty() ? "" : " (named by -D" + LIBRARY_PROPERTY + ")") + ": " + e.getMessage(), e);
+        }
         Linker linker = Linker.nativeLinker();
         MethodHandle s = linker.downcallHandle(
                 lookup.find("cblas_sgemm").orElseThrow(() -> new IllegalStateException("cblas_sgemm not found in " + lib)),
@@ -46,7 +65,7 @@ final class OpenBlasGemm implements Gemm {
         MethodHandle d = linker.downcallHandle(
                 lookup.find("cblas_dgemm").orElseThrow(() -> new IllegalStateException("cblas_dgemm not found in " + lib)),
                 descriptor(ValueLayout.JAVA_DOUBLE), Linker.Option.critical(true));
-        return new OpenBlasGemm(s, d, lib);
+        return new OpenBlasGemm(s, d, lib, !named.isEmpty());
     }
 
     private static FunctionDescriptor descriptor(ValueLayout scalar) {
@@ -57,7 +76,8 @@ final class OpenBlasGemm implements Gemm {
 
     @Override
     public String name() {
-        return "openblas (ND4J's, via FFM: " + Path.of(library).getFileName() + ")";
+        return named ? "cblas (" + library + ", named by " + LIBRARY_PROPERTY + ", via FFM)"
+                : "openblas (ND4J's, via FFM: " + Path.of(library).getFileName() + ")";
     }
 
     @Override
