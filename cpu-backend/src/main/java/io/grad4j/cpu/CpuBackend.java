@@ -52,12 +52,16 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Storage upload(double[] data) {
-        return CpuStorage.of(data.clone());
+        double[] copy = CpuStorage.POOL.doubles(data.length); // a released array of that length, if kept
+        System.arraycopy(data, 0, copy, 0, data.length);
+        return CpuStorage.of(copy);
     }
 
     @Override
     public Storage upload(float[] data) {
-        return CpuStorage.of(data.clone());
+        float[] copy = CpuStorage.POOL.floats(data.length);
+        System.arraycopy(data, 0, copy, 0, data.length);
+        return CpuStorage.of(copy);
     }
 
     @Override

@@ -3,14 +3,21 @@ package io.grad4j.cpu;
 import io.grad4j.DType;
 import io.grad4j.backend.Storage;
 
+import java.util.concurrent.atomic.AtomicBoolean;
+
 /**
  * A CPU buffer on the Java heap: float[] for FLOAT32, double[] for FLOAT64. Heap arrays let the
  * JIT vectorise the elementwise loops and are passed to OpenBLAS without copies (FFM critical
- * calls pin them for the duration of the call), so no native memory needs managing here.
+ * calls pin them for the duration of the call), so no native memory needs managing here. Large
+ * arrays are reused through {@link ArrayPool} once released.
  */
 final class CpuStorage implements Storage {
+    /** Arrays of released storages, reused by later allocations of the same length. */
+    static final ArrayPool POOL = ArrayPool.forThisHeap();
+
     final float[] f;
     final double[] d;
+    private final AtomicBoolean released = new AtomicBoolean();
 
     private CpuStorage(float[] f, double[] d) {
         this.f = f;
@@ -31,7 +38,7 @@ final class CpuStorage implements Storage {
                     + " elements per tensor (Java arrays), requested " + length);
         }
         int n = (int) length;
-        return dtype == DType.FLOAT32 ? of(new float[n]) : of(new double[n]);
+        return dtype == DType.FLOAT32 ? of(POOL.floats(n)) : of(POOL.doubles(n));
     }
 
     boolean isFloat() {
@@ -52,8 +59,19 @@ final class CpuStorage implements Storage {
         return f != null ? f.length : d.length;
     }
 
+    /**
+     * Gives the array to {@link #POOL} for a later storage of its length, once (a second release
+     * does nothing). Core releases a storage when no tensor can reach it any more; an array the
+     * pool does not keep is left to the garbage collector.
+     */
     @Override
     public void release() {
-        // heap memory: the garbage collector takes it back once no tensor refers to it
+        if (released.compareAndSet(false, true)) {
+            if (f != null) {
+                POOL.give(f);
+            } else {
+                POOL.give(d);
+            }
+        }
     }
 }
