@@ -36,7 +36,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * 2,000 training steps of a 784-64-10 MLP (batch 32, FLOAT32, SGD with momentum) on cpu, each in
  * a {@link TensorScope}: after a 200-step warm-up, the heap after {@code System.gc()} and the
- * process RSS stay within {@value #BOUND_MB} MB of their warm-up values, and every storage
+ * process RSS (less the JIT compilers' arenas, see rss(); the least of the last three samples) stay
+ * within {@value #BOUND_MB} MB of their warm-up values, and every storage
  * allocated inside a step has been released when the step's scope closes (a counting proxy around
  * the cpu backend sees every allocate/upload and every release).
  */
@@ -63,7 +64,7 @@ class CpuMemoryFlatTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0", "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC",
+                "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0", "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC", "-XX:NativeMemoryTracking=summary",
                 "-cp", cp, CpuMemoryFlatTest.class.getName())
                 .redirectErrorStream(true).start();
         String output;
@@ -113,6 +114,7 @@ class CpuMemoryFlatTest {
             long live0 = 0;
             long maxHeapDrift = Long.MIN_VALUE;
             long maxRssDrift = Long.MIN_VALUE;
+            List<Long> rssDrifts = new ArrayList<>();
             long maxLiveDrift = 0;
             int survivors = 0;
             double lastLoss = Double.NaN;
@@ -164,6 +166,7 @@ class CpuMemoryFlatTest {
                         long rss = rss();
                         maxHeapDrift = Math.max(maxHeapDrift, heap - heap0);
                         maxRssDrift = Math.max(maxRssDrift, rss - rss0);
+                        rssDrifts.add(rss - rss0);
                         samples.add(String.format("step %d: heap %.1f MB, rss %.1f MB, live storages %d", step, heap / 1e6, rss / 1e6, live));
                     }
                 }
@@ -174,12 +177,18 @@ class CpuMemoryFlatTest {
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
             samples.forEach(s -> System.out.println("[memory-flat] " + s));
-            System.out.printf("[memory-flat] steps=%d warm-up=%d heap_drift=%.2f MB rss_drift=%.2f MB (max over samples every %d steps) "
+            // RSS is judged on the last three samples' least drift: a leak grows and stays, while a
+            // compilation running at a sampling moment (its arenas in use) lifted one sample by up to
+            // 20 MB that the next sample no longer showed, and failed a max-based check now and then
+            long settledRssDrift = rssDrifts.subList(Math.max(0, rssDrifts.size() - 3), rssDrifts.size()).stream()
+                    .mapToLong(Long::longValue).min().orElse(0);
+            System.out.printf("[memory-flat] steps=%d warm-up=%d heap_drift=%.2f MB (max over samples every %d steps) "
+                            + "rss_drift=%.2f MB (least of the last 3 samples; max %.2f MB) "
                             + "live_storage_drift=%d step_survivors=%d storages_allocated=%d released=%d loss=%.4f seconds=%.1f%n",
-                    STEPS, WARM_UP, maxHeapDrift / 1e6, maxRssDrift / 1e6, SAMPLE_EVERY, maxLiveDrift, survivors,
-                    counting.allocated.get(), counting.released.get(), lastLoss, seconds);
+                    STEPS, WARM_UP, maxHeapDrift / 1e6, SAMPLE_EVERY, settledRssDrift / 1e6, maxRssDrift / 1e6, maxLiveDrift,
+                    survivors, counting.allocated.get(), counting.released.get(), lastLoss, seconds);
             assertTrue(maxHeapDrift < BOUND_MB << 20, "heap grew by " + maxHeapDrift / 1e6 + " MB: " + samples);
-            assertTrue(maxRssDrift < BOUND_MB << 20, "RSS grew by " + maxRssDrift / 1e6 + " MB: " + samples);
+            assertTrue(settledRssDrift < BOUND_MB << 20, "RSS grew by " + settledRssDrift / 1e6 + " MB and stayed: " + samples);
             assertTrue(Double.isFinite(lastLoss));
             model.parameters().forEach(Tensor::close);
         }
@@ -194,9 +203,38 @@ class CpuMemoryFlatTest {
     }
 
     /** Resident set size from /proc/self/statm (second field, in pages of 4096 bytes). */
+    /**
+     * Resident bytes less what the JIT compilers' arenas hold (native memory tracking's "Arena
+     * Chunk", which the JVM keeps in a pool of its own for a while after a compilation), read after
+     * glibc has been asked to give its free memory back (System.trim_native_heap). A late C2
+     * compilation otherwise made RSS jump by 20-40 MB at a random step on a loaded machine (arena
+     * chunks, +25 MB in one run's NMT diff), which is no growth of the loop's own memory.
+     */
     private static long rss() throws IOException {
+        diagnosticCommand("systemTrimNativeHeap");
         String[] fields = Files.readString(Path.of("/proc/self/statm")).trim().split("\\s+");
-        return Long.parseLong(fields[1]) * PAGE;
+        return Long.parseLong(fields[1]) * PAGE - compilerArenaBytes();
+    }
+
+    private static final java.util.regex.Pattern ARENA_CHUNK =
+            java.util.regex.Pattern.compile("Arena Chunk \\(reserved=\\d+KB, committed=(\\d+)KB");
+
+    /** NMT's committed "Arena Chunk" bytes; 0 where native memory tracking is off or unavailable. */
+    private static long compilerArenaBytes() {
+        java.util.regex.Matcher m = ARENA_CHUNK.matcher(diagnosticCommand("vmNativeMemory", "summary"));
+        return m.find() ? Long.parseLong(m.group(1)) * 1024 : 0;
+    }
+
+    /** Runs a jcmd diagnostic command in this JVM; "" where it does not exist here. */
+    private static String diagnosticCommand(String operation, String... arguments) {
+        try {
+            Object out = java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
+                    new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), operation,
+                    new Object[] {arguments}, new String[] {String[].class.getName()});
+            return out == null ? "" : out.toString();
+        } catch (javax.management.JMException | RuntimeException e) {
+            return "";
+        }
     }
 
     /**
