@@ -42,7 +42,7 @@ final class CrossEntropyOp {
         backend.crossEntropy(logits.storage(), labels, loss.storage(), rows, classes);
         Reference.reachabilityFence(logits);
         return Graph.record("crossEntropy", loss, logits,
-                g -> new Tensor[] {gradient(logits, Arrays.equals(labels, y) ? labels : y, g)},
+                g -> new Tensor[] {gradient(logits, current(labels, y), g, false)},
                 t -> rowSlopes(logits, y, t[0]));
     }
 
@@ -66,7 +66,7 @@ final class CrossEntropyOp {
         backend.crossEntropyMean(logits.storage(), labels, loss.storage(), rows, classes); // labels: as in perRow
         Reference.reachabilityFence(logits);
         return Graph.record("crossEntropyMean", loss, logits,
-                g -> new Tensor[] {meanGradient(logits, Arrays.equals(labels, y) ? labels : y, g)},
+                g -> new Tensor[] {gradient(logits, current(labels, y), g, true)},
                 t -> {
                     Tensor total = ReductionOps.reduceRaw(ReduceOp.SUM, rowSlopes(logits, y, t[0]), 0).view(new int[0]);
                     return ElementwiseOps.derivativeTimes(UnaryOp.MUL_SCALAR, 1.0 / rows, total, total, total);
@@ -96,25 +96,28 @@ final class CrossEntropyOp {
     private static Tensor rowSlopes(Tensor logits, int[] labels, Tensor tangent) {
         int[] s = logits.shapeInternal();
         Tensor ones = Tensor.full(logits.backendInternal(), logits.dtypeInternal(), 1.0, new int[] {s[0]});
-        Tensor slope = ArithmeticOps.raw(BinaryOp.MUL, gradient(logits, labels, ones), tangent, s);
+        Tensor slope = ArithmeticOps.raw(BinaryOp.MUL, gradient(logits, labels, ones, false), tangent, s);
         return ReductionOps.reduceRaw(ReduceOp.SUM, slope, 1).view(new int[] {s[0]});
     }
 
-    private static Tensor meanGradient(Tensor logits, int[] labels, Tensor g) {
-        int[] s = logits.shapeInternal();
-        Backend backend = logits.backendInternal();
-        Tensor out = Tensor.empty(backend, logits.dtypeInternal(), s);
-        backend.crossEntropyMeanBackward(logits.storage(), labels, g.storage(), out.storage(), s[0], s[1]);
-        Reference.reachabilityFence(logits);
-        Reference.reachabilityFence(g);
-        return out;
+    /**
+     * The labels backward hands the backend: the caller's own array while it still holds the
+     * forward's labels (a CUDA graph capture reads that array again at each replay), else the copy.
+     */
+    private static int[] current(int[] callers, int[] copy) {
+        return Arrays.equals(callers, copy) ? callers : copy;
     }
 
-    private static Tensor gradient(Tensor logits, int[] labels, Tensor g) {
+    /** The per-row gradient g[r] * (p - onehot), or with {@code mean} the mean's, (g[0] / rows) * (p - onehot). */
+    private static Tensor gradient(Tensor logits, int[] labels, Tensor g, boolean mean) {
         int[] s = logits.shapeInternal();
         Backend backend = logits.backendInternal();
         Tensor out = Tensor.empty(backend, logits.dtypeInternal(), s);
-        backend.crossEntropyBackward(logits.storage(), labels, g.storage(), out.storage(), s[0], s[1]);
+        if (mean) {
+            backend.crossEntropyMeanBackward(logits.storage(), labels, g.storage(), out.storage(), s[0], s[1]);
+        } else {
+            backend.crossEntropyBackward(logits.storage(), labels, g.storage(), out.storage(), s[0], s[1]);
+        }
         Reference.reachabilityFence(logits);
         Reference.reachabilityFence(g);
         return out;

@@ -193,7 +193,12 @@ class CudaGraphGpuTest {
         assertTrue(e.getMessage().contains("dropout inside a CUDA graph capture"), e.getMessage());
         assertEquals(false, cuda.isCapturing());
         float[] kept = new io.grad4j.nn.Dropout(0.5, 1).forward(a).toFloatArray(); // outside a capture it runs
-        assertTrue(kept.length == 64 && (kept[0] == 0f || kept[0] == 2f), "dropout of ones gives 0 or 2: " + kept[0]);
+        int twos = 0;
+        for (float v : kept) {
+            assertTrue(v == 0f || v == 2f, "dropout of ones at p = 0.5 gives 0 or 2, got " + v);
+            twos += v == 2f ? 1 : 0;
+        }
+        assertTrue(kept.length == 64 && twos > 0 && twos < 64, twos + " of " + kept.length + " kept");
         a.close();
     }
 
