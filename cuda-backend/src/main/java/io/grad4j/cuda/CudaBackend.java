@@ -451,7 +451,7 @@ public final class CudaBackend implements Backend {
             return recordInput(data, DType.FLOAT64, data.length, -1);
         }
         CudaStorage s = (CudaStorage) allocate(DType.FLOAT64, data.length);
-        hostToDevice(data, s);
+        hostToDevice(data, s.pointer());
         return s;
     }
 
@@ -459,15 +459,15 @@ public final class CudaBackend implements Backend {
     private CudaStorage recordInput(Object array, DType dtype, int length, int labelLimit) {
         bind();
         CudaStorage s = new CudaStorage(this, allocator.allocateInput(length * CudaStorage.elementSize(dtype)), dtype, length);
-        captureInputs.add(new CudaGraph.HostInput(array, s, labelLimit));
+        captureInputs.add(new CudaGraph.HostInput(array, s.pointer(), dtype, labelLimit));
         return s;
     }
 
-    private void hostToDevice(double[] data, CudaStorage s) {
+    private void hostToDevice(double[] data, CUdeviceptr target) {
         uploads++;
-        uploadBytes += s.bytes();
-        if (data.length > 0 && !staging.upload(data, s.pointer())) {
-            check(JCudaDriver.cuMemcpyHtoD(s.pointer(), Pointer.to(data), s.bytes()), "cuMemcpyHtoD");
+        uploadBytes += (long) data.length * Double.BYTES;
+        if (data.length > 0 && !staging.upload(data, target)) {
+            check(JCudaDriver.cuMemcpyHtoD(target, Pointer.to(data), (long) data.length * Double.BYTES), "cuMemcpyHtoD");
         }
     }
 
@@ -477,15 +477,15 @@ public final class CudaBackend implements Backend {
             return recordInput(data, DType.FLOAT32, data.length, -1);
         }
         CudaStorage s = (CudaStorage) allocate(DType.FLOAT32, data.length);
-        hostToDevice(data, s);
+        hostToDevice(data, s.pointer());
         return s;
     }
 
-    private void hostToDevice(float[] data, CudaStorage s) {
+    private void hostToDevice(float[] data, CUdeviceptr target) {
         uploads++;
-        uploadBytes += s.bytes();
-        if (data.length > 0 && !staging.upload(data, s.pointer())) {
-            check(JCudaDriver.cuMemcpyHtoD(s.pointer(), Pointer.to(data), s.bytes()), "cuMemcpyHtoD");
+        uploadBytes += (long) data.length * Float.BYTES;
+        if (data.length > 0 && !staging.upload(data, target)) {
+            check(JCudaDriver.cuMemcpyHtoD(target, Pointer.to(data), (long) data.length * Float.BYTES), "cuMemcpyHtoD");
         }
     }
 
@@ -1207,9 +1207,9 @@ public final class CudaBackend implements Backend {
                 case float[] f -> hostToDevice(f, in.target());
                 case double[] d -> hostToDevice(d, in.target());
                 case int[] labels -> {
-                    CudaStorage t = in.target();
+                    CUdeviceptr t = in.target();
                     checkLabels(labels, in.labelLimit());
-                    if (t.dtype() == DType.FLOAT64) {
+                    if (in.dtype() == DType.FLOAT64) {
                         hostToDevice(java.util.Arrays.stream(labels).asDoubleStream().toArray(), t);
                     } else {
                         float[] f = new float[labels.length];

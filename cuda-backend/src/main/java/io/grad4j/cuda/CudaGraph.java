@@ -1,5 +1,6 @@
 package io.grad4j.cuda;
 
+import io.grad4j.DType;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
@@ -33,9 +34,12 @@ import java.util.List;
 public final class CudaGraph implements AutoCloseable {
     /**
      * A host array the step uploaded, copied again before every replay: float[] or double[] as
-     * uploaded, or the int[] labels of a cross-entropy, checked against {@code labelLimit} classes.
+     * uploaded, or the int[] labels of a cross-entropy, checked against {@code labelLimit} classes
+     * and converted to {@code dtype}. The target is the raw device block, not the step's storage:
+     * the step's scope releases that storage when it ends, while the block stays the graph's
+     * until {@link #close()}.
      */
-    record HostInput(Object array, CudaStorage target, int labelLimit) {
+    record HostInput(Object array, CUdeviceptr target, DType dtype, int labelLimit) {
     }
 
     private final CudaBackend backend;
