@@ -393,7 +393,9 @@ inline ThreadPool& pool_of(int threads) {
 }
 
 inline void run_grid(dim3 grid, dim3 block, const std::function<void()>& kernel_call) {
+#ifndef GRAD4J_EMULATION_IN_JVM // inside a JVM (the emulated driver) the JVM's own SIGSEGV handler must stay
     report_crashes();
+#endif
     unsigned threads = block.x * block.y * block.z;
     if (threads == 0 || threads > 1024 || threads % kWarpSize != 0) {
         fail("launch with a block of %ux%ux%u threads: the emulation needs a multiple of 32, at most 1024", block.x,

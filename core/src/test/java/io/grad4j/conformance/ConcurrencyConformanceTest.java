@@ -38,6 +38,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 public abstract class ConcurrencyConformanceTest extends BackendTestBase {
     static final int THREADS = 4;
     static final int ITERATIONS = 50;
+
+    /** Iterations per thread; a backend whose every launch is slow (an emulated GPU) may run fewer. */
+    protected int iterations() {
+        return ITERATIONS;
+    }
     private static final long WAIT_SECONDS = 60;
 
     /** Runs task(thread) on THREADS threads released together, each with the backend under test. */
@@ -128,21 +133,21 @@ public abstract class ConcurrencyConformanceTest extends BackendTestBase {
 
     @Test
     void independentGraphsOnFourThreadsGiveTheSequentialGradientsExactly() throws Exception {
-        double[][][] expected = new double[THREADS][ITERATIONS][];
+        double[][][] expected = new double[THREADS][iterations()][];
         for (int t = 0; t < THREADS; t++) {
-            for (int i = 0; i < ITERATIONS; i++) {
+            for (int i = 0; i < iterations(); i++) {
                 expected[t][i] = iteration(seed(t, i));
             }
         }
         List<double[][]> got = onThreads(thread -> {
-            double[][] mine = new double[ITERATIONS][];
-            for (int i = 0; i < ITERATIONS; i++) {
+            double[][] mine = new double[iterations()][];
+            for (int i = 0; i < iterations(); i++) {
                 mine[i] = iteration(seed(thread, i));
             }
             return mine;
         });
         for (int t = 0; t < THREADS; t++) {
-            for (int i = 0; i < ITERATIONS; i++) {
+            for (int i = 0; i < iterations(); i++) {
                 assertArrayEquals(expected[t][i], got.get(t)[i],
                         "thread " + t + " iteration " + i + " (seed " + seed(t, i) + ") differs from the sequential run");
             }
@@ -164,21 +169,21 @@ public abstract class ConcurrencyConformanceTest extends BackendTestBase {
             System.arraycopy(gb, 0, out, gw.length, gb.length);
             return out;
         };
-        double[][][] expected = new double[THREADS][ITERATIONS][];
+        double[][][] expected = new double[THREADS][iterations()][];
         for (int t = 0; t < THREADS; t++) {
-            for (int i = 0; i < ITERATIONS; i++) {
+            for (int i = 0; i < iterations(); i++) {
                 expected[t][i] = step.apply(seed(t, i));
             }
         }
         List<double[][]> got = onThreads(thread -> {
-            double[][] mine = new double[ITERATIONS][];
-            for (int i = 0; i < ITERATIONS; i++) {
+            double[][] mine = new double[iterations()][];
+            for (int i = 0; i < iterations(); i++) {
                 mine[i] = step.apply(seed(thread, i));
             }
             return mine;
         });
         for (int t = 0; t < THREADS; t++) {
-            for (int i = 0; i < ITERATIONS; i++) {
+            for (int i = 0; i < iterations(); i++) {
                 assertArrayEquals(expected[t][i], got.get(t)[i], "thread " + t + " iteration " + i);
             }
         }
