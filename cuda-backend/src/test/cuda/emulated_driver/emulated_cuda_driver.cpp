@@ -4,7 +4,7 @@
 // the cuda-backend's "emulated-gpu" test run).
 //
 // The kernels are the real grad4j_kernels.cu, compiled by g++ on top of the CPU emulation of
-// CUDA's thread model (../emulation: every thread of a block is a std::thread, __syncthreads()
+// CUDA's thread model (../emulation: every thread of a block is a fiber, __syncthreads()
 // a barrier, warp collectives exchanges between 32 lanes). cuModuleGetFunction finds them by
 // name and cuLaunchKernel reads each kernelParams entry as the kernel's parameter type, as the
 // driver does.

@@ -1,24 +1,34 @@
-// CUDA's execution model on CPU threads.
+// CUDA's execution model on the CPU.
 //
 // A launch runs the blocks of its grid one after another (x fastest, then y, then z). Every thread
-// of a block is a std::thread (a pool, reused while the block size stays the same), so all threads
-// of a block run concurrently and really wait for each other:
-//   - __syncthreads() is a std::barrier over the block;
+// of a block is a fiber (its own stack, switched to by a few instructions, no system call), and the
+// fibers of a block take turns on one device thread: each runs until it waits at a barrier or
+// returns, then the next one runs. So threads really wait for each other, at no cost in context
+// switches (OS threads for a block's 256 threads spent most of their time in the kernel's futexes):
+//   - __syncthreads() is a barrier over the block;
 //   - a warp is 32 consecutive linear thread ids, and each warp collective (shuffle, ballot,
 //     __syncwarp, wmma) is one barrier phase of that warp with an exchange through one slot per
 //     lane. Like the GPU with full masks, all 32 lanes must take part.
+// Between two barriers a thread runs alone and to completion, in thread order: a read of shared
+// memory that another thread writes without a barrier between sees one fixed order, so such a race
+// shows only where that order is the wrong one (the blocks alternate between ascending and
+// descending thread order to give both directions a chance).
 // Misuse the GPU would punish with a hang or garbage is reported instead, with what was running:
 //   - a barrier or collective reached after some threads of the block or warp returned;
 //   - threads of a block at different __syncthreads() calls, or lanes of a warp in different
 //     collectives, at the same time: barriers in divergent code;
+//   - threads that all wait at barriers none of which can complete (a hang on the GPU);
 //   - a partial mask (not emulated);
-//   - a block that does not finish within the watchdog's limit (a thread waits for a barrier that
-//     the others never reach): GRAD4J_EMU_BLOCK_TIMEOUT_S, default 20 seconds.
+//   - a block that does not finish within the watchdog's limit (a thread that loops forever):
+//     GRAD4J_EMU_BLOCK_TIMEOUT_S, default 20 seconds.
 // Each is fatal: the message goes to stderr and the process exits with status 3.
+//
+// The fibers' context switch is written for x86-64 (System V): the emulation runs on the build
+// machines, which are all x86-64.
 #pragma once
 
 #include <atomic>
-#include <barrier>
+#include <condition_variable>
 #include <chrono>
 #include <csignal>
 #include <cstdarg>
@@ -28,6 +38,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <source_location>
 #include <string>
 #include <thread>
@@ -36,6 +47,7 @@
 #include <utility>
 #include <vector>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 struct uint3 {
@@ -96,36 +108,55 @@ inline void require_full_mask(unsigned mask, const char* collective) {
     }
 }
 
+// Gives the device thread back to the scheduler (defined below); a fiber calls it while it waits.
+inline void yield_fiber();
+// Counts everything that lets a block go on (an arrival, a completed phase, a returned thread):
+// a whole round of the block's fibers without any is a deadlock.
+inline std::uint64_t progress = 0;
+
 // A barrier that knows which of its arrivals were threads that left the kernel: a phase that
-// mixes waiting threads with returned ones is a barrier in divergent code.
+// mixes waiting threads with returned ones is a barrier in divergent code. A thread that returns
+// leaves the barrier for good (as std::barrier's arrive_and_drop).
 template <typename Owner> class CheckedBarrier {
 public:
-    CheckedBarrier(int threads, Owner* owner) : barrier_(threads, Completion{this, owner}) {}
+    CheckedBarrier(int threads, Owner* owner) : expected_(threads), owner_(owner) {}
 
     void wait() {
-        waiting_.fetch_add(1, std::memory_order_relaxed);
-        barrier_.arrive_and_wait();
+        waiting_++;
+        std::uint64_t phase = phase_;
+        arrive();
+        while (phase_ == phase) yield_fiber();
     }
 
     void leave() {
-        returned_.fetch_add(1, std::memory_order_relaxed);
-        barrier_.arrive_and_drop();
+        returned_++;
+        expected_--;
+        progress++;
+        if (arrived_ > 0 && arrived_ >= expected_) complete();
     }
 
 private:
-    struct Completion {
-        CheckedBarrier* self;
-        Owner* owner;
-        void operator()() noexcept {
-            int waiting = self->waiting_.exchange(0, std::memory_order_relaxed);
-            if (waiting > 0) {
-                owner->on_phase(waiting, self->returned_.load(std::memory_order_relaxed));
-            }
-        }
-    };
-    std::atomic<int> waiting_{0};
-    std::atomic<int> returned_{0};
-    std::barrier<Completion> barrier_;
+    void arrive() {
+        arrived_++;
+        progress++;
+        if (arrived_ >= expected_) complete();
+    }
+
+    void complete() {
+        int waiting = waiting_;
+        waiting_ = 0;
+        arrived_ = 0;
+        phase_++;
+        progress++;
+        if (waiting > 0) owner_->on_phase(waiting, returned_);
+    }
+
+    int expected_;
+    Owner* owner_;
+    int arrived_ = 0;
+    int waiting_ = 0;
+    int returned_ = 0;
+    std::uint64_t phase_ = 0;
 };
 
 // Where a thread waits: the collective and its line in the kernel source.
@@ -275,44 +306,192 @@ inline unsigned ballot(unsigned mask, const char* name, const std::source_locati
     return bits;
 }
 
-// The threads of one block size, started once and handed one block at a time.
-class ThreadPool {
+} // namespace grad4j_emulation
+
+// Saves the callee-saved registers, the SSE and x87 control words and the stack pointer of the
+// running context into *save, and continues the context whose stack pointer is load.
+extern "C" void grad4j_fiber_switch(void** save, void* load);
+asm(R"(
+    .text
+    .p2align 4
+    .globl grad4j_fiber_switch
+    .hidden grad4j_fiber_switch
+    .type grad4j_fiber_switch, @function
+grad4j_fiber_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size grad4j_fiber_switch, .-grad4j_fiber_switch
+)");
+
+namespace grad4j_emulation {
+
+// The fibers of the running block and the loop that takes them in turn. Used on the device thread only.
+class Scheduler {
 public:
-    explicit ThreadPool(int threads) : threads_(threads), start_(threads + 1), finish_(threads + 1) {
-        workers_.reserve(threads);
+    static constexpr std::size_t kStackBytes = 512 * 1024;
+
+    static Scheduler& instance() {
+        static Scheduler scheduler;
+        return scheduler;
+    }
+
+    // Runs one block: every thread calls kernel_call, in turns, until all have returned.
+    void run_block(int threads, dim3 block, uint3 index, Block& state, const std::function<void()>& kernel_call,
+                   bool descending) {
+        while ((int)fibers_.size() < threads) fibers_.emplace_back(new_stack());
+        kernel_call_ = &kernel_call;
+        state_ = &state;
+        block_ = block;
+        index_ = index;
         for (int t = 0; t < threads; t++) {
-            workers_.emplace_back([this, t] {
-                for (;;) {
-                    start_.arrive_and_wait();
-                    if (job_ == nullptr) return;
-                    (*job_)(t);
-                    finish_.arrive_and_wait();
-                }
-            });
+            Fiber& f = fibers_[t];
+            f.done = false;
+            f.sp = prepare(f.stack);
         }
+        int remaining = threads;
+        while (remaining > 0) {
+            std::uint64_t before = progress;
+            for (int i = 0; i < threads; i++) {
+                int t = descending ? threads - 1 - i : i;
+                Fiber& f = fibers_[t];
+                if (f.done) continue;
+                enter(t);
+                grad4j_fiber_switch(&scheduler_sp_, f.sp);
+                if (f.done) remaining--;
+            }
+            if (remaining > 0 && progress == before) {
+                leave_thread();
+                fail("block (%u,%u,%u): %d threads wait at barriers none of which can complete (threads at "
+                     "__syncthreads() while others wait in a warp collective, or the reverse): the GPU hangs here",
+                     index.x, index.y, index.z, remaining);
+            }
+        }
+        leave_thread();
     }
 
-    ~ThreadPool() {
-        job_ = nullptr;
-        start_.arrive_and_wait();
-        for (std::thread& w : workers_) w.join();
+    // From a fiber: back to the scheduler; returns when the scheduler resumes this fiber.
+    void yield() { grad4j_fiber_switch(&fibers_[current_].sp, scheduler_sp_); }
+
+private:
+    struct Fiber {
+        explicit Fiber(char* s) : stack(s) {}
+        char* stack; // lowest address; the first page is a guard
+        void* sp = nullptr;
+        bool done = true;
+    };
+
+    static char* new_stack() {
+        void* p = mmap(nullptr, kStackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) fail("cannot map a %zu-byte fiber stack", kStackBytes);
+        // a thread that overflows its stack faults on this page instead of writing over another's
+        mprotect(p, static_cast<std::size_t>(sysconf(_SC_PAGESIZE)), PROT_NONE);
+        return static_cast<char*>(p);
     }
 
-    int threads() const { return threads_; }
+    // A stack that grad4j_fiber_switch "returns" from into fiber_main, with the ABI's alignment
+    // (rsp + 8 a multiple of 16 at a function's first instruction) and default control words.
+    static void* prepare(char* stack) {
+        auto* top = reinterpret_cast<std::uint64_t*>(stack + kStackBytes);
+        // after the switch's ret, rsp = top - 24: 8 more than a multiple of 16, as after a call
+        std::uint64_t* sp = top - 3;
+        *--sp = reinterpret_cast<std::uint64_t>(&fiber_main);
+        for (int r = 0; r < 6; r++) *--sp = 0; // rbp rbx r12 r13 r14 r15
+        *--sp = 0x037Full << 32 | 0x1F80u;       // fnstcw at +4, stmxcsr at +0
+        return sp;
+    }
 
-    // Runs job(t) on every thread t and returns when all have finished.
-    void run(const std::function<void(int)>& job) {
+    void enter(int t) {
+        current_ = t;
+        blockIdx = index_;
+        threadIdx = uint3{t % block_.x, (t / block_.x) % block_.y, t / (block_.x * block_.y)};
+        current_block = state_;
+        current_warp = &state_->warp(t / kWarpSize);
+        current_lane = t % kWarpSize;
+        current_thread = t;
+    }
+
+    static void leave_thread() {
+        current_block = nullptr;
+        current_warp = nullptr;
+        current_lane = -1;
+        current_thread = -1;
+    }
+
+    [[noreturn]] static void fiber_main() {
+        Scheduler& s = instance();
+        (*s.kernel_call_)();
+        current_warp->leave();
+        current_block->leave();
+        s.fibers_[s.current_].done = true;
+        void* unused;
+        grad4j_fiber_switch(&unused, s.scheduler_sp_); // never resumed: the next block prepares it again
+        __builtin_unreachable();
+    }
+
+    std::vector<Fiber> fibers_;
+    void* scheduler_sp_ = nullptr;
+    int current_ = -1;
+    const std::function<void()>* kernel_call_ = nullptr;
+    Block* state_ = nullptr;
+    dim3 block_;
+    uint3 index_{};
+};
+
+inline void yield_fiber() { Scheduler::instance().yield(); }
+
+// The one thread that runs every block, so fibers never switch stacks on a caller's thread (a
+// JVM's, for the emulated driver). Launches from several threads take turns.
+class DeviceThread {
+public:
+    static DeviceThread& instance() {
+        static DeviceThread* device = new DeviceThread(); // never destroyed: its thread runs until the process ends
+        return *device;
+    }
+
+    void run(const std::function<void()>& job) {
+        std::lock_guard<std::mutex> one_launch_at_a_time(launch_);
+        std::unique_lock<std::mutex> hold(mutex_);
         job_ = &job;
-        start_.arrive_and_wait();
-        finish_.arrive_and_wait();
+        changed_.notify_all();
+        changed_.wait(hold, [&] { return job_ == nullptr; });
     }
 
 private:
-    int threads_;
-    std::barrier<> start_;
-    std::barrier<> finish_;
-    const std::function<void(int)>* job_ = nullptr;
-    std::vector<std::thread> workers_;
+    DeviceThread() {
+        std::thread([this] {
+            std::unique_lock<std::mutex> hold(mutex_);
+            for (;;) {
+                changed_.wait(hold, [&] { return job_ != nullptr; });
+                (*job_)();
+                job_ = nullptr;
+                changed_.notify_all();
+            }
+        }).detach();
+    }
+
+    std::mutex launch_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    const std::function<void()>* job_ = nullptr;
 };
 
 // Ends the process when a block runs too long: with real barriers, a thread waiting for a
@@ -383,15 +562,6 @@ inline void report_crashes() {
     }
 }
 
-inline ThreadPool& pool_of(int threads) {
-    static std::unique_ptr<ThreadPool> pool;
-    if (!pool || pool->threads() != threads) {
-        pool.reset(); // one pool alive at a time: at most 1024 threads
-        pool = std::make_unique<ThreadPool>(threads);
-    }
-    return *pool;
-}
-
 inline void run_grid(dim3 grid, dim3 block, const std::function<void()>& kernel_call) {
 #ifndef GRAD4J_EMULATION_IN_JVM // inside a JVM (the emulated driver) the JVM's own SIGSEGV handler must stay
     report_crashes();
@@ -404,35 +574,25 @@ inline void run_grid(dim3 grid, dim3 block, const std::function<void()>& kernel_
     if (grid.x == 0 || grid.y == 0 || grid.z == 0) {
         fail("launch with an empty grid %ux%ux%u (cudaErrorInvalidConfiguration on the GPU)", grid.x, grid.y, grid.z);
     }
-    gridDim = grid;
-    blockDim = block;
-    ThreadPool& pool = pool_of((int)threads);
-    Watchdog& watchdog = Watchdog::instance();
-    for (unsigned z = 0; z < grid.z; z++) {
-        for (unsigned y = 0; y < grid.y; y++) {
-            for (unsigned x = 0; x < grid.x; x++) {
-                Block state((int)threads);
-                uint3 index{x, y, z};
-                watchdog.block_started(index);
-                pool.run([&](int t) {
-                    blockIdx = index;
-                    threadIdx = uint3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
-                    current_block = &state;
-                    current_warp = &state.warp(t / kWarpSize);
-                    current_lane = t % kWarpSize;
-                    current_thread = t;
-                    kernel_call();
-                    current_warp->leave();
-                    state.leave();
-                    current_block = nullptr;
-                    current_warp = nullptr;
-                    current_lane = -1;
-                    current_thread = -1;
-                });
-                watchdog.block_finished();
+    DeviceThread::instance().run([&] {
+        gridDim = grid;
+        blockDim = block;
+        Watchdog& watchdog = Watchdog::instance();
+        Scheduler& scheduler = Scheduler::instance();
+        bool descending = false;
+        for (unsigned z = 0; z < grid.z; z++) {
+            for (unsigned y = 0; y < grid.y; y++) {
+                for (unsigned x = 0; x < grid.x; x++) {
+                    Block state((int)threads);
+                    uint3 index{x, y, z};
+                    watchdog.block_started(index);
+                    scheduler.run_block((int)threads, block, index, state, kernel_call, descending);
+                    descending = !descending;
+                    watchdog.block_finished();
+                }
             }
         }
-    }
+    });
 }
 
 } // namespace grad4j_emulation
