@@ -75,6 +75,20 @@ class KernelProfileTest {
         assertTrue(table.contains("total") && table.contains("9.750 ms"), table);
     }
 
+    /** Every kernel name of the .cu fits the name column, so the counts line up under each other. */
+    @Test
+    void theTableKeepsItsColumnsForEveryKernelName() {
+        List<KernelProfile.Line> lines = new java.util.ArrayList<>();
+        for (String kernel : CudaBackend.KERNELS) {
+            lines.add(new KernelProfile.Line(kernel, 1, 1.0, 0.01));
+        }
+        String[] rows = KernelProfile.format(lines).split("\n");
+        int column = rows[0].indexOf(" launches");
+        for (String row : rows) {
+            assertEquals(column, row.indexOf(" launches"), "misaligned row:\n" + row + "\nagainst\n" + rows[0]);
+        }
+    }
+
     @Test
     void eventsAreReusedAndAClearedProfileStartsOver() {
         FakeDevice device = new FakeDevice();
