@@ -149,7 +149,8 @@ thread_local Context* current = nullptr;
 std::deque<std::pair<std::uint64_t, Work>> queue; // issue number, work
 std::uint64_t issued = 0;
 std::set<Stream*> streams;
-std::set<Event*> events;
+// Shared with the queued records that point at them, so destroying one needs no wait.
+std::map<Event*, std::shared_ptr<Event>> events;
 std::set<Graph*> graphs;
 std::set<Graph*> execs;
 std::map<std::uintptr_t, Allocation> allocations; // by start address
@@ -252,7 +253,7 @@ const Allocation* allocationHolding(Deviceptr address, std::size_t bytes) {
     if (it == allocations.begin()) return nullptr;
     --it;
     std::uintptr_t start = it->first;
-    if (address < start || address + bytes > start + it->second.bytes) return nullptr;
+    if (address < start || bytes > it->second.bytes || address - start > it->second.bytes - bytes) return nullptr;
     return &it->second;
 }
 
@@ -621,36 +622,36 @@ int cuEventCreate(void** event, unsigned flags) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     REQUIRE_INIT();
     if (event == nullptr || flags > 0xf) return INVALID_VALUE;
-    Event* e = new Event();
+    auto e = std::make_shared<Event>();
     e->flags = flags;
-    events.insert(e);
-    *event = e;
+    events[e.get()] = e;
+    *event = e.get();
     return SUCCESS;
 }
 
 int cuEventDestroy_v2(void* event) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     REQUIRE_INIT();
-    Event* e = static_cast<Event*>(event);
-    if (events.erase(e) == 0) return INVALID_HANDLE;
-    if (e->pending) {
-        drainUntil(e->sequence); // its queued record still points at it
-    }
-    delete e;
+    // returns at once, as the driver does; a record still queued keeps its own reference
+    if (events.erase(static_cast<Event*>(event)) == 0) return INVALID_HANDLE;
     return SUCCESS;
 }
 
 int cuEventRecord(void* event, void* stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     REQUIRE_INIT();
-    Event* e = static_cast<Event*>(event);
-    if (events.count(e) == 0 || !validStream(stream)) return INVALID_HANDLE;
+    auto found = events.find(static_cast<Event*>(event));
+    if (found == events.end() || !validStream(stream)) return INVALID_HANDLE;
+    std::shared_ptr<Event> e = found->second;
     Stream* s = streamOf(stream);
     if (s != nullptr && s->capturing) {
         // Inside a capture an event record orders work between streams; it is no graph node here.
         return s->invalidated ? STREAM_CAPTURE_INVALIDATED : SUCCESS;
     }
-    int rc = submit(stream, Work{[e] {
+    // Only the latest record completes the event: an earlier one still queued is superseded.
+    std::uint64_t sequence = issued + 1;
+    int rc = submit(stream, Work{[e, sequence] {
+                                     if (e->sequence != sequence) return;
                                      e->pending = false;
                                      e->when = std::chrono::steady_clock::now();
                                  },
@@ -658,7 +659,7 @@ int cuEventRecord(void* event, void* stream) {
     if (rc != SUCCESS) return rc;
     e->recorded = true;
     e->pending = true;
-    e->sequence = issued;
+    e->sequence = sequence;
     return SUCCESS;
 }
 
@@ -671,12 +672,15 @@ int cuEventSynchronize(void* event) {
     return stickyError;
 }
 
+// Runs the work up to the event first: a caller polling for completion must see it come (finishing
+// early is one of the schedules a GPU may choose).
 int cuEventQuery(void* event) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     REQUIRE_INIT();
     Event* e = static_cast<Event*>(event);
     if (events.count(e) == 0) return INVALID_HANDLE;
-    return e->pending ? NOT_READY : SUCCESS;
+    if (e->pending) drainUntil(e->sequence);
+    return stickyError;
 }
 
 int cuEventElapsedTime(float* milliseconds, void* start, void* end) {
@@ -742,7 +746,7 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
     std::snprintf(what, sizeof what, "%s<<<(%u,%u,%u), (%u,%u,%u), %u>>>", k->name, gx, gy, gz, bx, by, bz,
                   sharedBytes);
     unsigned long long threads = 1ull * bx * by * bz;
-    if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0 || threads > 1024 || bz > 64 ||
+    if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0 || threads > 1024 || bz > 64 || gx > 2147483647u ||
         gy > 65535 || gz > 65535 || extra != nullptr || (params == nullptr)) {
         std::fprintf(stderr, "emulated CUDA driver: invalid launch %s\n", what);
         return INVALID_VALUE;
@@ -767,6 +771,10 @@ int cuStreamBeginCapture_v2(void* stream, int mode) {
     if (s == nullptr) return STREAM_CAPTURE_UNSUPPORTED; // the legacy stream cannot be captured
     if (streams.count(s) == 0) return INVALID_HANDLE;
     if (mode < 0 || mode > 2) return INVALID_VALUE;
+    if (mode != 2) {
+        std::fprintf(stderr, "emulated CUDA driver: only CU_STREAM_CAPTURE_MODE_RELAXED is emulated (asked for %d)\n", mode);
+        return NOT_SUPPORTED;
+    }
     if (s->capturing) return STREAM_CAPTURE_UNSUPPORTED;
     s->capturing = true;
     s->invalidated = false;
@@ -824,8 +832,7 @@ int cuGraphExecDestroy(void* exec) {
     REQUIRE_INIT();
     Graph* g = static_cast<Graph*>(exec);
     if (execs.erase(g) == 0) return INVALID_HANDLE;
-    drainAll(); // queued replays share its work's arguments
-    delete g;
+    delete g; // returns at once, as the driver does: queued replays hold copies of its work
     return SUCCESS;
 }
 

@@ -1,5 +1,5 @@
 // The CUDA vocabulary for g++, so grad4j_kernels.cu compiles and runs on the CPU with real CUDA
-// thread semantics: every thread of a block is a std::thread, __syncthreads() is a barrier over the
+// thread semantics: every thread of a block is a fiber, __syncthreads() is a barrier over the
 // block, warp shuffles and ballots exchange values between the 32 lanes of a warp. Blocks of a
 // grid run one after another (emulated_threads.h), so a function-local static is exactly one
 // block's shared memory.

@@ -5,6 +5,7 @@ import jcuda.Sizeof;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUresult;
@@ -73,6 +74,41 @@ class EmulatedDriverTest {
         assertArrayEquals(new float[] {2, 2, 2, 2}, back);
         ok(JCudaDriver.cuMemFree(device));
         ok(JCudaDriver.cuMemFreeHost(host));
+    }
+
+    /**
+     * Only an event's latest record completes it: work finishing up to an earlier record of the
+     * same event must not let a wait on the event return before the later work.
+     */
+    @Test
+    void aReRecordedEventWaitsForItsLatestRecord() {
+        Pointer in = new Pointer();
+        Pointer out = new Pointer();
+        ok(JCudaDriver.cuMemHostAlloc(in, Sizeof.FLOAT, 0));
+        ok(JCudaDriver.cuMemHostAlloc(out, Sizeof.FLOAT, 0));
+        FloatBuffer source = in.getByteBuffer(0, Sizeof.FLOAT).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        FloatBuffer result = out.getByteBuffer(0, Sizeof.FLOAT).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        source.put(0, 42f);
+        result.put(0, 0f);
+        CUdeviceptr device = new CUdeviceptr();
+        ok(JCudaDriver.cuMemAlloc(device, Sizeof.FLOAT));
+        CUevent done = new CUevent();
+        CUevent before = new CUevent();
+        ok(JCudaDriver.cuEventCreate(done, 0));
+        ok(JCudaDriver.cuEventCreate(before, 0));
+        ok(JCudaDriver.cuEventRecord(done, stream));
+        ok(JCudaDriver.cuEventRecord(before, stream));
+        ok(JCudaDriver.cuMemcpyHtoDAsync(device, in, Sizeof.FLOAT, stream));
+        ok(JCudaDriver.cuMemcpyDtoHAsync(out, device, Sizeof.FLOAT, stream));
+        ok(JCudaDriver.cuEventRecord(done, stream)); // again, after the copies
+        ok(JCudaDriver.cuEventSynchronize(before)); // runs the first record of done
+        ok(JCudaDriver.cuEventSynchronize(done));
+        assertEquals(42f, result.get(0));
+        ok(JCudaDriver.cuEventDestroy(done));
+        ok(JCudaDriver.cuEventDestroy(before));
+        ok(JCudaDriver.cuMemFree(device));
+        ok(JCudaDriver.cuMemFreeHost(in));
+        ok(JCudaDriver.cuMemFreeHost(out));
     }
 
     /** Fresh device memory is not zeros (NaN bits here), as on a GPU. */
