@@ -674,14 +674,7 @@ int cuEventSynchronize(void* event) {
 
 // Runs the work up to the event first: a caller polling for completion must see it come (finishing
 // early is one of the schedules a GPU may choose).
-int cuEventQuery(void* event) {
-    std::lock_guard<std::recursive_mutex> guard(lock);
-    REQUIRE_INIT();
-    Event* e = static_cast<Event*>(event);
-    if (events.count(e) == 0) return INVALID_HANDLE;
-    if (e->pending) drainUntil(e->sequence);
-    return stickyError;
-}
+int cuEventQuery(void* event) { return cuEventSynchronize(event); }
 
 int cuEventElapsedTime(float* milliseconds, void* start, void* end) {
     std::lock_guard<std::recursive_mutex> guard(lock);
