@@ -4,6 +4,7 @@
 #
 #   build.sh OUT_DIR JCUDA_NATIVES_JAR
 #
+# and links OUT_DIR/libcublas.so.13 to it (it holds the few cuBLAS calls the backend makes).
 # It also generates, into OUT_DIR:
 #   emulated_kernels.inc   one GRAD4J_KERNEL(name) per extern "C" __global__ kernel of
 #                          grad4j_kernels.cu, so cuModuleGetFunction knows every kernel;
@@ -71,4 +72,6 @@ g++ -std=c++20 -O2 -g0 -fPIC -shared -pthread -fno-strict-aliasing -ffp-contract
   -DGRAD4J_EMULATION_IN_JVM -I"$emulation" -I"$out" \
   -Wl,-soname,libcuda.so.1 -o "$lib.tmp" "$here/emulated_cuda_driver.cpp" "$out/unsupported_stubs.cpp"
 mv "$lib.tmp" "$lib"
+# the cuBLAS calls of the backend's direct path live in the same library (see its cuBLAS section)
+ln -sfn libcuda.so.1 "$out/libcublas.so.13"
 echo "emulated CUDA driver: built $lib ($(wc -l < "$out/emulated_kernels.inc") kernels)" >&2

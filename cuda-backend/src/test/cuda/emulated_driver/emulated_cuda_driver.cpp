@@ -838,6 +838,148 @@ int cuGraphDestroy(void* graph) {
     return SUCCESS;
 }
 
+// --- cuBLAS ---------------------------------------------------------------------------------------
+// The few cuBLAS calls the backend's direct path makes (NativeCublasGemm), so that path runs too:
+// build.sh links libcublas.so.13 to this library (glibc then loads it once, under both names).
+// The GEMM is the reference loop in double, column-major as cuBLAS defines it: whether the backend
+// passes its row-major operands right (swapped, transposed, leading dimensions, batch strides) is
+// what this checks, not cuBLAS's speed or rounding. TF32 math mode is accepted and computed in full
+// precision.
+
+} // extern "C"
+
+namespace {
+
+enum CublasStatus : int { CUBLAS_SUCCESS = 0, CUBLAS_NOT_INITIALIZED = 1, CUBLAS_INVALID_VALUE = 7 };
+
+struct CublasHandle {
+    void* stream = nullptr;
+    int mathMode = 0;
+};
+
+std::set<CublasHandle*> cublasHandles;
+
+// Bytes spanned by `batch` column-major matrices of rows x cols with leading dimension ld.
+std::size_t span(int rows, int cols, int ld, long long stride, int batch, std::size_t element) {
+    if (rows == 0 || cols == 0 || batch == 0) return 0;
+    return ((std::size_t)(cols - 1) * ld + rows + (std::size_t)(batch - 1) * stride) * element;
+}
+
+template <typename T>
+int gemmStridedBatched(void* handle, int transa, int transb, int m, int n, int k, const T* alpha, const T* a,
+                       int lda, long long strideA, const T* b, int ldb, long long strideB, const T* beta, T* c, int ldc,
+                       long long strideC, int batch) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    CublasHandle* h = static_cast<CublasHandle*>(handle);
+    if (cublasHandles.count(h) == 0) return CUBLAS_NOT_INITIALIZED;
+    bool ta = transa != 0;
+    bool tb = transb != 0;
+    if (transa < 0 || transa > 1 || transb < 0 || transb > 1 || m < 0 || n < 0 || k < 0 || batch < 0 ||
+        lda < std::max(1, ta ? k : m) || ldb < std::max(1, tb ? n : k) || ldc < std::max(1, m) || strideA < 0 ||
+        strideB < 0 || strideC < 0) {
+        return CUBLAS_INVALID_VALUE;
+    }
+    T al = *alpha; // host scalars (the default pointer mode) are read at the call
+    T be = *beta;
+    char what[160];
+    std::snprintf(what, sizeof what, "cublas%cgemmStridedBatched(%c%c, m=%d, n=%d, k=%d, batch=%d)",
+                  sizeof(T) == 4 ? 'S' : 'D', ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, batch);
+    std::string name = what;
+    Work work{[=] {
+                  if (stickyError != SUCCESS) return;
+                  struct Operand { const void* p; std::size_t bytes; const char* name; };
+                  Operand operands[] = {
+                          {a, span(ta ? k : m, ta ? m : k, lda, strideA, batch, sizeof(T)), "A"},
+                          {b, span(tb ? n : k, tb ? k : n, ldb, strideB, batch, sizeof(T)), "B"},
+                          {c, span(m, n, ldc, strideC, batch, sizeof(T)), "C"}};
+                  for (const Operand& o : operands) {
+                      if (o.bytes > 0 && allocationHolding(reinterpret_cast<Deviceptr>(o.p), o.bytes) == nullptr) {
+                          std::fprintf(stderr,
+                                       "emulated CUDA driver: %s reads or writes %s (%zu bytes at %p) outside every "
+                                       "allocation; the context is now unusable (CUDA_ERROR_ILLEGAL_ADDRESS)\n",
+                                       name.c_str(), o.name, o.bytes, o.p);
+                          stickyError = 700;
+                          return;
+                      }
+                  }
+                  for (int q = 0; q < batch; q++) {
+                      const T* aq = a + q * strideA;
+                      const T* bq = b + q * strideB;
+                      T* cq = c + q * strideC;
+                      for (int j = 0; j < n; j++) {
+                          for (int i = 0; i < m; i++) {
+                              double sum = 0;
+                              for (int p = 0; p < k; p++) {
+                                  double x = ta ? aq[p + (std::size_t)i * lda] : aq[i + (std::size_t)p * lda];
+                                  double y = tb ? bq[j + (std::size_t)p * ldb] : bq[p + (std::size_t)j * ldb];
+                                  sum += x * y;
+                              }
+                              T& out = cq[i + (std::size_t)j * ldc];
+                              // beta == 0: C is not read, as cuBLAS promises (it may hold NaN)
+                              out = be == T(0) ? T(al * sum) : T(al * sum + be * (double)out);
+                          }
+                      }
+                  }
+              },
+              name};
+    int rc = submit(h->stream, std::move(work));
+    return rc == SUCCESS ? CUBLAS_SUCCESS : 13; // CUBLAS_STATUS_EXECUTION_FAILED
+}
+
+} // namespace
+
+extern "C" {
+
+int cublasCreate_v2(void** handle) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    if (!initialised || current == nullptr) return CUBLAS_NOT_INITIALIZED; // cuBLAS needs a current context
+    if (handle == nullptr) return CUBLAS_INVALID_VALUE;
+    CublasHandle* h = new CublasHandle();
+    cublasHandles.insert(h);
+    *handle = h;
+    return CUBLAS_SUCCESS;
+}
+
+int cublasDestroy_v2(void* handle) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    CublasHandle* h = static_cast<CublasHandle*>(handle);
+    if (cublasHandles.erase(h) == 0) return CUBLAS_NOT_INITIALIZED;
+    delete h;
+    return CUBLAS_SUCCESS;
+}
+
+int cublasSetStream_v2(void* handle, void* stream) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    CublasHandle* h = static_cast<CublasHandle*>(handle);
+    if (cublasHandles.count(h) == 0) return CUBLAS_NOT_INITIALIZED;
+    if (!validStream(stream)) return CUBLAS_INVALID_VALUE;
+    h->stream = stream;
+    return CUBLAS_SUCCESS;
+}
+
+int cublasSetMathMode(void* handle, int mode) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    CublasHandle* h = static_cast<CublasHandle*>(handle);
+    if (cublasHandles.count(h) == 0) return CUBLAS_NOT_INITIALIZED;
+    if (mode != 0 && mode != 3) return CUBLAS_INVALID_VALUE; // default and TF32 tensor-op math
+    h->mathMode = mode;
+    return CUBLAS_SUCCESS;
+}
+
+int cublasSgemmStridedBatched(void* handle, int transa, int transb, int m, int n, int k, const float* alpha,
+                              const float* a, int lda, long long strideA, const float* b, int ldb, long long strideB,
+                              const float* beta, float* c, int ldc, long long strideC, int batch) {
+    return gemmStridedBatched(handle, transa, transb, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc,
+                              strideC, batch);
+}
+
+int cublasDgemmStridedBatched(void* handle, int transa, int transb, int m, int n, int k, const double* alpha,
+                              const double* a, int lda, long long strideA, const double* b, int ldb, long long strideB,
+                              const double* beta, double* c, int ldc, long long strideC, int batch) {
+    return gemmStridedBatched(handle, transa, transb, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc,
+                              strideC, batch);
+}
+
 // --- errors ---------------------------------------------------------------------------------------
 
 int cuGetErrorName(int error, const char** name) {
