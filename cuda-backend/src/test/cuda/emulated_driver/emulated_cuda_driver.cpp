@@ -12,7 +12,7 @@
 // What the driver promises and the backend relies on is emulated strictly, so that a host-side
 // mistake that a GPU would punish fails here too:
 //   - Work is asynchronous. A launch or async copy is queued on its stream and runs only when
-//     something waits for it (cuStreamSynchronize, cuEventSynchronize, cuCtxSynchronize, a
+//     something waits for it (cuStreamSynchronize, cuEventSynchronize or Query, cuCtxSynchronize, a
 //     synchronous copy, cuMemFree). A host buffer handed to cuMemcpyHtoDAsync is read when the
 //     copy runs, not when it was queued: overwriting it too early shows up as wrong data.
 //   - Each thread has its own current context (cuCtxSetCurrent): a call without one fails with
@@ -75,7 +75,6 @@ enum Result : int {
     INVALID_HANDLE = 400,
     NOT_FOUND = 500,
     NOT_READY = 600,
-    LAUNCH_OUT_OF_RESOURCES = 701,
     NOT_SUPPORTED = 801,
     STREAM_CAPTURE_UNSUPPORTED = 900,
     STREAM_CAPTURE_INVALIDATED = 901,
@@ -92,8 +91,6 @@ const char* const kDeviceName = "grad4j emulated GPU (CPU threads)";
 struct Context {
     int device;
 };
-
-struct Stream;
 
 // One unit of queued work: runs on the host when drained.
 struct Work {
@@ -854,7 +851,6 @@ enum CublasStatus : int { CUBLAS_SUCCESS = 0, CUBLAS_NOT_INITIALIZED = 1, CUBLAS
 
 struct CublasHandle {
     void* stream = nullptr;
-    int mathMode = 0;
 };
 
 std::set<CublasHandle*> cublasHandles;
@@ -961,9 +957,8 @@ int cublasSetMathMode(void* handle, int mode) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     CublasHandle* h = static_cast<CublasHandle*>(handle);
     if (cublasHandles.count(h) == 0) return CUBLAS_NOT_INITIALIZED;
-    if (mode != 0 && mode != 3) return CUBLAS_INVALID_VALUE; // default and TF32 tensor-op math
-    h->mathMode = mode;
-    return CUBLAS_SUCCESS;
+    // default or TF32 tensor-op math; both are computed in full precision here
+    return mode == 0 || mode == 3 ? CUBLAS_SUCCESS : CUBLAS_INVALID_VALUE;
 }
 
 int cublasSgemmStridedBatched(void* handle, int transa, int transb, int m, int n, int k, const float* alpha,

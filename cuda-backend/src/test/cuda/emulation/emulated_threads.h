@@ -494,8 +494,8 @@ private:
     const std::function<void()>* job_ = nullptr;
 };
 
-// Ends the process when a block runs too long: with real barriers, a thread waiting for a
-// barrier that the others never reach waits forever.
+// Ends the process when a block runs too long: a thread that loops forever never gives the device
+// thread back (a deadlock at barriers is found by the scheduler at once).
 class Watchdog {
 public:
     static Watchdog& instance() {
@@ -531,8 +531,7 @@ private:
                 uint3 b{x_.load(), y_.load(), z_.load()};
                 std::fprintf(stderr,
                              "EMULATION ERROR while running %s: block (%u,%u,%u) has not finished after %.0f s: "
-                             "some thread waits at a __syncthreads() or warp collective that the others never "
-                             "reach (or loops forever)\n",
+                             "a thread loops forever (threads stuck at barriers are reported at once)\n",
                              running, b.x, b.y, b.z, limit_s_);
                 std::fflush(stderr);
                 std::_Exit(kExitStatus);
