@@ -223,6 +223,49 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
         }
     }
 
+    /**
+     * Updates over more elements than one thread takes (the cpu backend shares loops of over 2^17
+     * elements between threads, in pieces that run from one tensor into the next): every element
+     * is beta*y + alpha*x with each product rounded on its own, checked against that arithmetic in
+     * Java, for one large tensor and for a list with empty, tiny and large ones.
+     */
+    @Test
+    void updatesOverManyElementsAreElementwise() {
+        int[] lengths = {200_003, 0, 1, 131_073, 77, 65_536};
+        double alpha = -0.05;
+        double beta = 0.999;
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            List<Tensor> targets = new java.util.ArrayList<>();
+            List<Tensor> xs = new java.util.ArrayList<>();
+            List<double[]> expected = new java.util.ArrayList<>();
+            for (int i = 0; i < lengths.length; i++) {
+                Tensor t = Tensor.randn(dtype, 900 + i, lengths[i]);
+                Tensor x = Tensor.randn(dtype, 950 + i, lengths[i]);
+                expected.add(axpbyInJava(dtype, alpha, x.toDoubleArray(), beta, t.toDoubleArray()));
+                targets.add(t);
+                xs.add(x);
+            }
+            Tensor.updateEachInPlace(beta, alpha, targets, xs);
+            for (int i = 0; i < lengths.length; i++) {
+                assertArrayEquals(expected.get(i), targets.get(i).toDoubleArray(), 0.0, dtype + " pair " + i);
+            }
+            Tensor one = Tensor.randn(dtype, 990, 3, 100_001);
+            Tensor x = Tensor.randn(dtype, 991, 3, 100_001);
+            double[] oneExpected = axpbyInJava(dtype, alpha, x.toDoubleArray(), beta, one.toDoubleArray());
+            one.updateInPlace(beta, alpha, x);
+            assertArrayEquals(oneExpected, one.toDoubleArray(), 0.0, dtype + " one tensor");
+        }
+    }
+
+    private static double[] axpbyInJava(DType dtype, double alpha, double[] x, double beta, double[] y) {
+        double[] out = new double[y.length];
+        for (int k = 0; k < y.length; k++) {
+            out[k] = dtype == DType.FLOAT32 ? (float) alpha * (float) x[k] + (float) beta * (float) y[k]
+                    : alpha * x[k] + beta * y[k];
+        }
+        return out;
+    }
+
     @Test
     void updateEachInPlaceTakesPairsThatShareMemoryInOrderAndRefusesMismatches() {
         // a backend may update independent pairs in any order: this one goes backwards, so only
@@ -540,6 +583,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
      * Tensor.adamStepEach directly, over more parameters than one cuda launch takes (16), first and
      * later steps mixed in one call: a first step must not read m and v (they hold NaN here), a
      * later one must; both against the composed formulas, bit for bit, Adam and AdamW, both dtypes.
+     * Two parameters are long enough for the cpu backend to share the loop between threads.
      */
     @Test
     void adamStepEachMixesFirstAndLaterStepsAndNeverReadsFirstMoments() {
@@ -553,7 +597,8 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                 boolean[] first = new boolean[count];
                 double[][] expectedP = new double[count][], expectedM = new double[count][], expectedV = new double[count][];
                 for (int i = 0; i < count; i++) {
-                    int n = i == 5 ? 5000 : 1 + (i * 53) % 300;
+                    // two parameters large enough that the cpu backend's threads share them
+                    int n = i == 5 ? 150_001 : i == 6 ? 70_000 : 1 + (i * 53) % 300;
                     Tensor p = Tensor.randn(dtype, 500 + i, n);
                     Tensor g = Tensor.randn(dtype, 600 + i, n);
                     first[i] = i % 2 == 0;

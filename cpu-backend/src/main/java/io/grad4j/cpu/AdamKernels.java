@@ -6,13 +6,15 @@ import io.grad4j.backend.AdamStep;
  * One Adam/AdamW step over a parameter in a single loop ({@code Backend.adamEach}): every value is
  * computed, and rounded, as the step composed of separate operations computes it (scalars
  * converted to float once, each product and sum rounded on its own: Java does not contract them
- * into FMAs), with one pass over p, g, m and v instead of about a dozen over temporaries.
+ * into FMAs), with one pass over p, g, m and v instead of about a dozen over temporaries. Each
+ * call updates elements [from, to), so that threads can share a parameter.
  */
 final class AdamKernels {
     private AdamKernels() {
     }
 
-    static void step(AdamStep s, float[] p, float[] g, float[] m, float[] v, double stepSize, double invBc2, boolean first) {
+    static void step(AdamStep s, float[] p, float[] g, float[] m, float[] v, double stepSize, double invBc2, boolean first,
+                     int from, int to) {
         boolean decoupled = s.weightDecay() != 0 && s.decoupled();
         boolean coupled = s.weightDecay() != 0 && !s.decoupled();
         float decay = (float) (1 - s.lr() * s.weightDecay());
@@ -24,7 +26,7 @@ final class AdamKernels {
         float eps = (float) s.eps();
         float size = (float) stepSize;
         float inv = (float) invBc2;
-        for (int i = 0; i < p.length; i++) {
+        for (int i = from; i < to; i++) {
             float pi = p[i];
             if (decoupled) {
                 pi = pi * decay;
@@ -40,7 +42,7 @@ final class AdamKernels {
     }
 
     static void step(AdamStep s, double[] p, double[] g, double[] m, double[] v, double stepSize, double invBc2,
-                     boolean first) {
+                     boolean first, int from, int to) {
         boolean decoupled = s.weightDecay() != 0 && s.decoupled();
         boolean coupled = s.weightDecay() != 0 && !s.decoupled();
         double decay = 1 - s.lr() * s.weightDecay();
@@ -50,7 +52,7 @@ final class AdamKernels {
         double b2 = s.beta2();
         double omb2 = 1 - s.beta2();
         double eps = s.eps();
-        for (int i = 0; i < p.length; i++) {
+        for (int i = from; i < to; i++) {
             double pi = p[i];
             if (decoupled) {
                 pi = pi * decay;

@@ -222,21 +222,50 @@ public final class CpuBackend implements Backend {
         if (x.isFloat() != y.isFloat()) {
             throw new IllegalArgumentException("axpby: dtypes differ (" + x.dtype() + " vs " + y.dtype() + ")");
         }
-        if (x.isFloat()) {
-            float a = (float) alpha;
-            float b = (float) beta;
-            float[] xv = x.f;
-            float[] yv = y.f;
-            for (int i = 0; i < yv.length; i++) {
-                yv[i] = a * xv[i] + b * yv[i];
-            }
-        } else {
-            double[] xv = x.d;
-            double[] yv = y.d;
-            for (int i = 0; i < yv.length; i++) {
-                yv[i] = alpha * xv[i] + beta * yv[i];
+        axpbyPieces(alpha, new CpuStorage[] {x}, beta, new CpuStorage[] {y});
+    }
+
+    /**
+     * All pairs as one loop over their concatenated elements, shared between threads when it is
+     * long (an optimizer step over every parameter: {@link ParallelLoops}).
+     */
+    @Override
+    public void axpbyEach(double alpha, List<Storage> xs, double beta, List<Storage> ys) {
+        if (xs.size() != ys.size()) {
+            throw new IllegalArgumentException("axpbyEach: " + xs.size() + " xs for " + ys.size() + " ys");
+        }
+        CpuStorage[] x = new CpuStorage[xs.size()];
+        CpuStorage[] y = new CpuStorage[ys.size()];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = cpu(xs.get(i));
+            y[i] = cpu(ys.get(i));
+            checkLength("axpbyEach (pair " + i + ")", x[i].size(), y[i].size());
+            if (x[i].isFloat() != y[i].isFloat()) {
+                throw new IllegalArgumentException("axpbyEach (pair " + i + "): dtypes differ (" + x[i].dtype()
+                        + " vs " + y[i].dtype() + ")");
             }
         }
+        axpbyPieces(alpha, x, beta, y);
+    }
+
+    private static void axpbyPieces(double alpha, CpuStorage[] x, double beta, CpuStorage[] y) {
+        int[] sizes = new int[y.length];
+        for (int i = 0; i < y.length; i++) {
+            sizes[i] = y[i].size();
+        }
+        float a = (float) alpha;
+        float b = (float) beta;
+        PairRanges.forEachPiece(ParallelLoops.shared(), sizes, (i, from, to) -> {
+            if (y[i].isFloat()) {
+                FloatKernels.axpby(a, x[i].f, b, y[i].f, from, to);
+            } else {
+                double[] xv = x[i].d;
+                double[] yv = y[i].d;
+                for (int k = from; k < to; k++) {
+                    yv[k] = alpha * xv[k] + beta * yv[k];
+                }
+            }
+        });
     }
 
     /**
@@ -276,24 +305,31 @@ public final class CpuBackend implements Backend {
         int count = params.size();
         AdamStep.checkCounts("adamEach", count, grads.size(), m.size(), v.size(), stepSizes.length,
                 invBiasCorrection2Sqrt.length, first.length);
+        int[] sizes = new int[count];
+        CpuStorage[][] pgmv = new CpuStorage[count][];
         for (int i = 0; i < count; i++) {
-            CpuStorage p = cpu(params.get(i));
-            CpuStorage[] others = {cpu(grads.get(i)), cpu(m.get(i)), cpu(v.get(i))};
-            for (CpuStorage o : others) {
+            pgmv[i] = new CpuStorage[] {cpu(params.get(i)), cpu(grads.get(i)), cpu(m.get(i)), cpu(v.get(i))};
+            CpuStorage p = pgmv[i][0];
+            for (int k = 1; k < 4; k++) {
+                CpuStorage o = pgmv[i][k];
                 checkLength("adamEach (parameter " + i + ")", p.size(), o.size());
                 if (o.isFloat() != p.isFloat()) {
                     throw new IllegalArgumentException("adamEach (parameter " + i + "): dtypes differ (" + p.dtype()
                             + " vs " + o.dtype() + ")");
                 }
             }
-            if (p.isFloat()) {
-                AdamKernels.step(step, p.f, others[0].f, others[1].f, others[2].f, stepSizes[i], invBiasCorrection2Sqrt[i],
-                        first[i]);
-            } else {
-                AdamKernels.step(step, p.d, others[0].d, others[1].d, others[2].d, stepSizes[i], invBiasCorrection2Sqrt[i],
-                        first[i]);
-            }
+            sizes[i] = p.size();
         }
+        PairRanges.forEachPiece(ParallelLoops.shared(), sizes, (i, from, to) -> {
+            CpuStorage[] s = pgmv[i];
+            if (s[0].isFloat()) {
+                AdamKernels.step(step, s[0].f, s[1].f, s[2].f, s[3].f, stepSizes[i], invBiasCorrection2Sqrt[i], first[i],
+                        from, to);
+            } else {
+                AdamKernels.step(step, s[0].d, s[1].d, s[2].d, s[3].d, stepSizes[i], invBiasCorrection2Sqrt[i], first[i],
+                        from, to);
+            }
+        });
     }
 
     // ------------------------------------------------------------------ matmul

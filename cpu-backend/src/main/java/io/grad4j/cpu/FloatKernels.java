@@ -12,6 +12,13 @@ final class FloatKernels {
     private FloatKernels() {
     }
 
+    /** y = a * x + b * y over elements [from, to): each product rounded on its own (no FMA). */
+    static void axpby(float a, float[] x, float b, float[] y, int from, int to) {
+        for (int i = from; i < to; i++) {
+            y[i] = a * x[i] + b * y[i];
+        }
+    }
+
     static void unary(UnaryOp op, float p, float[] x, float[] out) {
         int n = out.length;
         switch (op) {
