@@ -8,13 +8,13 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Splits a long elementwise loop (an optimizer update over every parameter) between the calling
- * thread and a few helper threads. Why not a {@code ForkJoinPool}: a task there costs an
+ * Splits a long loop (an optimizer update over every parameter, the rows of a plain-Java matrix
+ * product) between the calling thread and a few helper threads. Why not a {@code ForkJoinPool}: a task there costs an
  * allocation per fork and wakes workers through the pool's queues, and the loops here are tens of
  * microseconds long, so the hand-off has to be a single unpark.
  *
- * <p>The range is cut into chunks (multiples of 1,024 elements, so no two threads write one cache
- * line) that the caller and the helpers take from one counter. A helper that wakes late finds
+ * <p>The range is cut into chunks (for elementwise loops multiples of 1,024 elements, so no two
+ * threads write one cache line) that the caller and the helpers take from one counter. A helper that wakes late finds
  * fewer chunks or none, and the caller does the rest: a loop is never held up by a helper that
  * the operating system did not schedule in time. The caller returns only once every chunk it
  * handed out is finished, so the arrays are the caller's again when it returns.
@@ -93,12 +93,20 @@ final class ParallelLoops {
         return threads;
     }
 
-    /** Runs body over [0, n), split between threads when n is large enough to pay for it. */
+    /** Runs an elementwise body over [0, n), split between threads when n is large enough to pay for it. */
     void forRange(long n, RangeBody body) {
-        forRange(n, MIN_ELEMENTS_PER_THREAD, body);
+        forRange(n, MIN_ELEMENTS_PER_THREAD, CHUNK_ALIGN, body);
     }
 
-    void forRange(long n, long minPerThread, RangeBody body) {
+    /**
+     * Runs body over [0, n): on the calling thread alone when there are fewer than 2 *
+     * minPerThread indices, else in chunks whose starts are multiples of align (elements: whole
+     * cache lines; rows of a matrix: 1).
+     */
+    void forRange(long n, long minPerThread, long align, RangeBody body) {
+        if (align < 1) {
+            throw new IllegalArgumentException("forRange: alignment must be at least 1, got " + align);
+        }
         if (n < 0) {
             throw new IllegalArgumentException("forRange: negative length " + n);
         }
@@ -125,7 +133,7 @@ final class ParallelLoops {
         }
         // four chunks per thread: a late or slow thread leaves its share to the others
         int chunks = (claimed.size() + 1) * 4;
-        long chunk = Math.max(CHUNK_ALIGN, (n / chunks + CHUNK_ALIGN - 1) / CHUNK_ALIGN * CHUNK_ALIGN);
+        long chunk = Math.max(align, (n / chunks + align - 1) / align * align);
         Loop loop = new Loop(body, n, chunk, Thread.currentThread());
         for (Helper h : claimed) {
             h.post(loop);

@@ -21,22 +21,28 @@ class ParallelLoopsTest {
 
     @Test
     void everyIndexRunsExactlyOnceInAlignedChunks() {
-        for (long n : new long[] {0, 1, 7, 1023, 1024, 1025, 4096, 5000, 65_537, 1_000_003}) {
-            AtomicIntegerArray hits = new AtomicIntegerArray((int) n);
-            List<long[]> ranges = java.util.Collections.synchronizedList(new ArrayList<>());
-            loops.forRange(n, 2, (from, to) -> {
-                ranges.add(new long[] {from, to});
-                for (long i = from; i < to; i++) {
-                    hits.incrementAndGet((int) i);
-                }
-            });
-            for (int i = 0; i < n; i++) {
-                assertEquals(1, hits.get(i), "n=" + n + " index " + i);
+        for (long align : new long[] {1, 7, ParallelLoops.CHUNK_ALIGN}) {
+            for (long n : new long[] {0, 1, 7, 1023, 1024, 1025, 4096, 5000, 65_537, 1_000_003}) {
+                checkCoverage(n, align);
             }
-            for (long[] r : ranges) {
-                assertTrue(r[0] < r[1], "n=" + n + ": empty range " + r[0] + ".." + r[1]);
-                assertEquals(0, r[0] % ParallelLoops.CHUNK_ALIGN, "n=" + n + ": range starts at " + r[0]);
+        }
+    }
+
+    private static void checkCoverage(long n, long align) {
+        AtomicIntegerArray hits = new AtomicIntegerArray((int) n);
+        List<long[]> ranges = java.util.Collections.synchronizedList(new ArrayList<>());
+        loops.forRange(n, 2, align, (from, to) -> {
+            ranges.add(new long[] {from, to});
+            for (long i = from; i < to; i++) {
+                hits.incrementAndGet((int) i);
             }
+        });
+        for (int i = 0; i < n; i++) {
+            assertEquals(1, hits.get(i), "n=" + n + ", align " + align + ": index " + i);
+        }
+        for (long[] r : ranges) {
+            assertTrue(r[0] < r[1], "n=" + n + ": empty range " + r[0] + ".." + r[1]);
+            assertEquals(0, r[0] % align, "n=" + n + ", align " + align + ": range starts at " + r[0]);
         }
     }
 
@@ -55,7 +61,7 @@ class ParallelLoopsTest {
         Set<String> threads = ConcurrentHashMap.newKeySet();
         for (int attempt = 0; attempt < 5 && threads.size() < 2; attempt++) {
             threads.clear();
-            loops.forRange(16 * 1024, 2, (from, to) -> {
+            loops.forRange(16 * 1024, 2, ParallelLoops.CHUNK_ALIGN, (from, to) -> {
                 threads.add(Thread.currentThread().getName());
                 sleep(5);
             });
@@ -68,7 +74,7 @@ class ParallelLoopsTest {
     void aFailingChunkIsRethrownAfterTheOthersEndAndTheLoopsStayUsable() {
         AtomicInteger running = new AtomicInteger();
         IllegalStateException boom = new IllegalStateException("the chunk holding 4096 failed");
-        IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> loops.forRange(64 * 1024, 2, (from, to) -> {
+        IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> loops.forRange(64 * 1024, 2, ParallelLoops.CHUNK_ALIGN, (from, to) -> {
             running.incrementAndGet();
             try {
                 sleep(2);
@@ -82,11 +88,11 @@ class ParallelLoopsTest {
         assertSame(boom, thrown);
         assertEquals(0, running.get(), "a chunk was still running when the caller saw the failure");
         AssertionError error = new AssertionError("an Error passes as it is");
-        assertSame(error, assertThrows(AssertionError.class, () -> loops.forRange(64 * 1024, 2, (from, to) -> {
+        assertSame(error, assertThrows(AssertionError.class, () -> loops.forRange(64 * 1024, 2, ParallelLoops.CHUNK_ALIGN, (from, to) -> {
             throw error;
         })));
         AtomicIntegerArray hits = new AtomicIntegerArray(100_000);
-        loops.forRange(100_000, 2, (from, to) -> {
+        loops.forRange(100_000, 2, ParallelLoops.CHUNK_ALIGN, (from, to) -> {
             for (long i = from; i < to; i++) {
                 hits.incrementAndGet((int) i);
             }
@@ -111,7 +117,7 @@ class ParallelLoopsTest {
                     for (int r = 0; r < rounds; r++) {
                         int n = 3000 + 997 * ((seed * rounds + r) % 50);
                         float[] y = new float[n];
-                        loops.forRange(n, 2, (from, to) -> {
+                        loops.forRange(n, 2, ParallelLoops.CHUNK_ALIGN, (from, to) -> {
                             for (int i = (int) from; i < to; i++) {
                                 y[i] += i + seed;
                             }
@@ -140,7 +146,7 @@ class ParallelLoopsTest {
     void oneThreadRunsEverythingOnTheCaller() {
         ParallelLoops serial = new ParallelLoops(1);
         List<String> seen = new ArrayList<>();
-        serial.forRange(1 << 20, 1, (from, to) -> seen.add(Thread.currentThread().getName() + " " + from + ".." + to));
+        serial.forRange(1 << 20, 1, 1, (from, to) -> seen.add(Thread.currentThread().getName() + " " + from + ".." + to));
         assertEquals(List.of(Thread.currentThread().getName() + " 0.." + (1 << 20)), seen);
     }
 
@@ -155,6 +161,8 @@ class ParallelLoopsTest {
         assertTrue(word.getMessage().contains("grad4j.cpu.threads must be a whole number, got 'two'"), word.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new ParallelLoops(0));
         assertThrows(IllegalArgumentException.class, () -> loops.forRange(-1, (from, to) -> { }));
+        IllegalArgumentException align = assertThrows(IllegalArgumentException.class, () -> loops.forRange(10, 1, 0, (from, to) -> { }));
+        assertTrue(align.getMessage().contains("alignment must be at least 1, got 0"), align.getMessage());
     }
 
     @Test
