@@ -5,12 +5,14 @@
 #   2. the conformance, autograd and training suites plus the primitive-level GPU test on cuda
 #      (-Dgrad4j.backend=cuda) through the JUnit console launcher
 #   3. grad4j info, gradcheck and the default train on cuda (the command line users run), and on
-#      cpu beside it; the same short training twice (identical metrics); device memory per epoch
-#      (flat after epoch 1)
+#      cpu beside it; the same training on cuda with the default matrix engine (cuBLAS where it
+#      loads; within 0.5 points of cpu) and with TF32 through cuBLAS; the same short training
+#      twice (identical metrics); device memory per epoch (flat after epoch 1)
 #   4. compute-sanitizer memcheck and racecheck over the primitive-level test class
 #   5. speed beside PyTorch on the same GPU (issue #7): the PyTorch workload peer (TF32 off and on),
 #      JMH on cuda (elementwise, NN/NT/TN matmul, MLP step, tiny op; then matmul again with
-#      -Dgrad4j.cuda.tf32=true, through cuBLAS, and the launch-bound ones with JCuda's kernel launch),
+#      -Dgrad4j.cuda.tf32=true, through cuBLAS with and without TF32, and the launch-bound ones with
+#      JCuda's kernel launch),
 #      the PyTorch training peer, and benchmarks/peers/gpu_report.py's
 #      tables of ratios against the issue's targets (MET / NOT MET)
 #   6. a pass/fail table, then the issue #7 tables (also written to $OUT/issue7-report.md)
@@ -91,6 +93,29 @@ step "grad4j train on cuda" train.log 16 90 "${cli[@]}" train --backend cuda --n
 # end-to-end target compares the final accuracies and reports seconds per epoch side by side
 step "grad4j train on cpu (beside cuda)" train-cpu.log 3 120 "${cli[@]}" train --backend cpu --no-progress \
   --out "$out/run-cpu"
+# what a user gets without setting anything: grad4j.cuda.gemm=auto takes cuBLAS where it loads
+# (libcublas.so.13 on these machines); its final test accuracy must be within 0.5 points of cpu's,
+# as the builtin kernels' is. The same with TF32 allowed is reported only (TF32 rounds the
+# GEMMs' inputs to 10 mantissa bits). A function, so that timeout can run it through bash -c.
+train_default_engine() {
+  local run tf32 auto_acc cpu_acc
+  local jvm_flags=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Djava.io.tmpdir="$tmpdir"
+                   -Dgrad4j.cuda.launcher="${GRAD4J_CUDA_LAUNCHER:-auto}")
+  for run in auto auto-tf32; do
+    tf32=false; [[ $run == auto-tf32 ]] && tf32=true
+    "$java" "${jvm_flags[@]}" -Dgrad4j.cuda.gemm=auto -Dgrad4j.cuda.tf32=$tf32 -cp "$cp" io.grad4j.examples.Grad4jCli \
+      train --backend cuda --no-progress --out "$out/run-$run" > "$out/train-$run.txt" 2>&1 || return 1
+    echo "$run: $(grep -o "matmul engine [^,]*" "$out/train-$run.txt" | head -1)"
+    tail -n 1 "$out/train-$run.txt"
+  done
+  auto_acc=$(tail -n 1 "$out/run-auto/metrics.csv" | cut -d, -f4)
+  cpu_acc=$(tail -n 1 "$out/run-cpu/metrics.csv" | cut -d, -f4)
+  awk -v a="$auto_acc" -v c="$cpu_acc" 'BEGIN { d = (a - c) * 100; if (d < 0) d = -d
+    printf "cuBLAS run vs cpu: test accuracy %s vs %s, %.2f points apart (limit 0.5)\n", a, c, d; exit (d > 0.5) }'
+}
+export -f train_default_engine
+export out cp java tmpdir
+step "train on cuda, default engine (cuBLAS)" train-cublas.log 6 60 bash -c train_default_engine
 step "same run twice: identical" determinism.log 3 90 bash -c '
   "${@:2}" train --backend cuda --epochs 3 --no-progress --out "$1/d1" >/dev/null &&
   "${@:2}" train --backend cuda --epochs 3 --no-progress --out "$1/d2" >/dev/null &&
@@ -137,9 +162,10 @@ fi
 # 93 ms a call): PyTorch workloads ~20-25 s; elementwise 4 forks ~18 s; fp32 matmul 9 forks
 # (3 sizes x NN/NT/TN) ~45 s; MLP, tiny op and optimizer step 10 forks ~40 s; TF32 matmul 9 forks
 # with one warm-up ~35 s; cuBLAS matmul 3 forks ~12 s; PyTorch train ~12 s; kernel profile 2 forks
-# ~8 s; JCuda launch 3 forks ~12 s; report 1 s: about 3.5 minutes (estimates from the earlier
-# runs, not measured for the newer steps), after about 45 s of checks. The last two steps are
-# the ones skipped first when time runs short.
+# ~8 s; JCuda launch 3 forks ~12 s; report 1 s. Measured at 9ae3e22 (2026-11-27, H200): 98 s of
+# checks (40 of them the cpu training on Java loops, since made parallel), then 164 s of speed
+# steps, 263 s in all; cuBLAS TF32 matmul (3 forks, ~12 s) was added after that run. The last
+# two steps are the ones skipped first when time runs short.
 # Each step's limit is cut to what is left of the 5 minutes (less 20 s kept for the report), and a
 # step that would get less than it needs is skipped and says so.
 if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
@@ -182,6 +208,11 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
     "${jmh_opts[@]}" -wi 1 -p n="$sizes" -p layout=NN -p calls=4 \
     -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.cuda.gemm=cublas" \
     -rf json -rff "$out/jmh-matmul-cublas.json"
+  # TF32 through cuBLAS (cuBLAS's TF32 tensor-op math): the fast TF32 choice where cuBLAS is installed
+  perf_step "JMH matmul via cuBLAS, TF32" jmh-matmul-cublas-tf32.log 8 40 25 "${jmh[@]}" MatmulBenchmark \
+    "${jmh_opts[@]}" -wi 1 -p n="$sizes" -p layout=NN -p calls=4 \
+    -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.cuda.gemm=cublas -Dgrad4j.cuda.tf32=true" \
+    -rf json -rff "$out/jmh-matmul-cublas-tf32.json"
   perf_step "PyTorch train on cuda (peer)" torch-train.log 4 40 15 python3 benchmarks/peers/pytorch_train.py --device cuda
   # where the MLP step's device time goes, kernel by kernel (stream events around each launch;
   # the step's own time is measured without them above)
@@ -199,9 +230,10 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
   step "issue #7 report" report.log 0 20 python3 benchmarks/peers/gpu_report.py \
     --jmh "$out/jmh-elementwise.json" --jmh "$out/jmh-matmul.json" --jmh "$out/jmh-mlp-overhead.json" \
     --jmh-tf32 "$out/jmh-matmul-tf32.json" --jmh-cublas "$out/jmh-matmul-cublas.json" \
+    --jmh-cublas-tf32 "$out/jmh-matmul-cublas-tf32.json" \
     --jmh-jcuda-launch "$out/jmh-jcuda-launch.json" --torch "$out/pytorch-bench.json" \
     --log "$out/jmh-elementwise.log" --log "$out/jmh-matmul.log" --log "$out/jmh-mlp.log" \
-    --log "$out/jmh-matmul-tf32.log" --log "$out/jmh-matmul-cublas.log" --log "$out/jmh-jcuda-launch.log" --sizes "$sizes" --batches 128,8192 \
+    --log "$out/jmh-matmul-tf32.log" --log "$out/jmh-matmul-cublas.log" --log "$out/jmh-matmul-cublas-tf32.log" --log "$out/jmh-jcuda-launch.log" --sizes "$sizes" --batches 128,8192 \
     --train-cuda "$out/run-cuda/metrics.csv" --train-cpu "$out/run-cpu/metrics.csv" \
     --train-reference runs/latest/metrics.csv --out "$out/issue7-report.md"
 fi

@@ -2,7 +2,8 @@
 """Issue #7 (CUDA performance) tables from one gpu-check run: grad4j's JMH results on cuda beside
 pytorch_bench.py's on the same GPU, as markdown ready for docs/gpu-results.md.
 
-  gpu_report.py --jmh JMH_JSON [--jmh JMH_JSON ...] [--jmh-tf32 JMH_JSON] --torch PYTORCH_JSON
+  gpu_report.py --jmh JMH_JSON [--jmh JMH_JSON ...] [--jmh-tf32 JMH_JSON] [--jmh-cublas JMH_JSON]
+                [--jmh-cublas-tf32 JMH_JSON] --torch PYTORCH_JSON
                 [--log JMH_LOG ...] [--out REPORT_MD]
 
 --jmh takes the JMH result files of the default run (merged; scripts/gpu-check.sh splits it in
@@ -15,7 +16,8 @@ targets are met), 2 when no input could be read.
 Targets (issue #7), each row's verdict MET or NOT MET:
 - fp32 GEMM, n = 1024/4096/8192, NN/NT/TN: grad4j TFLOP/s >= 0.70 x cuBLAS SGEMM as PyTorch runs
   it with TF32 off (2 n^3 flops per product);
-- TF32 GEMM (opt-in): reported beside PyTorch with TF32 allowed, no target;
+- TF32 GEMM (opt-in): reported beside PyTorch with TF32 allowed, no target; so is TF32 through
+  cuBLAS (--jmh-cublas-tf32), beside PyTorch's TF32 and grad4j's builtin TF32 kernel;
 - tanh forward, tanh backward, broadcast add: GB/s >= 0.80 x the device-to-device copy bandwidth,
   the higher of grad4j's Backend.copy and PyTorch's y.copy_(x) (bytes per element: copy and tanh
   forward 8, tanh backward 12, broadcast add 8 plus 4 per bias element; see ElementwiseBenchmark);
@@ -191,6 +193,9 @@ def main(argv=None):
     ap.add_argument("--jmh-tf32", action="append", default=[], help="JMH JSON of the TF32 matmul run")
     ap.add_argument("--jmh-cublas", action="append", default=[],
                     help="JMH JSON of the matmul run through cuBLAS (-Dgrad4j.cuda.gemm=cublas)")
+    ap.add_argument("--jmh-cublas-tf32", action="append", default=[],
+                    help="JMH JSON of the matmul run through cuBLAS with TF32 math "
+                         "(-Dgrad4j.cuda.gemm=cublas -Dgrad4j.cuda.tf32=true)")
     ap.add_argument("--jmh-jcuda-launch", action="append", default=[],
                     help="JMH JSON of the tiny op and MLP run with JCuda's launch path (-Dgrad4j.cuda.launcher=jcuda)")
     ap.add_argument("--torch", help="pytorch_bench.py JSON from the same GPU")
@@ -208,6 +213,7 @@ def main(argv=None):
     ours = load_jmh(args.jmh, notes)
     tf32 = load_jmh(args.jmh_tf32, notes)
     cublas = load_jmh(args.jmh_cublas, notes)
+    cublas_tf32 = load_jmh(args.jmh_cublas_tf32, notes)
     jcuda_launch = load_jmh(args.jmh_jcuda_launch, notes)
     torch = {}
     if args.torch:
@@ -311,6 +317,32 @@ def main(argv=None):
     if speedups and max(speedups) < 1.2:
         notes.append("the TF32 run is at most %.2fx the fp32 run at n >= 4096: the backend may not have used "
                      "TF32 (check the grad4j backend lines above)" % max(speedups))
+
+    # TF32 through cuBLAS: the fast TF32 path where cuBLAS is installed (the builtin kernel uses WMMA)
+    if cublas_tf32:
+        out.append("**TF32 matmul through cuBLAS (`-Dgrad4j.cuda.gemm=cublas -Dgrad4j.cuda.tf32=true`) vs PyTorch "
+                   "with TF32 allowed**, reported (no target):")
+        out.append("")
+        rows = []
+        for n in sizes:
+            for layout in layouts:
+                r = pick(cublas_tf32, "MatmulBenchmark.matmul", backend=be, n=n, layout=layout)
+                if r is None:
+                    continue
+                mine = gemm_tflops(r, n)
+                theirs = torch.get("matmul_tf32_%s_gflops_n%d" % (layout.lower(), n))
+                theirs = theirs / 1e3 if theirs is not None else None
+                builtin = gemm_tflops(pick(tf32, "MatmulBenchmark.matmul", backend=be, n=n, layout=layout), n)
+                time_ratio = ratio_of(theirs, mine)
+                speedup = ratio_of(mine, builtin)
+                rows.append(["n=%d %s" % (n, layout), with_error(fmt(mine), r), fmt(theirs),
+                             "n/a" if time_ratio is None else "%.3fx" % time_ratio,
+                             "n/a" if speedup is None else "%.2fx" % speedup])
+        rep.table(["GEMM", "grad4j via cuBLAS TF32 TFLOP/s", "PyTorch TF32 TFLOP/s", "grad4j time / PyTorch",
+                   "cuBLAS TF32 / builtin TF32"], rows)
+        if any(last_jvm_property(r, "grad4j.cuda.gemm") != "cublas" or last_jvm_property(r, "grad4j.cuda.tf32") != "true"
+               for r in cublas_tf32.values()):
+            notes.append("the cuBLAS TF32 JMH run's JVM arguments lack -Dgrad4j.cuda.gemm=cublas or -Dgrad4j.cuda.tf32=true")
 
     # bandwidth
     copy = pick(ours, "ElementwiseBenchmark.copy", backend=be)

@@ -80,6 +80,29 @@ class GpuReportTest(unittest.TestCase):
         self.assertEqual(["n=4096 NN", "45.8", "50.0", "1.091x", "<= 1.05x", "**NOT MET**"], row(cublas, "n=4096 NN"))
         self.assertNotIn("lack -Dgrad4j.cuda.gemm=cublas", text)
 
+    def test_cublas_tf32_rows_compare_with_pytorch_tf32_and_the_builtin_tf32_kernel(self):
+        rc, text = run(FULL + ["--jmh-cublas-tf32", data("fake-jmh-matmul-cublas-tf32.json")])
+        self.assertEqual(0, rc)
+        section = text.split("TF32 matmul through cuBLAS", 1)[1].split("Elementwise", 1)[0]
+        # 85.9 us for 4 calls = 21.47 us: 100 TFLOP/s, PyTorch's TF32 100: 1.000x; the builtin TF32 run's 42.9: 2.33x
+        self.assertEqual(["n=1024 NN", "100.0", "100.0", "1.000x", "2.33x"], row(section, "n=1024 NN"))
+        # 3000 us / 4 = 750 us: 183.3 TFLOP/s against 200: 1.091x the time
+        self.assertEqual(["n=4096 NN", "183.3", "200.0", "1.091x", "1.87x"], row(section, "n=4096 NN"))
+        self.assertNotIn("n=8192 NN", section)  # not in the run: no row
+        self.assertNotIn("cuBLAS TF32 JMH run's JVM arguments lack", text)
+        with tempfile.TemporaryDirectory() as d:
+            with open(data("fake-jmh-matmul-cublas-tf32.json")) as f:
+                results = json.load(f)
+            for e in results:
+                e["jvmArgs"] = [a for a in e["jvmArgs"] if "tf32" not in a]
+            path = os.path.join(d, "cublas-tf32.json")
+            with open(path, "w") as f:
+                json.dump(results, f)
+            _, flagged = run(FULL + ["--jmh-cublas-tf32", path])
+        self.assertIn("NOTE: the cuBLAS TF32 JMH run's JVM arguments lack -Dgrad4j.cuda.gemm=cublas or "
+                      "-Dgrad4j.cuda.tf32=true", flagged)
+        self.assertNotIn("TF32 matmul through cuBLAS", run(FULL)[1])
+
     def test_no_cublas_section_without_a_cublas_run(self):
         _, text = run(FULL)
         self.assertNotIn("through cuBLAS", text)
