@@ -11,8 +11,8 @@
 #   4. compute-sanitizer memcheck and racecheck over the primitive-level test class
 #   5. speed beside PyTorch on the same GPU (issue #7): the PyTorch workload peer (TF32 off and on),
 #      JMH on cuda (elementwise, NN/NT/TN matmul, MLP step, tiny op; then matmul again with
-#      -Dgrad4j.cuda.tf32=true, through cuBLAS with and without TF32, and the launch-bound ones with
-#      JCuda's kernel launch),
+#      -Dgrad4j.cuda.tf32=true, through cuBLAS with and without TF32, the MLP step with cuBLAS as
+#      the matrix engine, and the launch-bound ones with JCuda's kernel launch),
 #      the PyTorch training peer, and benchmarks/peers/gpu_report.py's
 #      tables of ratios against the issue's targets (MET / NOT MET)
 #   6. a pass/fail table, then the issue #7 tables (also written to $OUT/issue7-report.md)
@@ -164,7 +164,8 @@ fi
 # with one warm-up ~35 s; cuBLAS matmul 3 forks ~12 s; PyTorch train ~12 s; kernel profile 2 forks
 # ~8 s; JCuda launch 3 forks ~12 s; report 1 s. Measured at 9ae3e22 (2026-11-27, H200): 98 s of
 # checks (40 of them the cpu training on Java loops, since made parallel), then 164 s of speed
-# steps, 263 s in all; cuBLAS TF32 matmul (3 forks, ~12 s) was added after that run. The last
+# steps, 263 s in all; cuBLAS TF32 matmul (3 forks, ~12 s) and the MLP step on cuBLAS (2 forks,
+# ~10 s) were added after that run. The last
 # two steps are the ones skipped first when time runs short.
 # Each step's limit is cut to what is left of the 5 minutes (less 20 s kept for the report), and a
 # step that would get less than it needs is skipped and says so.
@@ -213,6 +214,11 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
     "${jmh_opts[@]}" -wi 1 -p n="$sizes" -p layout=NN -p calls=4 \
     -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.cuda.gemm=cublas -Dgrad4j.cuda.tf32=true" \
     -rf json -rff "$out/jmh-matmul-cublas-tf32.json"
+  # the MLP step with cuBLAS as the matrix engine: what a user gets by default where cuBLAS loads
+  perf_step "JMH MLP step via cuBLAS" jmh-mlp-cublas.log 4 30 15 "${jmh[@]}" MlpTrainStepBenchmark \
+    "${jmh_opts[@]}" -wi 2 -p batch=128,8192 -p graph=false \
+    -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Dgrad4j.cuda.gemm=cublas" \
+    -rf json -rff "$out/jmh-mlp-cublas.json"
   perf_step "PyTorch train on cuda (peer)" torch-train.log 4 40 15 python3 benchmarks/peers/pytorch_train.py --device cuda
   # where the MLP step's device time goes, kernel by kernel (stream events around each launch;
   # the step's own time is measured without them above)
@@ -231,9 +237,10 @@ if [[ "${PERF:-1}" != 0 ]] && command -v python3 >/dev/null 2>&1; then
     --jmh "$out/jmh-elementwise.json" --jmh "$out/jmh-matmul.json" --jmh "$out/jmh-mlp-overhead.json" \
     --jmh-tf32 "$out/jmh-matmul-tf32.json" --jmh-cublas "$out/jmh-matmul-cublas.json" \
     --jmh-cublas-tf32 "$out/jmh-matmul-cublas-tf32.json" \
+    --jmh-mlp-cublas "$out/jmh-mlp-cublas.json" \
     --jmh-jcuda-launch "$out/jmh-jcuda-launch.json" --torch "$out/pytorch-bench.json" \
     --log "$out/jmh-elementwise.log" --log "$out/jmh-matmul.log" --log "$out/jmh-mlp.log" \
-    --log "$out/jmh-matmul-tf32.log" --log "$out/jmh-matmul-cublas.log" --log "$out/jmh-matmul-cublas-tf32.log" --log "$out/jmh-jcuda-launch.log" --sizes "$sizes" --batches 128,8192 \
+    --log "$out/jmh-matmul-tf32.log" --log "$out/jmh-matmul-cublas.log" --log "$out/jmh-matmul-cublas-tf32.log" --log "$out/jmh-mlp-cublas.log" --log "$out/jmh-jcuda-launch.log" --sizes "$sizes" --batches 128,8192 \
     --train-cuda "$out/run-cuda/metrics.csv" --train-cpu "$out/run-cpu/metrics.csv" \
     --train-reference runs/latest/metrics.csv --out "$out/issue7-report.md"
 fi

@@ -3,7 +3,7 @@
 pytorch_bench.py's on the same GPU, as markdown ready for docs/gpu-results.md.
 
   gpu_report.py --jmh JMH_JSON [--jmh JMH_JSON ...] [--jmh-tf32 JMH_JSON] [--jmh-cublas JMH_JSON]
-                [--jmh-cublas-tf32 JMH_JSON] --torch PYTORCH_JSON
+                [--jmh-cublas-tf32 JMH_JSON] [--jmh-mlp-cublas JMH_JSON] --torch PYTORCH_JSON
                 [--log JMH_LOG ...] [--out REPORT_MD]
 
 --jmh takes the JMH result files of the default run (merged; scripts/gpu-check.sh splits it in
@@ -21,7 +21,9 @@ Targets (issue #7), each row's verdict MET or NOT MET:
 - tanh forward, tanh backward, broadcast add: GB/s >= 0.80 x the device-to-device copy bandwidth,
   the higher of grad4j's Backend.copy and PyTorch's y.copy_(x) (bytes per element: copy and tanh
   forward 8, tanh backward 12, broadcast add 8 plus 4 per bias element; see ElementwiseBenchmark);
-- MLP 784-512-256-10 train step, each batch: grad4j time <= 1.0 x PyTorch eager;
+- MLP 784-512-256-10 train step, each batch: grad4j time <= 1.0 x PyTorch eager (the builtin
+  kernels, eager and CUDA graph; with --jmh-mlp-cublas also the cuBLAS engine, the default where
+  cuBLAS loads);
 - tiny op (c = a + b, 100 elements, per op): reported, no target;
 - end to end (--train-cuda, --train-cpu: `grad4j train`'s metrics.csv on each backend, same machine):
   cuda's final test accuracy within 0.5 points (10 of the 2,000 test digits) of cpu's; seconds per
@@ -193,6 +195,8 @@ def main(argv=None):
     ap.add_argument("--jmh-tf32", action="append", default=[], help="JMH JSON of the TF32 matmul run")
     ap.add_argument("--jmh-cublas", action="append", default=[],
                     help="JMH JSON of the matmul run through cuBLAS (-Dgrad4j.cuda.gemm=cublas)")
+    ap.add_argument("--jmh-mlp-cublas", action="append", default=[],
+                    help="JMH JSON of the MLP step with the cuBLAS engine (-Dgrad4j.cuda.gemm=cublas)")
     ap.add_argument("--jmh-cublas-tf32", action="append", default=[],
                     help="JMH JSON of the matmul run through cuBLAS with TF32 math "
                          "(-Dgrad4j.cuda.gemm=cublas -Dgrad4j.cuda.tf32=true)")
@@ -214,6 +218,7 @@ def main(argv=None):
     tf32 = load_jmh(args.jmh_tf32, notes)
     cublas = load_jmh(args.jmh_cublas, notes)
     cublas_tf32 = load_jmh(args.jmh_cublas_tf32, notes)
+    mlp_cublas = load_jmh(args.jmh_mlp_cublas, notes)
     jcuda_launch = load_jmh(args.jmh_jcuda_launch, notes)
     torch = {}
     if args.torch:
@@ -391,6 +396,19 @@ def main(argv=None):
             rows.append([label, with_error(fmt(mine, 3), r), fmt(theirs, 3),
                          "n/a" if ratio is None else "%.2fx" % ratio, "<= %.1fx" % MLP_TARGET,
                          rep.verdict(ratio, MLP_TARGET, False)])
+    # the same step with cuBLAS as the matrix engine: what grad4j.cuda.gemm=auto gives where cuBLAS loads
+    for batch in batches:
+        r = pick(mlp_cublas, "MlpTrainStepBenchmark.trainStep", backend=be, batch=batch, graph="false")
+        if r is None:
+            continue
+        mine = r.seconds * 1e3
+        theirs = torch.get("mlp_train_step_ms_batch%d" % batch)
+        ratio = ratio_of(mine, theirs)
+        rows.append(["batch %d, cuBLAS engine" % batch, with_error(fmt(mine, 3), r), fmt(theirs, 3),
+                     "n/a" if ratio is None else "%.2fx" % ratio, "<= %.1fx" % MLP_TARGET,
+                     rep.verdict(ratio, MLP_TARGET, False)])
+    if any(last_jvm_property(r, "grad4j.cuda.gemm") != "cublas" for r in mlp_cublas.values()):
+        notes.append("the cuBLAS MLP JMH run's JVM arguments lack -Dgrad4j.cuda.gemm=cublas")
     rep.table(["MLP step", "grad4j ms", "PyTorch ms", "grad4j / PyTorch", "target", "verdict"], rows)
 
     # tiny op

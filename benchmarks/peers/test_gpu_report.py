@@ -103,6 +103,18 @@ class GpuReportTest(unittest.TestCase):
                       "-Dgrad4j.cuda.tf32=true", flagged)
         self.assertNotIn("TF32 matmul through cuBLAS", run(FULL)[1])
 
+    def test_mlp_rows_for_the_cublas_engine_are_judged_like_the_builtin_ones(self):
+        rc, text = run(FULL + ["--jmh-mlp-cublas", data("fake-jmh-mlp-cublas.json")])
+        self.assertEqual(0, rc)
+        mlp = text.split("MLP 784-512-256-10 train step", 1)[1].split("Tiny op", 1)[0]
+        # 0.500 ms against PyTorch's 1.2524: 0.40x, met; 1.5631 against 1.3025: 1.20x, not met
+        self.assertEqual(["batch 128, cuBLAS engine", "0.500", "1.252", "0.40x", "<= 1.0x", "MET"],
+                         row(mlp, "batch 128, cuBLAS engine"))
+        self.assertEqual(["batch 8192, cuBLAS engine", "1.563", "1.302", "1.20x", "<= 1.0x", "**NOT MET**"],
+                         row(mlp, "batch 8192, cuBLAS engine"))
+        self.assertNotIn("cuBLAS MLP JMH run's JVM arguments lack", text)
+        self.assertNotIn("cuBLAS engine", run(FULL)[1])
+
     def test_no_cublas_section_without_a_cublas_run(self):
         _, text = run(FULL)
         self.assertNotIn("through cuBLAS", text)
