@@ -105,7 +105,7 @@ train_default_engine() {
     tf32=false; [[ $run == auto-tf32 ]] && tf32=true
     "$java" "${jvm_flags[@]}" -Dgrad4j.cuda.gemm=auto -Dgrad4j.cuda.tf32=$tf32 -cp "$cp" io.grad4j.examples.Grad4jCli \
       train --backend cuda --no-progress --out "$out/run-$run" > "$out/train-$run.txt" 2>&1 || return 1
-    echo "$run: $(grep -o "matmul engine [^,]*" "$out/train-$run.txt" | head -1)"
+    echo "$run: $(grep -o "matmul engine .*, kernel launches" "$out/train-$run.txt" | head -1 | sed 's/, kernel launches$//')"
     tail -n 1 "$out/train-$run.txt"
   done
   auto_acc=$(tail -n 1 "$out/run-auto/metrics.csv" | cut -d, -f4)
