@@ -121,6 +121,26 @@ def last_jvm_property(result, name):
     return value
 
 
+def rows_through_cublas(results, torch, torch_prefix, be, sizes, layouts, extra):
+    """One row per measured (n, layout) of a matmul run through cuBLAS: grad4j's TFLOP/s, PyTorch's
+    (its keys start with torch_prefix), grad4j's time over PyTorch's, then extra(r, n, layout, mine,
+    time_ratio)'s cells. Sizes or layouts the run did not measure get no row."""
+    rows = []
+    for n in sizes:
+        for layout in layouts:
+            r = pick(results, "MatmulBenchmark.matmul", backend=be, n=n, layout=layout)
+            if r is None:
+                continue
+            mine = gemm_tflops(r, n)
+            theirs = torch.get("%s%s_gflops_n%d" % (torch_prefix, layout.lower(), n))
+            theirs = theirs / 1e3 if theirs is not None else None
+            time_ratio = ratio_of(theirs, mine)  # our time / their time = their rate / our rate
+            rows.append(["n=%d %s" % (n, layout), with_error(fmt(mine), r), fmt(theirs),
+                         "n/a" if time_ratio is None else "%.3fx" % time_ratio]
+                        + extra(n, layout, mine, time_ratio))
+    return rows
+
+
 def fmt(value, digits=1):
     return "n/a" if value is None else "%.*f" % (digits, value)
 
@@ -280,19 +300,8 @@ def main(argv=None):
         out.append("**fp32 matmul through cuBLAS (`-Dgrad4j.cuda.gemm=cublas`) vs PyTorch's cuBLAS SGEMM (TF32 off)**, "
                    "target: grad4j adds < %.0f%% (time <= %.2fx):" % (100 * (CUBLAS_OVERHEAD_TARGET - 1), CUBLAS_OVERHEAD_TARGET))
         out.append("")
-        rows = []
-        for n in sizes:
-            for layout in layouts:
-                r = pick(cublas, "MatmulBenchmark.matmul", backend=be, n=n, layout=layout)
-                if r is None:
-                    continue
-                mine = gemm_tflops(r, n)
-                theirs = torch.get("matmul_%s_gflops_n%d" % (layout.lower(), n))
-                theirs = theirs / 1e3 if theirs is not None else None
-                time_ratio = ratio_of(theirs, mine)  # our time / their time = their rate / our rate
-                rows.append(["n=%d %s" % (n, layout), with_error(fmt(mine), r), fmt(theirs),
-                             "n/a" if time_ratio is None else "%.3fx" % time_ratio,
-                             "<= %.2fx" % CUBLAS_OVERHEAD_TARGET, rep.verdict(time_ratio, CUBLAS_OVERHEAD_TARGET, False)])
+        rows = rows_through_cublas(cublas, torch, "matmul_", be, sizes, layouts, lambda n, layout, mine, time_ratio: [
+            "<= %.2fx" % CUBLAS_OVERHEAD_TARGET, rep.verdict(time_ratio, CUBLAS_OVERHEAD_TARGET, False)])
         rep.table(["GEMM", "grad4j via cuBLAS TFLOP/s", "PyTorch TFLOP/s", "grad4j time / PyTorch", "target",
                    "verdict"], rows)
         if any(last_jvm_property(r, "grad4j.cuda.gemm") != "cublas" for r in cublas.values()):
@@ -328,21 +337,11 @@ def main(argv=None):
         out.append("**TF32 matmul through cuBLAS (`-Dgrad4j.cuda.gemm=cublas -Dgrad4j.cuda.tf32=true`) vs PyTorch "
                    "with TF32 allowed**, reported (no target):")
         out.append("")
-        rows = []
-        for n in sizes:
-            for layout in layouts:
-                r = pick(cublas_tf32, "MatmulBenchmark.matmul", backend=be, n=n, layout=layout)
-                if r is None:
-                    continue
-                mine = gemm_tflops(r, n)
-                theirs = torch.get("matmul_tf32_%s_gflops_n%d" % (layout.lower(), n))
-                theirs = theirs / 1e3 if theirs is not None else None
-                builtin = gemm_tflops(pick(tf32, "MatmulBenchmark.matmul", backend=be, n=n, layout=layout), n)
-                time_ratio = ratio_of(theirs, mine)
-                speedup = ratio_of(mine, builtin)
-                rows.append(["n=%d %s" % (n, layout), with_error(fmt(mine), r), fmt(theirs),
-                             "n/a" if time_ratio is None else "%.3fx" % time_ratio,
-                             "n/a" if speedup is None else "%.2fx" % speedup])
+        def versus_builtin_tf32(n, layout, mine, time_ratio):
+            builtin = gemm_tflops(pick(tf32, "MatmulBenchmark.matmul", backend=be, n=n, layout=layout), n)
+            speedup = ratio_of(mine, builtin)
+            return ["n/a" if speedup is None else "%.2fx" % speedup]
+        rows = rows_through_cublas(cublas_tf32, torch, "matmul_tf32_", be, sizes, layouts, versus_builtin_tf32)
         rep.table(["GEMM", "grad4j via cuBLAS TF32 TFLOP/s", "PyTorch TF32 TFLOP/s", "grad4j time / PyTorch",
                    "cuBLAS TF32 / builtin TF32"], rows)
         if any(last_jvm_property(r, "grad4j.cuda.gemm") != "cublas" or last_jvm_property(r, "grad4j.cuda.tf32") != "true"

@@ -40,6 +40,20 @@ def row(text, first_cell):
     raise AssertionError("no row %r in:\n%s" % (first_cell, text))
 
 
+def run_without_jvm_args(fake, dropped, argv_before):
+    """Runs the report with a copy of testdata/fake whose results lack the JVM arguments containing
+    dropped, passed after argv_before (the option naming it)."""
+    with tempfile.TemporaryDirectory() as d:
+        with open(data(fake)) as f:
+            entries = json.load(f)
+        for e in entries:
+            e["jvmArgs"] = [a for a in e["jvmArgs"] if dropped not in a]
+        path = os.path.join(d, fake)
+        with open(path, "w") as f:
+            json.dump(entries, f)
+        return run(argv_before + [path])
+
+
 class GpuReportTest(unittest.TestCase):
     def test_gemm_ratio_is_tflops_over_cublas_and_judged_at_70_percent(self):
         rc, text = run(FULL)
@@ -90,15 +104,7 @@ class GpuReportTest(unittest.TestCase):
         self.assertEqual(["n=4096 NN", "183.3", "200.0", "1.091x", "1.87x"], row(section, "n=4096 NN"))
         self.assertNotIn("n=8192 NN", section)  # not in the run: no row
         self.assertNotIn("cuBLAS TF32 JMH run's JVM arguments lack", text)
-        with tempfile.TemporaryDirectory() as d:
-            with open(data("fake-jmh-matmul-cublas-tf32.json")) as f:
-                results = json.load(f)
-            for e in results:
-                e["jvmArgs"] = [a for a in e["jvmArgs"] if "tf32" not in a]
-            path = os.path.join(d, "cublas-tf32.json")
-            with open(path, "w") as f:
-                json.dump(results, f)
-            _, flagged = run(FULL + ["--jmh-cublas-tf32", path])
+        _, flagged = run_without_jvm_args("fake-jmh-matmul-cublas-tf32.json", "tf32", FULL + ["--jmh-cublas-tf32"])
         self.assertIn("NOTE: the cuBLAS TF32 JMH run's JVM arguments lack -Dgrad4j.cuda.gemm=cublas or "
                       "-Dgrad4j.cuda.tf32=true", flagged)
         self.assertNotIn("TF32 matmul through cuBLAS", run(FULL)[1])
@@ -175,15 +181,8 @@ class GpuReportTest(unittest.TestCase):
         self.assertIn("nothing to report", err.getvalue())
 
     def test_a_tf32_run_without_the_property_is_flagged(self):
-        with tempfile.TemporaryDirectory() as d:
-            with open(data("fake-jmh-matmul-tf32.json")) as f:
-                entries = json.load(f)
-            for e in entries:
-                e["jvmArgs"] = [a for a in e["jvmArgs"] if "tf32" not in a]
-            path = os.path.join(d, "tf32.json")
-            with open(path, "w") as f:
-                json.dump(entries, f)
-            _, text = run(["--jmh-tf32", path, "--torch", data("fake-pytorch-cuda.json")])
+        _, text = run_without_jvm_args("fake-jmh-matmul-tf32.json", "tf32",
+                                       ["--torch", data("fake-pytorch-cuda.json"), "--jmh-tf32"])
         self.assertIn("NOTE: the TF32 JMH run's JVM arguments lack -Dgrad4j.cuda.tf32=true", text)
 
     def test_a_tf32_run_no_faster_than_fp32_is_flagged(self):
