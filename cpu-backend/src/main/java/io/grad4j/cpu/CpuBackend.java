@@ -23,9 +23,12 @@ import java.util.Arrays;
  */
 public final class CpuBackend implements Backend {
     private final Gemm gemm;
+    /** Threads that share the optimizer updates (grad4j.cpu.threads; a bad value fails here). */
+    private final ParallelLoops loops;
 
     public CpuBackend(Gemm gemm) {
         this.gemm = gemm;
+        this.loops = ParallelLoops.shared();
     }
 
     @Override
@@ -35,7 +38,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String description() {
-        return "cpu: " + Runtime.getRuntime().availableProcessors() + " cores, matmul engine " + gemm.name();
+        return "cpu: " + Runtime.getRuntime().availableProcessors() + " cores, " + loops.threads()
+                + (loops.threads() == 1 ? " thread" : " threads") + " for long loops, matmul engine " + gemm.name();
     }
 
     /** Name of the matrix engine in use. */
@@ -248,14 +252,14 @@ public final class CpuBackend implements Backend {
         axpbyPieces(alpha, x, beta, y);
     }
 
-    private static void axpbyPieces(double alpha, CpuStorage[] x, double beta, CpuStorage[] y) {
+    private void axpbyPieces(double alpha, CpuStorage[] x, double beta, CpuStorage[] y) {
         int[] sizes = new int[y.length];
         for (int i = 0; i < y.length; i++) {
             sizes[i] = y[i].size();
         }
         float a = (float) alpha;
         float b = (float) beta;
-        PairRanges.forEachPiece(ParallelLoops.shared(), sizes, (i, from, to) -> {
+        PairRanges.forEachPiece(loops, sizes, (i, from, to) -> {
             if (y[i].isFloat()) {
                 FloatKernels.axpby(a, x[i].f, b, y[i].f, from, to);
             } else {
@@ -320,7 +324,7 @@ public final class CpuBackend implements Backend {
             }
             sizes[i] = p.size();
         }
-        PairRanges.forEachPiece(ParallelLoops.shared(), sizes, (i, from, to) -> {
+        PairRanges.forEachPiece(loops, sizes, (i, from, to) -> {
             CpuStorage[] s = pgmv[i];
             if (s[0].isFloat()) {
                 AdamKernels.step(step, s[0].f, s[1].f, s[2].f, s[3].f, stepSizes[i], invBiasCorrection2Sqrt[i], first[i],

@@ -47,21 +47,24 @@ final class JavaGemm implements Gemm {
         }
         float[] bv = bRows;
         int bOffset = bo;
-        loops.forRange(m, rowsPerThread(n, k), 1, (from, to) -> {
-            for (int i = (int) from; i < to; i++) {
-                int crow = co + i * n;
-                java.util.Arrays.fill(c, crow, crow + n, 0f);
-                for (int p = 0; p < k; p++) {
-                    float av = s.transposeA() ? a[ao + p * m + i] : a[ao + i * k + p];
-                    int brow = bOffset + p * n;
-                    for (int j = 0; j < n; j++) {
-                        c[crow + j] += av * bv[brow + j];
+        try {
+            loops.forRange(m, rowsPerThread(n, k), 1, (from, to) -> {
+                for (int i = (int) from; i < to; i++) {
+                    int crow = co + i * n;
+                    java.util.Arrays.fill(c, crow, crow + n, 0f);
+                    for (int p = 0; p < k; p++) {
+                        float av = s.transposeA() ? a[ao + p * m + i] : a[ao + i * k + p];
+                        int brow = bOffset + p * n;
+                        for (int j = 0; j < n; j++) {
+                            c[crow + j] += av * bv[brow + j];
+                        }
                     }
                 }
+            });
+        } finally {
+            if (bRows != b) {
+                CpuStorage.POOL.give(bRows);
             }
-        });
-        if (bRows != b) {
-            CpuStorage.POOL.give(bRows);
         }
     }
 
@@ -82,27 +85,30 @@ final class JavaGemm implements Gemm {
         }
         double[] bv = bRows;
         int bOffset = bo;
-        loops.forRange(m, rowsPerThread(n, k), 1, (from, to) -> {
-            for (int i = (int) from; i < to; i++) {
-                int crow = co + i * n;
-                java.util.Arrays.fill(c, crow, crow + n, 0.0);
-                for (int p = 0; p < k; p++) {
-                    double av = s.transposeA() ? a[ao + p * m + i] : a[ao + i * k + p];
-                    int brow = bOffset + p * n;
-                    for (int j = 0; j < n; j++) {
-                        c[crow + j] += av * bv[brow + j];
+        try {
+            loops.forRange(m, rowsPerThread(n, k), 1, (from, to) -> {
+                for (int i = (int) from; i < to; i++) {
+                    int crow = co + i * n;
+                    java.util.Arrays.fill(c, crow, crow + n, 0.0);
+                    for (int p = 0; p < k; p++) {
+                        double av = s.transposeA() ? a[ao + p * m + i] : a[ao + i * k + p];
+                        int brow = bOffset + p * n;
+                        for (int j = 0; j < n; j++) {
+                            c[crow + j] += av * bv[brow + j];
+                        }
                     }
                 }
+            });
+        } finally {
+            if (bRows != b) {
+                CpuStorage.POOL.give(bRows);
             }
-        });
-        if (bRows != b) {
-            CpuStorage.POOL.give(bRows);
         }
     }
 
-    /** Rows per thread below which a product stays on one thread. */
+    /** Rows per thread below which a product stays on one thread (rounded up: never less work per thread). */
     private static long rowsPerThread(int n, int k) {
         long flopsPerRow = Math.max(1L, (long) n * k);
-        return Math.max(1L, MIN_FLOPS_PER_THREAD / flopsPerRow);
+        return Math.max(1L, Math.ceilDiv(MIN_FLOPS_PER_THREAD, flopsPerRow));
     }
 }

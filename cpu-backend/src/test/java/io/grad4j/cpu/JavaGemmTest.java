@@ -20,7 +20,8 @@ class JavaGemmTest {
     @Test
     void sharedRowsGiveTheSerialSumsInEveryLayout() {
         Random random = new Random(7);
-        int[][] sizes = {{300, 77, 129}, {64, 256, 784}, {5, 3000, 90}, {1000, 1, 300}, {2, 2, 2}};
+        // {1000, 1, 3000}: a transposed B of one column (no copy) with rows shared between threads
+        int[][] sizes = {{300, 77, 129}, {64, 256, 784}, {5, 3000, 90}, {1000, 1, 300}, {1000, 1, 3000}, {2, 2, 2}};
         for (int[] mnk : sizes) {
             for (int layout = 0; layout < 4; layout++) {
                 int m = mnk[0], n = mnk[1], k = mnk[2];

@@ -1,6 +1,7 @@
 package io.grad4j.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -103,6 +104,40 @@ class ParallelLoopsTest {
     }
 
     @Test
+    void laterFailuresRideAlongAsSuppressedAndTheCallerIsNamed() {
+        IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> loops.forRange(64 * 1024, 2,
+                ParallelLoops.CHUNK_ALIGN, (from, to) -> {
+                    throw new IllegalStateException("chunk from " + from);
+                }));
+        List<String> suppressed = java.util.Arrays.stream(thrown.getSuppressed()).map(Throwable::getMessage).toList();
+        assertTrue(suppressed.contains("rethrown by " + Thread.currentThread().getName() + " after its parallel loop"),
+                suppressed.toString());
+        // a chunk that starts after the first failure is skipped; those running beside it are kept
+        assertTrue(suppressed.stream().allMatch(m -> m.startsWith("chunk from ") || m.startsWith("rethrown by ")),
+                suppressed.toString());
+    }
+
+    @Test
+    void anInterruptedCallerFinishesItsLoopAndKeepsTheInterrupt() {
+        AtomicIntegerArray hits = new AtomicIntegerArray(100_000);
+        Thread.currentThread().interrupt();
+        try {
+            loops.forRange(100_000, 2, ParallelLoops.CHUNK_ALIGN, (from, to) -> {
+                sleepQuietly(1);
+                for (long i = from; i < to; i++) {
+                    hits.incrementAndGet((int) i);
+                }
+            });
+            assertTrue(Thread.currentThread().isInterrupted(), "the caller's interrupt was lost");
+        } finally {
+            Thread.interrupted();
+        }
+        for (int i = 0; i < 100_000; i++) {
+            assertEquals(1, hits.get(i), "index " + i);
+        }
+    }
+
+    @Test
     void concurrentCallersEachGetTheirWholeLoop() throws Exception {
         int callers = 6;
         int rounds = 200;
@@ -138,6 +173,7 @@ class ParallelLoopsTest {
         start.countDown();
         for (Thread t : threads) {
             t.join(60_000);
+            assertFalse(t.isAlive(), "a caller is still inside its loops after a minute: " + t.getName());
         }
         assertEquals(List.of(), failures);
     }
@@ -156,10 +192,13 @@ class ParallelLoopsTest {
         assertEquals(2, ParallelLoops.parseThreads(null, 2));
         assertEquals(2, ParallelLoops.parseThreads("", 2));
         IllegalArgumentException zero = assertThrows(IllegalArgumentException.class, () -> ParallelLoops.parseThreads("0", 2));
-        assertTrue(zero.getMessage().contains("grad4j.cpu.threads must be at least 1, got 0"), zero.getMessage());
+        assertTrue(zero.getMessage().contains("grad4j.cpu.threads must be 1 to 256, got 0"), zero.getMessage());
+        IllegalArgumentException many = assertThrows(IllegalArgumentException.class, () -> ParallelLoops.parseThreads("300", 2));
+        assertTrue(many.getMessage().contains("grad4j.cpu.threads must be 1 to 256, got 300"), many.getMessage());
         IllegalArgumentException word = assertThrows(IllegalArgumentException.class, () -> ParallelLoops.parseThreads("two", 2));
         assertTrue(word.getMessage().contains("grad4j.cpu.threads must be a whole number, got 'two'"), word.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new ParallelLoops(0));
+        assertThrows(IllegalArgumentException.class, () -> new ParallelLoops(257));
         assertThrows(IllegalArgumentException.class, () -> loops.forRange(-1, (from, to) -> { }));
         IllegalArgumentException align = assertThrows(IllegalArgumentException.class, () -> loops.forRange(10, 1, 0, (from, to) -> { }));
         assertTrue(align.getMessage().contains("alignment must be at least 1, got 0"), align.getMessage());
@@ -193,6 +232,14 @@ class ParallelLoopsTest {
         assertEquals(1, PairRanges.containing(starts, 9));
         assertEquals(3, PairRanges.containing(starts, 10));
         assertEquals(3, PairRanges.containing(starts, 19));
+    }
+
+    /** Sleeps without touching the interrupt flag (an interrupted sleep is cut short, not reported). */
+    private static void sleepQuietly(long millis) {
+        long until = System.nanoTime() + millis * 1_000_000;
+        while (System.nanoTime() < until) {
+            Thread.onSpinWait();
+        }
     }
 
     private static void sleep(long millis) {
