@@ -85,6 +85,20 @@ final class ArrayPool {
         return true;
     }
 
+    /** Drops every kept array (the garbage collector takes them); safe beside concurrent use. */
+    void clear() {
+        for (ConcurrentLinkedDeque<float[]> kept : floats.values()) {
+            for (float[] a; (a = kept.pollFirst()) != null; ) {
+                bytes.addAndGet(-(long) Float.BYTES * a.length);
+            }
+        }
+        for (ConcurrentLinkedDeque<double[]> kept : doubles.values()) {
+            for (double[] a; (a = kept.pollFirst()) != null; ) {
+                bytes.addAndGet(-(long) Double.BYTES * a.length);
+            }
+        }
+    }
+
     long cachedBytes() {
         return bytes.get();
     }

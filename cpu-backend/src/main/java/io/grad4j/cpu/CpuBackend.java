@@ -23,12 +23,16 @@ import java.util.Arrays;
  */
 public final class CpuBackend implements Backend {
     private final Gemm gemm;
-    /** Threads that share the optimizer updates (grad4j.cpu.threads; a bad value fails here). */
+    /** Threads that share long elementwise loops (grad4j.cpu.threads; a bad value fails here). */
     private final ParallelLoops loops;
 
     public CpuBackend(Gemm gemm) {
+        this(gemm, ParallelLoops.shared());
+    }
+
+    CpuBackend(Gemm gemm, ParallelLoops loops) {
         this.gemm = gemm;
-        this.loops = ParallelLoops.shared();
+        this.loops = loops;
     }
 
     @Override
@@ -163,13 +167,16 @@ public final class CpuBackend implements Backend {
         CpuStorage out = cpu(outs);
         checkLength(op.name(), x.size(), out.size());
         if (x.isFloat()) {
-            FloatKernels.unary(op, (float) p, x.f, out.f);
+            float pf = (float) p;
+            loops.forRange(out.size(), (from, to) -> FloatKernels.unary(op, pf, x.f, out.f, (int) from, (int) to));
         } else {
             double[] in = x.d;
             double[] o = out.d;
-            for (int i = 0; i < in.length; i++) {
-                o[i] = op.apply(in[i], p);
-            }
+            loops.forRange(o.length, (from, to) -> {
+                for (int i = (int) from; i < to; i++) {
+                    o[i] = op.apply(in[i], p);
+                }
+            });
         }
     }
 
@@ -182,15 +189,19 @@ public final class CpuBackend implements Backend {
         checkLength(op.name() + " backward", x.size(), out.size());
         checkLength(op.name() + " backward", g.size(), out.size());
         if (x.isFloat()) {
-            FloatKernels.unaryBackward(op, (float) p, x.f, y.f, g.f, out.f);
+            float pf = (float) p;
+            loops.forRange(out.size(),
+                    (from, to) -> FloatKernels.unaryBackward(op, pf, x.f, y.f, g.f, out.f, (int) from, (int) to));
         } else {
             double[] xv = x.d;
             double[] yv = y.d;
             double[] gv = g.d;
             double[] o = out.d;
-            for (int i = 0; i < o.length; i++) {
-                o[i] = gv[i] * op.derivative(xv[i], yv[i], p);
-            }
+            loops.forRange(o.length, (from, to) -> {
+                for (int i = (int) from; i < to; i++) {
+                    o[i] = gv[i] * op.derivative(xv[i], yv[i], p);
+                }
+            });
         }
     }
 
@@ -204,13 +215,13 @@ public final class CpuBackend implements Backend {
             float[] av = a.f;
             float[] bv = b.f;
             float[] o = out.f;
-            StridedLoops.forEachRow(layout,
+            StridedLoops.forEachRow(layout, loops,
                     (oo, n, ao, sa, bo, sb) -> FloatKernels.binaryRow(op, av, ao, sa, bv, bo, sb, o, oo, n));
         } else {
             double[] av = a.d;
             double[] bv = b.d;
             double[] o = out.d;
-            StridedLoops.forEachRow(layout, (oo, n, ao, sa, bo, sb) -> {
+            StridedLoops.forEachRow(layout, loops, (oo, n, ao, sa, bo, sb) -> {
                 for (int i = 0; i < n; i++) {
                     o[oo + i] = op.apply(av[ao + i * sa], bv[bo + i * sb]);
                 }

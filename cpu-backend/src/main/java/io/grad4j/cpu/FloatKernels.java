@@ -19,52 +19,52 @@ final class FloatKernels {
         }
     }
 
-    static void unary(UnaryOp op, float p, float[] x, float[] out) {
-        int n = out.length;
+    /** out = op(x) over elements [from, to). */
+    static void unary(UnaryOp op, float p, float[] x, float[] out, int from, int to) {
         switch (op) {
             case NEG -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = -x[i];
                 }
             }
             case RELU -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = Math.max(x[i], 0f);
                 }
             }
             case ABS -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = Math.abs(x[i]);
                 }
             }
             case ADD_SCALAR -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = x[i] + p;
                 }
             }
             case MUL_SCALAR -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = x[i] * p;
                 }
             }
             case SQRT -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = (float) Math.sqrt(x[i]);
                 }
             }
             case TANH -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = tanh(x[i]);
                 }
             }
             case SIGMOID -> {
                 // sigmoid(x) = (1 + tanh(x/2)) / 2: the same vectorised rational, no exp
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = 0.5f + 0.5f * tanh(0.5f * x[i]);
                 }
             }
             default -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = (float) op.apply(x[i], p);
                 }
             }
@@ -104,46 +104,46 @@ final class FloatKernels {
         return p / q;
     }
 
-    static void unaryBackward(UnaryOp op, float p, float[] x, float[] y, float[] g, float[] out) {
-        int n = out.length;
+    /** out = g * op'(x, y) over elements [from, to). */
+    static void unaryBackward(UnaryOp op, float p, float[] x, float[] y, float[] g, float[] out, int from, int to) {
         switch (op) {
             case RELU -> {
                 // max(0, signum(x)) is [x > 0] (and NaN for NaN) without a branch: C2 vectorises it,
                 // where the ternary ran 33x slower on random signs (branch mispredictions)
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = g[i] * Math.max(0f, Math.signum(x[i]));
                 }
             }
             case TANH -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     float t = y[i];
                     out[i] = g[i] * (1f - t * t);
                 }
             }
             case SIGMOID -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     float s = y[i];
                     out[i] = g[i] * s * (1f - s);
                 }
             }
             case EXP -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = g[i] * y[i];
                 }
             }
             case NEG -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = -g[i];
                 }
             }
-            case ADD_SCALAR -> System.arraycopy(g, 0, out, 0, n);
+            case ADD_SCALAR -> System.arraycopy(g, from, out, from, to - from);
             case MUL_SCALAR -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = g[i] * p;
                 }
             }
             default -> {
-                for (int i = 0; i < n; i++) {
+                for (int i = from; i < to; i++) {
                     out[i] = (float) (g[i] * op.derivative(x[i], y[i], p));
                 }
             }

@@ -17,34 +17,51 @@ final class StridedLoops {
     }
 
     /**
-     * Calls row for every run of the innermost axis of the collapsed layout (see
-     * {@link StridedLayout}, which also checked every read against the operands' lengths).
+     * {@link #forEachRow(StridedLayout, Row)} shared between threads when the output is long:
+     * one long run (a same-shape op) is cut into pieces, many runs (a bias add, a broadcast) are
+     * dealt out by whole runs. Every output element is still written once, from the same operands.
      */
-    static void forEachRow(StridedLayout c, Row row) {
-        if (c.elements() == 0) {
-            return;
-        }
+    static void forEachRow(StridedLayout c, ParallelLoops loops, Row row) {
+        long elements = c.elements();
         int rank = c.shape().length;
-        if (rank == 0) {
-            row.run(0, 1, 0, 0, 0, 0);
+        if (elements < 2 * ParallelLoops.MIN_ELEMENTS_PER_THREAD || rank == 0) {
+            forEachRow(c, row);
             return;
         }
+        int[] sh = c.shape();
+        int inner = sh[rank - 1];
+        int innerA = (int) c.aStrides()[rank - 1];
+        int innerB = (int) c.bStrides()[rank - 1];
+        if (rank == 1) {
+            loops.forRange(inner, (from, to) -> row.run((int) from, (int) (to - from), (int) from * innerA, innerA,
+                    (int) from * innerB, innerB));
+            return;
+        }
+        long rows = elements / inner;
+        long minRows = Math.max(1, Math.ceilDiv(ParallelLoops.MIN_ELEMENTS_PER_THREAD, inner));
+        loops.forRange(rows, minRows, 1, (from, to) -> forRows(c, from, to, row));
+    }
+
+    /** Runs from (inclusive) to to (exclusive) of the collapsed layout, in order. */
+    private static void forRows(StridedLayout c, long from, long to, Row row) {
+        int rank = c.shape().length;
         int[] sh = c.shape();
         long[] sa = c.aStrides();
         long[] sb = c.bStrides();
         int inner = sh[rank - 1];
-        int innerA = (int) sa[rank - 1];
-        int innerB = (int) sb[rank - 1];
-        long rows = 1;
-        for (int i = 0; i < rank - 1; i++) {
-            rows *= sh[i];
-        }
         int[] idx = new int[rank - 1];
         long aBase = 0;
         long bBase = 0;
-        int out = 0;
-        for (long r = 0; r < rows; r++) {
-            row.run(out, inner, (int) aBase, innerA, (int) bBase, innerB);
+        long rest = from;
+        for (int ax = rank - 2; ax >= 0; ax--) { // the index of run `from`, last axis fastest
+            idx[ax] = (int) (rest % sh[ax]);
+            rest /= sh[ax];
+            aBase += idx[ax] * sa[ax];
+            bBase += idx[ax] * sb[ax];
+        }
+        int out = (int) (from * inner);
+        for (long r = from; r < to; r++) {
+            row.run(out, inner, (int) aBase, (int) sa[rank - 1], (int) bBase, (int) sb[rank - 1]);
             out += inner;
             for (int ax = rank - 2; ax >= 0; ax--) {
                 idx[ax]++;
@@ -58,5 +75,21 @@ final class StridedLoops {
                 idx[ax] = 0;
             }
         }
+    }
+
+    /**
+     * Calls row for every run of the innermost axis of the collapsed layout (see
+     * {@link StridedLayout}, which also checked every read against the operands' lengths).
+     */
+    static void forEachRow(StridedLayout c, Row row) {
+        if (c.elements() == 0) {
+            return;
+        }
+        int rank = c.shape().length;
+        if (rank == 0) {
+            row.run(0, 1, 0, 0, 0, 0);
+            return;
+        }
+        forRows(c, 0, c.elements() / c.shape()[rank - 1], row);
     }
 }
