@@ -16,6 +16,61 @@ final class StridedLoops {
         void run(int outOffset, int n, int aOffset, int aStride, int bOffset, int bStride);
     }
 
+    /** A rows x cols rectangle of the output at outOffset (rows outRowStride apart), read from a at aOffset with strides aRow, aCol. */
+    interface Tile {
+        void run(int outOffset, int outRowStride, int rows, int cols, long aOffset, long aRow, long aCol);
+    }
+
+    /** Tile side: 64 x 64 floats read from 64 columns touch 256 cache lines, 16 KiB, within L1. */
+    static final int TILE = 64;
+
+    /**
+     * Whether the first operand is gathered along the last axis (a transpose): walking output rows
+     * then reads one element per cache line, and whole lines are evicted before their neighbours
+     * are read. Tiles read each line for 16 consecutive rows instead.
+     */
+    static boolean gathers(StridedLayout c) {
+        int rank = c.shape().length;
+        return rank >= 2 && Math.abs(c.aStrides()[rank - 1]) > 1;
+    }
+
+    /**
+     * Calls tile for every TILE x TILE block of the last two axes of the collapsed layout, for every
+     * index of the axes before them; rows of blocks are shared between threads when the output is long.
+     */
+    static void forEachTile(StridedLayout c, ParallelLoops loops, Tile tile) {
+        int rank = c.shape().length;
+        int[] sh = c.shape();
+        long[] sa = c.aStrides();
+        int rows = sh[rank - 2];
+        int cols = sh[rank - 1];
+        if (c.elements() == 0) {
+            return;
+        }
+        long matrices = c.elements() / ((long) rows * cols);
+        int rowTiles = (rows + TILE - 1) / TILE;
+        long minUnits = Math.max(1, Math.ceilDiv(ParallelLoops.MIN_ELEMENTS_PER_THREAD, (long) TILE * cols));
+        loops.forRange(matrices * rowTiles, minUnits, 1, (from, to) -> {
+            for (long unit = from; unit < to; unit++) {
+                long matrix = unit / rowTiles;
+                int r0 = (int) (unit % rowTiles) * TILE;
+                int r1 = Math.min(rows, r0 + TILE);
+                long aBase = 0;
+                long rest = matrix;
+                for (int ax = rank - 3; ax >= 0; ax--) { // the matrix's offset in a, last axis fastest
+                    aBase += (rest % sh[ax]) * sa[ax];
+                    rest /= sh[ax];
+                }
+                long outBase = matrix * rows * cols + (long) r0 * cols;
+                for (int c0 = 0; c0 < cols; c0 += TILE) {
+                    int c1 = Math.min(cols, c0 + TILE);
+                    tile.run((int) (outBase + c0), cols, r1 - r0, c1 - c0, aBase + r0 * sa[rank - 2] + c0 * sa[rank - 1],
+                            sa[rank - 2], sa[rank - 1]);
+                }
+            }
+        });
+    }
+
     /**
      * {@link #forEachRow(StridedLayout, Row)} shared between threads when the output is long:
      * one long run (a same-shape op) is cut into pieces, many runs (a bias add, a broadcast) are

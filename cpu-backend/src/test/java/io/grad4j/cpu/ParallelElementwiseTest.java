@@ -68,6 +68,55 @@ class ParallelElementwiseTest {
         }
     }
 
+    /**
+     * Strided copies (transposes go in 64 x 64 tiles, other layouts by rows) on 1 and 4 threads
+     * against a gather written out here: sizes that are not multiples of the tile, a batch of
+     * transposes (the tiles' outer index decomposed), a broadcast row and a 3-d permutation.
+     */
+    @Test
+    void stridedCopiesGatherEveryElementOnOneAndFourThreads() {
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            for (Case c : new Case[] {
+                new Case("transpose", new int[] {300, 1_001}, new long[] {1, 300}, 300 * 1_001, null, 0),
+                new Case("small transpose", new int[] {3, 70}, new long[] {1, 3}, 3 * 70, null, 0),
+                new Case("batch of transposes", new int[] {3, 130, 517}, new long[] {130 * 517, 1, 130}, 3 * 130 * 517,
+                        null, 0),
+                new Case("row broadcast", new int[] {1_001, 300}, new long[] {0, 1}, 300, null, 0),
+                new Case("3-d permutation", new int[] {5, 201, 300}, new long[] {300, 1500, 1}, 5 * 201 * 300, null, 0),
+                new Case("last axis gathered across the first", new int[] {40, 30, 50}, new long[] {1, 40 * 50, 40},
+                        40 * 30 * 50, null, 0),
+            }) {
+                double[] a = values((int) c.aLength, 5);
+                double[] expected = gather(dtype, c, a);
+                assertArrayEquals(expected, stridedCopy(ONE, dtype, c, a), dtype + " " + c.name + ", 1 thread");
+                assertArrayEquals(expected, stridedCopy(FOUR, dtype, c, a), dtype + " " + c.name + ", 4 threads");
+            }
+        }
+    }
+
+    /** out[i0, i1, ...] = a[sum of i_k * stride_k], in the dtype's values. */
+    private static double[] gather(DType dtype, Case c, double[] a) {
+        double[] out = new double[(int) c.elements()];
+        int[] idx = new int[c.shape.length];
+        for (int o = 0; o < out.length; o++) {
+            long at = 0;
+            for (int k = 0; k < idx.length; k++) {
+                at += idx[k] * c.aStrides[k];
+            }
+            out[o] = dtype == DType.FLOAT32 ? (float) a[(int) at] : a[(int) at];
+            for (int k = idx.length - 1; k >= 0 && ++idx[k] == c.shape[k]; k--) {
+                idx[k] = 0;
+            }
+        }
+        return out;
+    }
+
+    private static double[] stridedCopy(CpuBackend be, DType dtype, Case c, double[] a) {
+        Storage out = be.allocate(dtype, c.elements());
+        be.stridedCopy(upload(be, dtype, a), c.aStrides, out, c.shape);
+        return download(be, dtype, out, (int) c.elements());
+    }
+
     private record Case(String name, int[] shape, long[] aStrides, long aLength, long[] bStrides, long bLength) {
         long elements() {
             long e = 1;
