@@ -66,6 +66,9 @@ public final class DataLoader {
         int features = dataset.features();
         return () -> new Iterator<>() {
             private int b;
+            // the batch is assembled here and copied by Tensor.of (backends copy what they upload),
+            // so one array serves every batch of the epoch instead of a new one per batch
+            private float[] scratch;
 
             @Override
             public boolean hasNext() {
@@ -79,7 +82,10 @@ public final class DataLoader {
                 }
                 int start = b * batchSize;
                 int n = Math.min(batchSize, order.length - start);
-                float[] x = new float[n * features];
+                if (scratch == null || scratch.length != n * features) {
+                    scratch = new float[n * features];
+                }
+                float[] x = scratch;
                 int[] labels = new int[n];
                 for (int i = 0; i < n; i++) {
                     int ex = order[start + i];

@@ -150,7 +150,19 @@ public final class Mnist implements Dataset {
     public void copyFeatures(int i, float[] dst, int offset) {
         int base = i * features;
         for (int k = 0; k < features; k++) {
-            dst[offset + k] = (pixels[base + k] & 0xff) / 255f;
+            dst[offset + k] = SCALED[pixels[base + k] & 0xff];
+        }
+    }
+
+    /**
+     * v / 255f for every byte value: the same floats as dividing, looked up instead of divided per
+     * pixel (a float division per pixel was a tenth of the default training's time on the cpu).
+     */
+    private static final float[] SCALED = new float[256];
+
+    static {
+        for (int v = 0; v < 256; v++) {
+            SCALED[v] = v / 255f;
         }
     }
 

@@ -16,22 +16,40 @@ import java.nio.file.Path;
  * called through the FFM API on the Java arrays themselves. ND4J's own Nd4j.gemm reaches the same
  * routine through its op layer at ~18 us and ~3.7 KB of garbage per call; this downcall costs
  * ~0.3 us and allocates nothing, and transposes are flags, never copies.
+ *
+ * <p>Threads: OpenBLAS is set to one thread, and a product large enough is cut into one block of
+ * rows (or columns) of C per thread of {@link ParallelLoops}, each a cblas call of its own. Its own
+ * threads wake from sleep for each call, which at the default training's sizes (64 x 784 x 256)
+ * cost more than they saved: measured 2026-11-27, that product took 170 us with its 2 threads,
+ * against 120 us in PyTorch. The blocks depend only on the shape and the number of threads, never
+ * on which thread runs which, so results repeat bit for bit; as with OpenBLAS's own threads, they
+ * can differ in the last bits between thread counts (OpenBLAS picks its blocking of k by the
+ * shape it is given). A library named by {@link #LIBRARY_PROPERTY} keeps its own threading and is
+ * called whole.
  */
 final class OpenBlasGemm implements Gemm {
     private static final int ROW_MAJOR = 101;
     private static final int NO_TRANS = 111;
     private static final int TRANS = 112;
 
+    /** Products of fewer multiply-adds per thread than this are one call on the calling thread. */
+    static final long MIN_FLOPS_PER_THREAD = 1 << 18;
+    /** Blocks of C start at multiples of this many rows or columns (OpenBLAS's kernels' unrolling). */
+    private static final int BLOCK_ALIGN = 16;
+
     private final MethodHandle sgemm;
     private final MethodHandle dgemm;
     private final String library;
     private final boolean named;
+    /** The threads that share a product, or null when the library threads its calls itself. */
+    private final ParallelLoops loops;
 
-    private OpenBlasGemm(MethodHandle sgemm, MethodHandle dgemm, String library, boolean named) {
+    private OpenBlasGemm(MethodHandle sgemm, MethodHandle dgemm, String library, boolean named, ParallelLoops loops) {
         this.sgemm = sgemm;
         this.dgemm = dgemm;
         this.library = library;
         this.named = named;
+        this.loops = loops;
     }
 
     /**
@@ -45,6 +63,11 @@ final class OpenBlasGemm implements Gemm {
 
     /** Loads OpenBLAS through JavaCPP (or the library {@link #LIBRARY_PROPERTY} names); throws with the reason when it cannot. */
     static OpenBlasGemm load() {
+        return load(ParallelLoops.shared());
+    }
+
+    /** As {@link #load()}, cutting products between the threads of loops (ND4J's OpenBLAS only). */
+    static OpenBlasGemm load(ParallelLoops threads) {
         String named = System.getProperty(LIBRARY_PROPERTY, "").trim();
         String lib = named.isEmpty() ? org.bytedeco.javacpp.Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class)
                 : named;
@@ -65,7 +88,19 @@ final class OpenBlasGemm implements Gemm {
         MethodHandle d = linker.downcallHandle(
                 lookup.find("cblas_dgemm").orElseThrow(() -> new IllegalStateException("cblas_dgemm not found in " + lib)),
                 descriptor(ValueLayout.JAVA_DOUBLE), Linker.Option.critical(true));
-        return new OpenBlasGemm(s, d, lib, !named.isEmpty());
+        ParallelLoops loops = null;
+        if (named.isEmpty()) {
+            MethodHandle setThreads = linker.downcallHandle(lookup.find("openblas_set_num_threads").orElseThrow(
+                    () -> new IllegalStateException("openblas_set_num_threads not found in " + lib)),
+                    FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+            try {
+                setThreads.invokeExact(1);
+            } catch (Throwable t) {
+                throw new IllegalStateException("openblas_set_num_threads(1) failed in " + lib, t);
+            }
+            loops = threads;
+        }
+        return new OpenBlasGemm(s, d, lib, !named.isEmpty(), loops);
     }
 
     private static FunctionDescriptor descriptor(ValueLayout scalar) {
@@ -77,33 +112,65 @@ final class OpenBlasGemm implements Gemm {
     @Override
     public String name() {
         return named ? "cblas (" + library + ", named by " + LIBRARY_PROPERTY + ", via FFM)"
-                : "openblas (ND4J's, via FFM: " + Path.of(library).getFileName() + ")";
+                : "openblas (ND4J's, via FFM: " + Path.of(library).getFileName() + ", one thread per block of C)";
+    }
+
+    /** One cblas call's share of C: rows [from, to) or columns [from, to). */
+    @FunctionalInterface
+    private interface Block {
+        void run(int m, int n, long aOffset, long bOffset, long cOffset);
+    }
+
+    /**
+     * Calls block once per share of C: whole when the product is small or the library threads
+     * itself, else cut along the longer of C's sides into one block per thread. Cutting rows gives
+     * each thread all of B to pack and cutting columns all of A, so the cut goes where the
+     * operand every thread repeats is the smaller.
+     */
+    private void forEachBlock(MatmulShape s, long aOffset, long bOffset, long cOffset, Block block) {
+        int m = s.m(), n = s.n(), k = s.k();
+        long flops = (long) m * n * k;
+        if (loops == null || loops.threads() == 1 || flops < 2 * MIN_FLOPS_PER_THREAD) {
+            block.run(m, n, aOffset, bOffset, cOffset);
+            return;
+        }
+        if (m >= n) {
+            long rowsPerThread = Math.ceilDiv(MIN_FLOPS_PER_THREAD, (long) n * k);
+            loops.forRange(m, rowsPerThread, BLOCK_ALIGN, 1, (from, to) -> block.run((int) (to - from), n,
+                    aOffset + (s.transposeA() ? from : from * s.lda()), bOffset, cOffset + from * n));
+        } else {
+            long colsPerThread = Math.ceilDiv(MIN_FLOPS_PER_THREAD, (long) m * k);
+            loops.forRange(n, colsPerThread, BLOCK_ALIGN, 1, (from, to) -> block.run(m, (int) (to - from), aOffset,
+                    bOffset + (s.transposeB() ? from * s.ldb() : from), cOffset + from));
+        }
     }
 
     @Override
     public void sgemm(MatmulShape s, float[] a, long aOffset, float[] b, long bOffset, float[] c, long cOffset) {
-        try {
-            sgemm.invokeExact(ROW_MAJOR, s.transposeA() ? TRANS : NO_TRANS, s.transposeB() ? TRANS : NO_TRANS,
-                    s.m(), s.n(), s.k(), 1.0f,
-                    slice(MemorySegment.ofArray(a), aOffset * 4), Math.max(1, s.lda()),
-                    slice(MemorySegment.ofArray(b), bOffset * 4), Math.max(1, s.ldb()), 0.0f,
-                    slice(MemorySegment.ofArray(c), cOffset * 4), Math.max(1, s.n()));
-        } catch (Throwable t) {
-            throw new IllegalStateException("cblas_sgemm failed for " + s, t);
-        }
+        MemorySegment as = MemorySegment.ofArray(a), bs = MemorySegment.ofArray(b), cs = MemorySegment.ofArray(c);
+        forEachBlock(s, aOffset, bOffset, cOffset, (m, n, ao, bo, co) -> {
+            try {
+                sgemm.invokeExact(ROW_MAJOR, s.transposeA() ? TRANS : NO_TRANS, s.transposeB() ? TRANS : NO_TRANS,
+                        m, n, s.k(), 1.0f, slice(as, ao * 4), Math.max(1, s.lda()), slice(bs, bo * 4), Math.max(1, s.ldb()),
+                        0.0f, slice(cs, co * 4), Math.max(1, s.n()));
+            } catch (Throwable t) {
+                throw new IllegalStateException("cblas_sgemm failed for " + s, t);
+            }
+        });
     }
 
     @Override
     public void dgemm(MatmulShape s, double[] a, long aOffset, double[] b, long bOffset, double[] c, long cOffset) {
-        try {
-            dgemm.invokeExact(ROW_MAJOR, s.transposeA() ? TRANS : NO_TRANS, s.transposeB() ? TRANS : NO_TRANS,
-                    s.m(), s.n(), s.k(), 1.0,
-                    slice(MemorySegment.ofArray(a), aOffset * 8), Math.max(1, s.lda()),
-                    slice(MemorySegment.ofArray(b), bOffset * 8), Math.max(1, s.ldb()), 0.0,
-                    slice(MemorySegment.ofArray(c), cOffset * 8), Math.max(1, s.n()));
-        } catch (Throwable t) {
-            throw new IllegalStateException("cblas_dgemm failed for " + s, t);
-        }
+        MemorySegment as = MemorySegment.ofArray(a), bs = MemorySegment.ofArray(b), cs = MemorySegment.ofArray(c);
+        forEachBlock(s, aOffset, bOffset, cOffset, (m, n, ao, bo, co) -> {
+            try {
+                dgemm.invokeExact(ROW_MAJOR, s.transposeA() ? TRANS : NO_TRANS, s.transposeB() ? TRANS : NO_TRANS,
+                        m, n, s.k(), 1.0, slice(as, ao * 8), Math.max(1, s.lda()), slice(bs, bo * 8), Math.max(1, s.ldb()),
+                        0.0, slice(cs, co * 8), Math.max(1, s.n()));
+            } catch (Throwable t) {
+                throw new IllegalStateException("cblas_dgemm failed for " + s, t);
+            }
+        });
     }
 
     private static MemorySegment slice(MemorySegment whole, long byteOffset) {

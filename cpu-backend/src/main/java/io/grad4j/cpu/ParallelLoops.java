@@ -120,6 +120,18 @@ final class ParallelLoops {
      * rows of a matrix: 1).
      */
     void forRange(long n, long minPerThread, long align, RangeBody body) {
+        forRange(n, minPerThread, align, 4, body);
+    }
+
+    /**
+     * As {@link #forRange(long, long, long, RangeBody)}, cut into chunksPerThread chunks per thread:
+     * four by default, so that a late thread leaves its share to the others; one where a chunk
+     * repeats work (a matrix product packs its shared operand once per chunk).
+     */
+    void forRange(long n, long minPerThread, long align, int chunksPerThread, RangeBody body) {
+        if (chunksPerThread < 1) {
+            throw new IllegalArgumentException("forRange: chunks per thread must be at least 1, got " + chunksPerThread);
+        }
         if (align < 1) {
             throw new IllegalArgumentException("forRange: alignment must be at least 1, got " + align);
         }
@@ -134,9 +146,8 @@ final class ParallelLoops {
             return;
         }
         startHelpers();
-        // four chunks per thread: a late or slow thread leaves its share to the others. Everything
-        // is allocated before a helper is claimed, so that no failure can leave one claimed.
-        int chunks = parts * 4;
+        // everything is allocated before a helper is claimed, so that no failure can leave one claimed
+        int chunks = parts * chunksPerThread;
         long chunk = Math.max(align, (n / chunks + align - 1) / align * align);
         Loop loop = new Loop(body, n, chunk, Thread.currentThread());
         Helper[] claimed = new Helper[parts - 1];
