@@ -66,9 +66,6 @@ public final class DataLoader {
         int features = dataset.features();
         return () -> new Iterator<>() {
             private int b;
-            // the batch is assembled here and copied by Tensor.of (backends copy what they upload),
-            // so one array serves every batch of the epoch instead of a new one per batch
-            private float[] scratch;
 
             @Override
             public boolean hasNext() {
@@ -82,10 +79,7 @@ public final class DataLoader {
                 }
                 int start = b * batchSize;
                 int n = Math.min(batchSize, order.length - start);
-                if (scratch == null || scratch.length != n * features) {
-                    scratch = new float[n * features];
-                }
-                float[] x = scratch;
+                float[] x = new float[n * features];
                 int[] labels = new int[n];
                 for (int i = 0; i < n; i++) {
                     int ex = order[start + i];

@@ -388,13 +388,20 @@ public final class CpuBackend implements Backend {
             fill(c, 0.0);
             return;
         }
-        for (int i = 0; i < s.batch(); i++) {
-            if (a.isFloat()) {
-                gemm.sgemm(s, a.f, i * s.batchStrideA(), b.f, i * s.batchStrideB(), c.f, i * mn);
-            } else {
-                gemm.dgemm(s, a.d, i * s.batchStrideA(), b.d, i * s.batchStrideB(), c.d, i * mn);
+        // a batch of small products, each too small for the engine to cut between threads, is
+        // shared out by whole products instead; larger ones are cut by the engine, one at a time
+        long perProduct = mn * s.k();
+        long minProducts = s.batch() > 1 && perProduct < OpenBlasGemm.MIN_FLOPS_PER_THREAD
+                ? Math.ceilDiv(OpenBlasGemm.MIN_FLOPS_PER_THREAD, perProduct) : Long.MAX_VALUE;
+        loops.forRange(s.batch(), minProducts, 1, (from, to) -> {
+            for (long i = from; i < to; i++) {
+                if (a.isFloat()) {
+                    gemm.sgemm(s, a.f, i * s.batchStrideA(), b.f, i * s.batchStrideB(), c.f, i * mn);
+                } else {
+                    gemm.dgemm(s, a.d, i * s.batchStrideA(), b.d, i * s.batchStrideB(), c.d, i * mn);
+                }
             }
-        }
+        });
     }
 
     // ------------------------------------------------------------------ reductions and softmax

@@ -25,7 +25,8 @@ import java.nio.file.Path;
  * on which thread runs which, so results repeat bit for bit; as with OpenBLAS's own threads, they
  * can differ in the last bits between thread counts (OpenBLAS picks its blocking of k by the
  * shape it is given). A library named by {@link #LIBRARY_PROPERTY} keeps its own threading and is
- * called whole.
+ * called whole. The one-thread setting is OpenBLAS's, for the whole process: ND4J's own calls get
+ * it too, and a named library that is the same file as ND4J's shares it.
  */
 final class OpenBlasGemm implements Gemm {
     private static final int ROW_MAJOR = 101;

@@ -148,7 +148,7 @@ final class ParallelLoops {
         startHelpers();
         // everything is allocated before a helper is claimed, so that no failure can leave one claimed
         int chunks = parts * chunksPerThread;
-        long chunk = Math.max(align, (n / chunks + align - 1) / align * align);
+        long chunk = Math.max(align, Math.ceilDiv(Math.ceilDiv(n, chunks), align) * align); // no stray tail chunk
         Loop loop = new Loop(body, n, chunk, Thread.currentThread());
         Helper[] claimed = new Helper[parts - 1];
         int count = 0;

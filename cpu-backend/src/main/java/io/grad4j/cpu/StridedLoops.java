@@ -36,7 +36,7 @@ final class StridedLoops {
 
     /**
      * Calls tile for every TILE x TILE block of the last two axes of the collapsed layout, for every
-     * index of the axes before them; rows of blocks are shared between threads when the output is long.
+     * index of the axes before them; the blocks are shared between threads when the output is long.
      */
     static void forEachTile(StridedLayout c, ParallelLoops loops, Tile tile) {
         int rank = c.shape().length;
@@ -49,24 +49,25 @@ final class StridedLoops {
         }
         long matrices = c.elements() / ((long) rows * cols);
         int rowTiles = (rows + TILE - 1) / TILE;
-        long minUnits = Math.max(1, Math.ceilDiv(ParallelLoops.MIN_ELEMENTS_PER_THREAD, (long) TILE * cols));
-        loops.forRange(matrices * rowTiles, minUnits, 1, (from, to) -> {
+        int colTiles = (cols + TILE - 1) / TILE;
+        // one unit per tile, so that a short, wide output is shared as well as a tall one
+        long tileArea = (long) Math.min(rows, TILE) * Math.min(cols, TILE);
+        long minUnits = Math.max(1, Math.ceilDiv(ParallelLoops.MIN_ELEMENTS_PER_THREAD, tileArea));
+        loops.forRange(matrices * rowTiles * colTiles, minUnits, 1, (from, to) -> {
             for (long unit = from; unit < to; unit++) {
-                long matrix = unit / rowTiles;
-                int r0 = (int) (unit % rowTiles) * TILE;
-                int r1 = Math.min(rows, r0 + TILE);
+                long matrix = unit / ((long) rowTiles * colTiles);
+                int inMatrix = (int) (unit % ((long) rowTiles * colTiles));
+                int r0 = inMatrix / colTiles * TILE;
+                int c0 = inMatrix % colTiles * TILE;
                 long aBase = 0;
                 long rest = matrix;
                 for (int ax = rank - 3; ax >= 0; ax--) { // the matrix's offset in a, last axis fastest
                     aBase += (rest % sh[ax]) * sa[ax];
                     rest /= sh[ax];
                 }
-                long outBase = matrix * rows * cols + (long) r0 * cols;
-                for (int c0 = 0; c0 < cols; c0 += TILE) {
-                    int c1 = Math.min(cols, c0 + TILE);
-                    tile.run((int) (outBase + c0), cols, r1 - r0, c1 - c0, aBase + r0 * sa[rank - 2] + c0 * sa[rank - 1],
-                            sa[rank - 2], sa[rank - 1]);
-                }
+                tile.run((int) (matrix * rows * cols + (long) r0 * cols + c0), cols, Math.min(rows, r0 + TILE) - r0,
+                        Math.min(cols, c0 + TILE) - c0, aBase + r0 * sa[rank - 2] + c0 * sa[rank - 1], sa[rank - 2],
+                        sa[rank - 1]);
             }
         });
     }

@@ -117,6 +117,35 @@ class ParallelElementwiseTest {
         return download(be, dtype, out, (int) c.elements());
     }
 
+    /**
+     * A batch of small products shared out by whole products on 4 threads gives each product's
+     * bits (each is one call either way), with shared and broadcast operands; and a short, wide
+     * transpose (one band of 64 rows) is the same on 4 threads as on one.
+     */
+    @Test
+    void batchesOfSmallProductsAndWideTransposesAreTheSameBitsOnFourThreads() {
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            int batch = 300, m = 17, n = 19, k = 23;
+            for (long strideB : new long[] {(long) k * n, 0}) {
+                double[] a = values(batch * m * k, 6);
+                double[] b = values((int) Math.max(strideB * batch, k * n), 7);
+                io.grad4j.backend.MatmulShape s = new io.grad4j.backend.MatmulShape(batch, m, n, k, false, true,
+                        (long) m * k, strideB);
+                assertArrayEquals(matmul(ONE, dtype, s, a, b), matmul(FOUR, dtype, s, a, b),
+                        dtype + " batch of " + batch + ", B stride " + strideB);
+            }
+            Case wide = new Case("short wide transpose", new int[] {40, 20_000}, new long[] {1, 40}, 40 * 20_000, null, 0);
+            double[] x = values((int) wide.aLength, 8);
+            assertArrayEquals(gather(dtype, wide, x), stridedCopy(FOUR, dtype, wide, x), dtype + " " + wide.name);
+        }
+    }
+
+    private static double[] matmul(CpuBackend be, DType dtype, io.grad4j.backend.MatmulShape s, double[] a, double[] b) {
+        Storage out = be.allocate(dtype, (long) s.batch() * s.m() * s.n());
+        be.matmul(upload(be, dtype, a), upload(be, dtype, b), out, s);
+        return download(be, dtype, out, s.batch() * s.m() * s.n());
+    }
+
     private record Case(String name, int[] shape, long[] aStrides, long aLength, long[] bStrides, long bLength) {
         long elements() {
             long e = 1;
