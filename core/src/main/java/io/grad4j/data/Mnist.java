@@ -156,7 +156,8 @@ public final class Mnist implements Dataset {
 
     /**
      * v / 255f for every byte value: the same floats as dividing, looked up instead of divided per
-     * pixel (a float division per pixel was a tenth of the default training's time on the cpu).
+     * pixel (dividing was 7-9% of the main thread's samples in a profile of the default training on
+     * the cpu; an epoch's batches took 5-7 ms that way, 3.7 ms this way).
      */
     private static final float[] SCALED = new float[256];
 

@@ -141,47 +141,22 @@ public final class CpuBackend implements Backend {
         CpuStorage d = cpu(dst);
         StridedLayout layout = StridedLayout.of("stridedCopy", shape, srcStrides, s.length(), null, 0, d.length());
         // a transpose goes in tiles: 2048 x 2048 floats 22.4 -> 7.6 ms on one thread (4.1 ms on two)
-        boolean tiled = StridedLoops.gathers(layout);
         if (s.isFloat()) {
             float[] in = s.f;
             float[] out = d.f;
-            if (tiled) {
-                StridedLoops.forEachTile(layout, loops, (o, ors, rows, cols, a, ar, ac) -> {
-                    for (int r = 0; r < rows; r++) {
-                        int from = (int) (a + r * ar);
-                        int to = o + r * ors;
-                        for (int c = 0; c < cols; c++) {
-                            out[to + c] = in[from + c * (int) ac];
-                        }
-                    }
-                });
-            } else {
-                StridedLoops.forEachRow(layout, loops, (o, n, a, sa, b, sb) -> {
-                    for (int i = 0; i < n; i++) {
-                        out[o + i] = in[a + i * sa];
-                    }
-                });
-            }
+            StridedLoops.forEachRowInTiles(layout, loops, (o, n, a, sa, b, sb) -> {
+                for (int i = 0; i < n; i++) {
+                    out[o + i] = in[a + i * sa];
+                }
+            });
         } else {
             double[] in = s.d;
             double[] out = d.d;
-            if (tiled) {
-                StridedLoops.forEachTile(layout, loops, (o, ors, rows, cols, a, ar, ac) -> {
-                    for (int r = 0; r < rows; r++) {
-                        int from = (int) (a + r * ar);
-                        int to = o + r * ors;
-                        for (int c = 0; c < cols; c++) {
-                            out[to + c] = in[from + c * (int) ac];
-                        }
-                    }
-                });
-            } else {
-                StridedLoops.forEachRow(layout, loops, (o, n, a, sa, b, sb) -> {
-                    for (int i = 0; i < n; i++) {
-                        out[o + i] = in[a + i * sa];
-                    }
-                });
-            }
+            StridedLoops.forEachRowInTiles(layout, loops, (o, n, a, sa, b, sb) -> {
+                for (int i = 0; i < n; i++) {
+                    out[o + i] = in[a + i * sa];
+                }
+            });
         }
     }
 
@@ -391,8 +366,8 @@ public final class CpuBackend implements Backend {
         // a batch of small products, each too small for the engine to cut between threads, is
         // shared out by whole products instead; larger ones are cut by the engine, one at a time
         long perProduct = mn * s.k();
-        long minProducts = s.batch() > 1 && perProduct < OpenBlasGemm.MIN_FLOPS_PER_THREAD
-                ? Math.ceilDiv(OpenBlasGemm.MIN_FLOPS_PER_THREAD, perProduct) : Long.MAX_VALUE;
+        long minProducts = s.batch() > 1 && perProduct < Gemm.MIN_FLOPS_PER_THREAD
+                ? Math.ceilDiv(Gemm.MIN_FLOPS_PER_THREAD, perProduct) : Long.MAX_VALUE;
         loops.forRange(s.batch(), minProducts, 1, (from, to) -> {
             for (long i = from; i < to; i++) {
                 if (a.isFloat()) {

@@ -4,6 +4,12 @@ import io.grad4j.backend.MatmulShape;
 
 /** One engine for dense row-major matrix products on the CPU. */
 interface Gemm {
+    /**
+     * Products (or batches of them) of fewer multiply-adds per thread than this stay on one
+     * thread: a hand-off to a helper thread costs at least a wake-up.
+     */
+    long MIN_FLOPS_PER_THREAD = 1 << 18;
+
     String name();
 
     /** c[batch] = op(a[batch]) @ op(b[batch]); offsets in elements. */

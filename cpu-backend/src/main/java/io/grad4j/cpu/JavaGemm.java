@@ -12,9 +12,6 @@ import io.grad4j.backend.MatmulShape;
  * threads, so results are the same bits everywhere.
  */
 final class JavaGemm implements Gemm {
-    /** Products of fewer multiply-adds per thread than this stay on one thread. */
-    static final long MIN_FLOPS_PER_THREAD = 1 << 18;
-
     private final ParallelLoops loops;
 
     JavaGemm() {

@@ -33,8 +33,6 @@ final class OpenBlasGemm implements Gemm {
     private static final int NO_TRANS = 111;
     private static final int TRANS = 112;
 
-    /** Products of fewer multiply-adds per thread than this are one call on the calling thread. */
-    static final long MIN_FLOPS_PER_THREAD = 1 << 18;
     /** Blocks of C start at multiples of this many rows or columns (OpenBLAS's kernels' unrolling). */
     private static final int BLOCK_ALIGN = 16;
 

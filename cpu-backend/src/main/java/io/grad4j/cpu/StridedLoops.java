@@ -16,11 +16,6 @@ final class StridedLoops {
         void run(int outOffset, int n, int aOffset, int aStride, int bOffset, int bStride);
     }
 
-    /** A rows x cols rectangle of the output at outOffset (rows outRowStride apart), read from a at aOffset with strides aRow, aCol. */
-    interface Tile {
-        void run(int outOffset, int outRowStride, int rows, int cols, long aOffset, long aRow, long aCol);
-    }
-
     /** Tile side: 64 x 64 floats read from 64 columns touch 256 cache lines, 16 KiB, within L1. */
     static final int TILE = 64;
 
@@ -29,24 +24,27 @@ final class StridedLoops {
      * then reads one element per cache line, and whole lines are evicted before their neighbours
      * are read. Tiles read each line for 16 consecutive rows instead.
      */
-    static boolean gathers(StridedLayout c) {
+    private static boolean gathers(StridedLayout c) {
         int rank = c.shape().length;
         return rank >= 2 && Math.abs(c.aStrides()[rank - 1]) > 1;
     }
 
     /**
-     * Calls tile for every TILE x TILE block of the last two axes of the collapsed layout, for every
-     * index of the axes before them; the blocks are shared between threads when the output is long.
+     * A one-operand layout (a copy) run by run, as {@link #forEachRow(StridedLayout, ParallelLoops, Row)}
+     * does, but in TILE x TILE blocks of the last two axes when the operand is gathered along the
+     * last one: row receives each block's rows, the blocks shared between threads when the
+     * output is long.
      */
-    static void forEachTile(StridedLayout c, ParallelLoops loops, Tile tile) {
+    static void forEachRowInTiles(StridedLayout c, ParallelLoops loops, Row row) {
+        if (!gathers(c) || c.elements() == 0) {
+            forEachRow(c, loops, row);
+            return;
+        }
         int rank = c.shape().length;
         int[] sh = c.shape();
         long[] sa = c.aStrides();
         int rows = sh[rank - 2];
         int cols = sh[rank - 1];
-        if (c.elements() == 0) {
-            return;
-        }
         long matrices = c.elements() / ((long) rows * cols);
         int rowTiles = (rows + TILE - 1) / TILE;
         int colTiles = (cols + TILE - 1) / TILE;
@@ -65,9 +63,14 @@ final class StridedLoops {
                     aBase += (rest % sh[ax]) * sa[ax];
                     rest /= sh[ax];
                 }
-                tile.run((int) (matrix * rows * cols + (long) r0 * cols + c0), cols, Math.min(rows, r0 + TILE) - r0,
-                        Math.min(cols, c0 + TILE) - c0, aBase + r0 * sa[rank - 2] + c0 * sa[rank - 1], sa[rank - 2],
-                        sa[rank - 1]);
+                long out = matrix * rows * cols + (long) r0 * cols + c0;
+                long at = aBase + r0 * sa[rank - 2] + c0 * sa[rank - 1];
+                int n = Math.min(cols, c0 + TILE) - c0;
+                for (int r = r0; r < Math.min(rows, r0 + TILE); r++) {
+                    row.run((int) out, n, (int) at, (int) sa[rank - 1], 0, 0);
+                    out += cols;
+                    at += sa[rank - 2];
+                }
             }
         });
     }
