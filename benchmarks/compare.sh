@@ -7,13 +7,12 @@
 #
 # The peer is Debian's python3-torch run by /usr/bin/python3 with OpenBLAS (OpenMP build) chosen
 # as the system BLAS and 2 threads set explicitly (torch sees one core on these VMs otherwise), in
-# PyTorch's default OpenMP wait policy (grad4j's JMH forks get OMP_WAIT_POLICY=passive).
+# PyTorch's default OpenMP wait policy.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export JAVA_HOME="${JAVA_HOME_25:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 export PATH="$JAVA_HOME/bin:$PATH"
-export OMP_WAIT_POLICY=passive
 out="$root/benchmarks/target/compare"
 mkdir -p "$out"
 
@@ -27,19 +26,19 @@ if [ -e "$blas" ]; then
 fi
 
 echo "compare: building"
-mvn -B -q install -DskipTests
+./mvnw -B -q install -DskipTests
 
 if [ "${QUICK:-0}" = 1 ]; then jmh_opts=(-wi 3 -i 5 -w 1 -r 1); else jmh_opts=(-wi 5 -i 10 -w 1 -r 1); fi
 echo "compare: JMH (grad4j, cpu)"
 java -jar benchmarks/target/benchmarks.jar "MlpTrainStep|Matmul|ElementwiseBenchmark.tanh|OpOverhead|OptimizerStep" "${jmh_opts[@]}" \
   -rf json -rff "$out/jmh.json" | tee "$out/jmh.log" | grep -E "^(Benchmark|[A-Z][A-Za-z]+Benchmark\.)"
 echo "compare: PyTorch peer"
-# the peer runs as PyTorch runs by default: OMP_WAIT_POLICY=passive (exported above for ND4J's
-# OpenBLAS threads in grad4j's JVM) makes PyTorch's OpenMP threads sleep between parallel regions,
-# which slowed its MLP step at batch 128 by about 40% and its SGD step 3x in a side-by-side run
+# the peer runs as PyTorch runs by default: an inherited OMP_WAIT_POLICY=passive (which compare.sh
+# once exported for ND4J) makes PyTorch's OpenMP threads sleep between parallel regions, which
+# slowed its MLP step at batch 128 by about 40% and its SGD step 3x in a side-by-side run
 env -u OMP_WAIT_POLICY /usr/bin/python3 benchmarks/peers/pytorch_bench.py --device cpu --threads 2 | tee "$out/pytorch.json"
 
 /usr/bin/python3 benchmarks/peers/report.py "$out/jmh.json" "$out/pytorch.json" docs/benchmarks.md \
   "$(git rev-parse --short HEAD)$(git diff --quiet || echo '-dirty')" \
-  "OMP_WAIT_POLICY=passive java -jar benchmarks/target/benchmarks.jar 'MlpTrainStep|Matmul|ElementwiseBenchmark.tanh|OpOverhead|OptimizerStep' ${jmh_opts[*]}; env -u OMP_WAIT_POLICY /usr/bin/python3 benchmarks/peers/pytorch_bench.py --device cpu --threads 2"
+  "java -jar benchmarks/target/benchmarks.jar 'MlpTrainStep|Matmul|ElementwiseBenchmark.tanh|OpOverhead|OptimizerStep' ${jmh_opts[*]}; env -u OMP_WAIT_POLICY /usr/bin/python3 benchmarks/peers/pytorch_bench.py --device cpu --threads 2"
 echo "compare: wrote docs/benchmarks.md"

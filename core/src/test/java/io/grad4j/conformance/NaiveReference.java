@@ -5,7 +5,7 @@ import java.util.Arrays;
 /**
  * A deliberately naive double-precision reference for every primitive: index arithmetic over
  * flat row-major arrays, no cleverness, no dependency on any backend (so the GPU check can run it
- * where ND4J is absent). Conformance tests compare backends against it.
+ * where OpenBLAS is absent). Conformance tests compare backends against it.
  */
 public final class NaiveReference {
     private NaiveReference() {

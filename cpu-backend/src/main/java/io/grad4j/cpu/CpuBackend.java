@@ -16,10 +16,10 @@ import io.grad4j.backend.UnaryOp;
 import java.util.Arrays;
 
 /**
- * The CPU backend: tensors live in Java arrays, matrix products go to OpenBLAS (the build ND4J
- * ships, called directly), and everything else runs as fused Java loops the JIT vectorises.
- * ND4J's per-op layer (~28 us a call here) is deliberately not on the hot path: a training step is
- * hundreds of small ops, and PyTorch pays ~3 us for each.
+ * The CPU backend: tensors live in Java arrays, matrix products go to OpenBLAS (bytedeco's build,
+ * called directly), and everything else runs as fused Java loops the JIT vectorises. A per-op
+ * library layer such as ND4J's (~28 us a call here) is deliberately not on the hot path: a training
+ * step is hundreds of small ops, and PyTorch pays ~3 us for each.
  */
 public final class CpuBackend implements Backend {
     private final Gemm gemm;

@@ -4,17 +4,16 @@ import io.grad4j.backend.Backend;
 import io.grad4j.backend.BackendProvider;
 
 import java.util.Locale;
-import java.util.logging.Logger;
 
 /**
- * Provider "cpu", always available: matrix products use ND4J's OpenBLAS when it loads and plain
+ * Provider "cpu", always available: matrix products use bytedeco's OpenBLAS when it loads and plain
  * Java otherwise (an unsupported platform keeps working, slower). {@code grad4j.cpu.gemm} =
  * {@code auto|openblas|java} overrides the choice; naming openblas when it cannot load fails.
- * {@code grad4j.cpu.openblas=/path/to/lib.so} calls another CBLAS library instead of ND4J's.
+ * {@code grad4j.cpu.openblas=/path/to/lib.so} calls another CBLAS library instead.
  */
 public final class CpuBackendProvider implements BackendProvider {
     public static final String GEMM_PROPERTY = "grad4j.cpu.gemm";
-    private static final Logger LOG = Logger.getLogger(CpuBackendProvider.class.getName());
+    private static final System.Logger LOG = System.getLogger(CpuBackendProvider.class.getName());
 
     @Override
     public String name() {
@@ -46,7 +45,7 @@ public final class CpuBackendProvider implements BackendProvider {
                 try {
                     return OpenBlasGemm.load();
                 } catch (RuntimeException | LinkageError e) {
-                    LOG.warning("grad4j cpu: OpenBLAS could not be loaded (" + e + "); using the plain-Java matmul");
+                    LOG.log(System.Logger.Level.WARNING, "grad4j cpu: OpenBLAS could not be loaded (" + e + "); using the plain-Java matmul");
                     return new JavaGemm();
                 }
             default:

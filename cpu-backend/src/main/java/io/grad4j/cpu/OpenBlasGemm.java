@@ -12,10 +12,10 @@ import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
 
 /**
- * cblas_sgemm / cblas_dgemm of the OpenBLAS that ND4J ships (JavaCPP's org.bytedeco.openblas),
- * called through the FFM API on the Java arrays themselves. ND4J's own Nd4j.gemm reaches the same
- * routine through its op layer at ~18 us and ~3.7 KB of garbage per call; this downcall costs
- * ~0.3 us and allocates nothing, and transposes are flags, never copies.
+ * cblas_sgemm / cblas_dgemm of bytedeco's OpenBLAS build (org.bytedeco:openblas, unpacked and
+ * loaded by JavaCPP's Loader), called through the FFM API on the Java arrays themselves. ND4J's
+ * Nd4j.gemm reached the same routine through its op layer at ~18 us and ~3.7 KB of garbage per
+ * call; this downcall costs ~0.3 us and allocates nothing, and transposes are flags, never copies.
  *
  * <p>Threads: OpenBLAS is set to one thread, and a product large enough is cut into one block of
  * rows (or columns) of C per thread of {@link ParallelLoops}, each a cblas call of its own. Its own
@@ -25,8 +25,9 @@ import java.nio.file.Path;
  * on which thread runs which, so results repeat bit for bit; as with OpenBLAS's own threads, they
  * can differ in the last bits between thread counts (OpenBLAS picks its blocking of k by the
  * shape it is given). A library named by {@link #LIBRARY_PROPERTY} keeps its own threading and is
- * called whole. The one-thread setting is OpenBLAS's, for the whole process: ND4J's own calls get
- * it too, and a named library that is the same file as ND4J's shares it.
+ * called whole. The one-thread setting is OpenBLAS's, for the whole process: other users of the
+ * same library in the JVM (ND4J, through grad4j-nd4j, loads the same file) get it too, and a named
+ * library that is the same file shares it.
  */
 final class OpenBlasGemm implements Gemm {
     private static final int ROW_MAJOR = 101;
@@ -53,10 +54,10 @@ final class OpenBlasGemm implements Gemm {
 
     /**
      * The system property naming another shared library with the CBLAS interface (cblas_sgemm,
-     * cblas_dgemm: another OpenBLAS build, BLIS, MKL's libmkl_rt) to call instead of ND4J's
+     * cblas_dgemm: another OpenBLAS build, BLIS, MKL's libmkl_rt) to call instead of bytedeco's
      * OpenBLAS, by its path. Measured here, 2026-11-27: OpenBLAS 0.3.31 (bytedeco's build) ran
-     * the MLP step as fast as ND4J's 0.3.19, Debian's 0.3.21 OpenMP build slower (its threads
-     * sleep under the OMP_WAIT_POLICY=passive ND4J needs).
+     * the MLP step as fast as the default 0.3.19, Debian's 0.3.21 OpenMP build slower (its threads
+     * slept under the OMP_WAIT_POLICY=passive that ND4J, then on the classpath, needed).
      */
     static final String LIBRARY_PROPERTY = "grad4j.cpu.openblas";
 
@@ -65,7 +66,7 @@ final class OpenBlasGemm implements Gemm {
         return load(ParallelLoops.shared());
     }
 
-    /** As {@link #load()}, cutting products between the threads of loops (ND4J's OpenBLAS only). */
+    /** As {@link #load()}, cutting products between the threads of loops (bytedeco's OpenBLAS only). */
     static OpenBlasGemm load(ParallelLoops threads) {
         String named = System.getProperty(LIBRARY_PROPERTY, "").trim();
         String lib = named.isEmpty() ? org.bytedeco.javacpp.Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class)
@@ -111,7 +112,7 @@ final class OpenBlasGemm implements Gemm {
     @Override
     public String name() {
         return named ? "cblas (" + library + ", named by " + LIBRARY_PROPERTY + ", via FFM)"
-                : "openblas (ND4J's, via FFM: " + Path.of(library).getFileName() + ", one thread per block of C)";
+                : "openblas (bytedeco's, via FFM: " + Path.of(library).getFileName() + ", one thread per block of C)";
     }
 
     /** One cblas call's share of C: rows [from, to) or columns [from, to). */

@@ -63,8 +63,8 @@ class CpuMemoryFlatTest {
     void trainingStepsInScopesKeepHeapRssAndLiveStoragesFlat() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0", "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC", "-XX:NativeMemoryTracking=summary",
+        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
+                "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC", "-XX:NativeMemoryTracking=summary",
                 "-cp", cp, CpuMemoryFlatTest.class.getName())
                 .redirectErrorStream(true).start();
         String output;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The BLAS library the cpu backend calls: ND4J's OpenBLAS, or one named by grad4j.cpu.openblas. */
+/** The BLAS library the cpu backend calls: bytedeco's OpenBLAS, or one named by grad4j.cpu.openblas. */
 class OpenBlasGemmTest {
     @AfterEach
     void clearProperty() {

@@ -157,7 +157,7 @@ class CliBadInputTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-XX:TieredStopAtLevel=1", "-cp", cp,
+                "-XX:TieredStopAtLevel=1", "-cp", cp,
                 "io.grad4j.examples.Grad4jCli", "train", "--no-progress", "--out", dir.resolve("child-out").toString()));
         cmd.addAll(extra);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);

@@ -123,7 +123,6 @@ class CrashSafetyTest {
         // surefire may hand the JVM a manifest-only jar as java.class.path; the real one is here
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0",
                 "-Dgrad4j.backend=cpu", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", cp,
                 "io.grad4j.examples.Grad4jCli", "train", "--no-progress", "--hidden", "32", "--batch", "64",
                 "--epochs", "100000", "--checkpoint-dir", ckpt.toString(), "--out", work.resolve("out").toString()));
