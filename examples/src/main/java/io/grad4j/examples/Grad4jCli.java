@@ -4,7 +4,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code grad4j} command line. */
-@Command(name = "grad4j", mixinStandardHelpOptions = true, version = "grad4j 0.1.0-SNAPSHOT",
+@Command(name = "grad4j", mixinStandardHelpOptions = true, versionProvider = Grad4jCli.BuildVersion.class,
         description = "GPU-accelerated tensors with automatic differentiation for Java.",
         subcommands = {TrainCommand.class, GradCheckCommand.class, InfoCommand.class})
 public final class Grad4jCli implements Runnable {
@@ -39,6 +39,22 @@ public final class Grad4jCli implements Runnable {
             return 1;
         });
         return cli;
+    }
+
+    /** {@code grad4j --version}: the version the build wrote into build.properties, and the JVM's. */
+    static final class BuildVersion implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() throws java.io.IOException {
+            java.util.Properties build = new java.util.Properties();
+            try (var in = Grad4jCli.class.getResourceAsStream("build.properties")) {
+                if (in == null) {
+                    throw new java.io.IOException("build.properties is missing from the grad4j jar; rebuild it with ./mvnw package");
+                }
+                build.load(in);
+            }
+            return new String[] {"grad4j " + build.getProperty("version"),
+                    "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ", " + System.getProperty("java.home") + ")"};
+        }
     }
 
     /** Applies --backend before anything touches {@link io.grad4j.backend.Backends}. */

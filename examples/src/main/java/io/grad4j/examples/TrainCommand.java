@@ -120,7 +120,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "continue from the checkpoint in --checkpoint-dir")
     boolean resume;
 
-    @Option(names = "--no-progress", description = "no progress bar (for logs)")
+    @Option(names = "--no-progress", description = "no progress bar (it is also off when the output is not a terminal)")
     boolean noProgress;
 
     @Option(names = "--verbose", description = "print device memory statistics after every epoch")
@@ -355,11 +355,21 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private ProgressBar progressBar(int epoch, int steps) {
-        if (noProgress) {
+        if (noProgress || !outputIsTerminal()) {
             return null;
         }
         return new ProgressBarBuilder().setTaskName("epoch " + epoch + "/" + epochs).setInitialMax(steps)
                 .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).continuousUpdate().build();
+    }
+
+    /**
+     * Whether a person watches the output: a progress bar redrawn with carriage returns is noise in
+     * a log file, a pipe or CI. (Since JDK 22 System.console() exists even when redirected, so
+     * isTerminal() is what tells.)
+     */
+    static boolean outputIsTerminal() {
+        java.io.Console console = System.console();
+        return console != null && console.isTerminal();
     }
 
     /** What a checkpoint records besides tensors: enough to rebuild the run and check it matches. */

@@ -51,6 +51,34 @@ class CliTest {
     }
 
     @Test
+    void versionComesFromTheBuild() {
+        Run r = run("--version");
+        assertEquals(0, r.exit(), r.stderr());
+        String expected = System.getProperty("grad4j.test.projectVersion");
+        assertTrue(expected != null && !expected.isBlank(), "the pom passes grad4j.test.projectVersion");
+        assertTrue(r.stdout().startsWith("grad4j " + expected + System.lineSeparator()), r.stdout());
+        assertTrue(r.stdout().contains("Java " + Runtime.version()), r.stdout());
+    }
+
+    /** Surefire's JVM has no terminal, like a log file, a pipe or CI: no bar, only the epoch lines. */
+    @Test
+    void noProgressBarWithoutATerminal() {
+        java.io.ByteArrayOutputStream errBytes = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream savedErr = System.err;
+        Run r;
+        try (java.io.PrintStream capture = new java.io.PrintStream(errBytes, true)) {
+            System.setErr(capture);
+            r = run("train", "--epochs", "1", "--hidden", "16", "--batch", "256", "--out", out.toString());
+        } finally {
+            System.setErr(savedErr);
+        }
+        assertEquals(0, r.exit(), r.stderr());
+        String printed = r.stdout() + errBytes;
+        assertTrue(!printed.contains("%") && !printed.contains("\r"), "a progress bar was drawn: " + printed);
+        assertTrue(r.stdout().contains("epoch 1/1"), r.stdout());
+    }
+
+    @Test
     void resumeContinuesExactlyWhereTheCheckpointLeftOff(@TempDir Path ckpt) {
         String[] common = {"--no-progress", "--hidden", "24", "--batch", "256", "--optimizer", "adamw", "--lr", "0.003",
                 "--dropout", "0.1", "--schedule", "step", "--step-size", "1"};
