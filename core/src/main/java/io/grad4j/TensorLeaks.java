@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.logging.Logger;
 
 /**
  * A debug aid for device memory: with {@code -Dgrad4j.debug.leaks=true}, every tensor remembers
@@ -18,7 +17,7 @@ import java.util.logging.Logger;
 public final class TensorLeaks {
     /** The switch, read once at class initialisation. */
     public static final boolean ENABLED = Boolean.getBoolean("grad4j.debug.leaks");
-    private static final Logger LOG = Logger.getLogger(TensorLeaks.class.getName());
+    private static final System.Logger LOG = System.getLogger(TensorLeaks.class.getName());
     private static final Map<Long, Site> LIVE = new ConcurrentHashMap<>();
     private static final AtomicLong IDS = new AtomicLong();
 
@@ -52,7 +51,7 @@ public final class TensorLeaks {
         }
         Site site = LIVE.remove(id);
         if (site != null) {
-            LOG.warning("grad4j: a tensor of shape " + site.shape() + " created at " + site.where()
+            LOG.log(System.Logger.Level.WARNING, "grad4j: a tensor of shape " + site.shape() + " created at " + site.where()
                     + " was never closed; the garbage collector freed it (close it, or create it inside a TensorScope)");
         }
     }

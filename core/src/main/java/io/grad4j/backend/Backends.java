@@ -8,7 +8,6 @@ import java.util.Objects;
 import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.logging.Logger;
 
 /**
  * Finds backends with {@link ServiceLoader} and chooses the one tensors are created on.
@@ -17,7 +16,7 @@ import java.util.logging.Logger;
  * the environment variable {@code GRAD4J_BACKEND}, else {@code auto}. {@code auto} takes the
  * available provider of highest priority (cuda over cpu) and logs one line naming it and, when a
  * higher-priority one was skipped, why. A backend named explicitly that is not available fails with
- * an {@link IllegalStateException} giving the provider's reason; there is no silent switch.
+ * a {@link BackendUnavailableException} giving the provider's reason; there is no silent switch.
  *
  * <p>{@link #use(Backend)} overrides the choice for the current thread inside a
  * try-with-resources block (tests and programs that mix devices use it).
@@ -26,7 +25,7 @@ public final class Backends {
     public static final String PROPERTY = "grad4j.backend";
     public static final String ENV = "GRAD4J_BACKEND";
 
-    private static final Logger LOG = Logger.getLogger(Backends.class.getName());
+    private static final System.Logger LOG = System.getLogger(Backends.class.getName());
     private static final Map<String, Backend> CREATED = new ConcurrentHashMap<>();
     private static final ThreadLocal<Backend> OVERRIDE = new ThreadLocal<>();
     private static volatile Backend chosen;
@@ -85,7 +84,7 @@ public final class Backends {
                         + "'; installed backends: " + names(installed)
                         + " (add the grad4j-" + name + "-backend artifact to the classpath)"));
         if (!provider.isAvailable()) {
-            throw new IllegalStateException("backend '" + provider.name() + "' is not available: "
+            throw new BackendUnavailableException(provider.name(), "backend '" + provider.name() + "' is not available: "
                     + provider.unavailableReason());
         }
         return provider.create();
@@ -144,18 +143,18 @@ public final class Backends {
     static Backend choose(String requested, List<BackendProvider> all) {
         if (!requested.equals("auto")) {
             Backend b = get(requested, all);
-            LOG.info("grad4j backend: " + b.name() + " (requested explicitly) - " + b.description());
+            LOG.log(System.Logger.Level.INFO, "grad4j backend: " + b.name() + " (requested explicitly) - " + b.description());
             return b;
         }
         if (all.isEmpty()) {
-            throw new IllegalStateException("no grad4j backend installed: add grad4j-cpu-backend "
+            throw new BackendUnavailableException("auto", "no grad4j backend installed: add grad4j-cpu-backend "
                     + "(or grad4j-cuda-backend) to the classpath");
         }
         StringBuilder skipped = new StringBuilder();
         for (BackendProvider p : all) {
             if (p.isAvailable()) {
                 Backend b = get(p.name(), all);
-                LOG.info("grad4j backend: " + b.name() + " (auto" + (skipped.isEmpty() ? "" : "; fell back: " + skipped)
+                LOG.log(System.Logger.Level.INFO, "grad4j backend: " + b.name() + " (auto" + (skipped.isEmpty() ? "" : "; fell back: " + skipped)
                         + ") - " + b.description());
                 return b;
             }
@@ -164,7 +163,7 @@ public final class Backends {
             }
             skipped.append(p.name()).append(" unavailable: ").append(p.unavailableReason());
         }
-        throw new IllegalStateException("no grad4j backend is available: " + skipped);
+        throw new BackendUnavailableException("auto", "no grad4j backend is available: " + skipped);
     }
 
     private static String names(List<BackendProvider> list) {

@@ -93,13 +93,17 @@ class BackendsTest {
     @Test
     void namingAnUnavailableBackendFailsWithItsReason() {
         List<BackendProvider> installed = List.of(provider("fakegpu2", 100, "libcuda.so.1 not found"), provider("fakecpu2", 10, null));
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Backends.choose("fakegpu2", installed));
+        BackendUnavailableException e = assertThrows(BackendUnavailableException.class, () -> Backends.choose("fakegpu2", installed));
         assertTrue(e.getMessage().contains("libcuda.so.1 not found"), e.getMessage());
+        assertEquals("fakegpu2", e.backendName());
         IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class, () -> Backends.choose("tpu", installed));
         assertTrue(unknown.getMessage().contains("tpu") && unknown.getMessage().contains("fakecpu2"), unknown.getMessage());
-        IllegalStateException none = assertThrows(IllegalStateException.class,
+        BackendUnavailableException none = assertThrows(BackendUnavailableException.class,
                 () -> Backends.choose("auto", List.of(provider("fakegpu3", 100, "no CUDA device"))));
         assertTrue(none.getMessage().contains("no CUDA device"), none.getMessage());
+        assertEquals("auto", none.backendName());
+        // still an IllegalStateException, as before the type existed
+        assertTrue(none instanceof IllegalStateException);
     }
 
     @Test

@@ -1,6 +1,7 @@
 package io.grad4j.cpu;
 
 import io.grad4j.DType;
+import io.grad4j.backend.DeviceOutOfMemoryException;
 import io.grad4j.backend.Storage;
 
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -38,7 +39,18 @@ final class CpuStorage implements Storage {
                     + " elements per tensor (Java arrays), requested " + length);
         }
         int n = (int) length;
-        return dtype == DType.FLOAT32 ? of(POOL.floats(n)) : of(POOL.doubles(n));
+        try {
+            return dtype == DType.FLOAT32 ? of(POOL.floats(n)) : of(POOL.doubles(n));
+        } catch (OutOfMemoryError e) {
+            // one array too large for the heap: the JVM is still healthy, so say what to do,
+            // with the same type a GPU's out-of-memory has
+            long bytes = length * dtype.byteSize();
+            Runtime rt = Runtime.getRuntime();
+            throw new DeviceOutOfMemoryException("cpu: out of Java heap allocating " + bytes + " bytes for a "
+                    + dtype + " tensor of " + length + " elements: the heap is at most " + rt.maxMemory()
+                    + " bytes (-Xmx) and " + rt.freeMemory() + " of its current " + rt.totalMemory()
+                    + " are free. Close tensors you no longer need, use smaller batches, or raise -Xmx.", bytes, e);
+        }
     }
 
     boolean isFloat() {

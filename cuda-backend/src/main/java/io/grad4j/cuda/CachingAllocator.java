@@ -1,5 +1,7 @@
 package io.grad4j.cuda;
 
+import io.grad4j.backend.DeviceOutOfMemoryException;
+
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.List;

@@ -32,7 +32,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.logging.Logger;
 
 /**
  * The CUDA backend: storages are device blocks from a {@link CachingAllocator}, every primitive is
@@ -51,7 +50,7 @@ import java.util.logging.Logger;
  * direct (a download that converts dtypes then goes through a temporary array of full size).
  */
 public final class CudaBackend implements Backend {
-    private static final Logger LOG = Logger.getLogger(CudaBackend.class.getName());
+    private static final System.Logger LOG = System.getLogger(CudaBackend.class.getName());
     static final String FATBIN = "/io/grad4j/cuda/grad4j_kernels.fatbin";
     /**
      * Every kernel of grad4j_kernels.cu (KernelBinaryTest keeps this equal to the source's
@@ -210,7 +209,7 @@ public final class CudaBackend implements Backend {
         if ("native".equalsIgnoreCase(System.getProperty(KernelLauncher.PROPERTY, "auto").trim())) {
             throw new IllegalStateException(message + " (use " + KernelLauncher.PROPERTY + "=jcuda)");
         }
-        LOG.warning("grad4j cuda: " + message + "; using JCuda's launch path");
+        LOG.log(System.Logger.Level.WARNING, "grad4j cuda: " + message + "; using JCuda's launch path");
         return new KernelLauncher.JCudaLauncher();
     }
 
@@ -220,7 +219,7 @@ public final class CudaBackend implements Backend {
         // behind (a failed start-up check of the launcher releases them below)
         List<String> launcherNotes = new ArrayList<>();
         KernelLauncher launcher = KernelLauncher.choose(launcherNotes);
-        launcherNotes.forEach(n -> LOG.info("grad4j cuda: " + n));
+        launcherNotes.forEach(n -> LOG.log(System.Logger.Level.INFO, "grad4j cuda: " + n));
         CUdevice dev = new CUdevice();
         check(JCudaDriver.cuDeviceGet(dev, probe.device()), "cuDeviceGet");
         CUcontext ctx = new CUcontext();
@@ -257,7 +256,7 @@ public final class CudaBackend implements Backend {
                 throw new IllegalStateException(GemmChoice.PROPERTY + "=cublas but cuBLAS could not be loaded: "
                         + String.join("; ", why) + " (use " + GemmChoice.PROPERTY + "=builtin)");
             } else {
-                LOG.info("grad4j cuda: cuBLAS unavailable (" + String.join("; ", why) + "); matmul uses the builtin kernels");
+                LOG.log(System.Logger.Level.INFO, "grad4j cuda: cuBLAS unavailable (" + String.join("; ", why) + "); matmul uses the builtin kernels");
                 engine += "; cuBLAS unavailable";
             }
         }
@@ -1180,7 +1179,7 @@ public final class CudaBackend implements Backend {
             allocator.closePool(pool);
             throw new IllegalStateException("cuda: cuGraphInstantiate failed: " + CUresult.stringFor(rc));
         }
-        LOG.fine(() -> "grad4j cuda: captured " + recorded + " kernel launches and " + inputs.size() + " host inputs");
+        LOG.log(System.Logger.Level.DEBUG, () -> "grad4j cuda: captured " + recorded + " kernel launches and " + inputs.size() + " host inputs");
         liveGraphs++;
         return new CudaGraph(this, graph, exec, pool, inputs, recorded);
     }

@@ -8,7 +8,6 @@ import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.logging.Logger;
 
 /**
  * Moves large host arrays to and from the device through a few page-locked buffers, so the DMA
@@ -43,7 +42,7 @@ import java.util.logging.Logger;
  * Methods are synchronized (one set of buffers); the backend calls them under its own lock anyway.
  */
 public final class PinnedStaging<B, D> {
-    private static final Logger LOG = Logger.getLogger(PinnedStaging.class.getName());
+    private static final System.Logger LOG = System.getLogger(PinnedStaging.class.getName());
 
     /**
      * Copies of fewer bytes do not go through the chunked double buffers: downloads take the
@@ -327,7 +326,7 @@ public final class PinnedStaging<B, D> {
         if (failure == null) {
             return List.copyOf(made);
         }
-        LOG.warning("grad4j cuda: no pinned staging buffers (" + count + " x " + bytes + " bytes of "
+        LOG.log(System.Logger.Level.WARNING, "grad4j cuda: no pinned staging buffers (" + count + " x " + bytes + " bytes of "
                 + "page-locked host memory): " + failure + ". " + Character.toUpperCase(forWhat.charAt(0))
                 + forWhat.substring(1) + " go directly from the Java heap instead: correct, but slower.");
         for (B buffer : pinned) {

@@ -1,5 +1,6 @@
 package io.grad4j.cuda;
 
+import io.grad4j.backend.DeviceOutOfMemoryException;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

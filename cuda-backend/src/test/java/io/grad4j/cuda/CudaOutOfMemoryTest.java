@@ -1,5 +1,6 @@
 package io.grad4j.cuda;
 
+import io.grad4j.backend.DeviceOutOfMemoryException;
 import io.grad4j.DType;
 import io.grad4j.Tensor;
 import io.grad4j.backend.Backends;
