@@ -120,4 +120,17 @@ class Nd4jConversionsTest {
         }
         assertArrayEquals(grad, Nd4jConversions.toINDArray(tw.grad()).data().asDouble());
     }
+
+    /** The README's example for DL4J users, as written there. */
+    @Test
+    void theReadmeExampleRuns() {
+        INDArray features = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.DOUBLE, 32, 4);  // from a DL4J pipeline
+        Tensor x = Nd4jConversions.toTensor(features);                  // a copy, on the current backend
+        Tensor w = Tensor.randn(io.grad4j.DType.FLOAT64, 0, 4, 1).requiresGrad(true);
+        Tensor loss = x.matmul(w).tanh().pow(2).mean();
+        loss.backward();
+        INDArray gradient = Nd4jConversions.toINDArray(w.grad());       // back to ND4J, shape [4, 1]
+        assertArrayEquals(new long[] {4, 1}, gradient.shape());
+        assertTrue(gradient.norm2Number().doubleValue() > 0, "a non-zero gradient");
+    }
 }
