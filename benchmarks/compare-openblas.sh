@@ -3,9 +3,9 @@
 # it measures faster side by side"). Builds the JMH jar twice, with the pinned OpenBLAS/JavaCPP
 # and with the candidate, then runs the same benchmarks alternating A, B, A, B ... in one session,
 # and prints each pair's ratio B/A with min/median/max.
-#   benchmarks/openblas-compare/compare-openblas.sh [candidate-openblas-version candidate-javacpp-version pairs]
+#   benchmarks/compare-openblas.sh [candidate-openblas-version candidate-javacpp-version pairs]
 set -euo pipefail
-root="$(cd "$(dirname "$0")/../.." && pwd)"
+root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 candidate="${1:-0.3.31-1.5.13}"
 candidate_javacpp="${2:-1.5.13}"
