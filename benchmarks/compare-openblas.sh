@@ -27,7 +27,11 @@ benchmarks='MlpTrainStepBenchmark.trainStep|MatmulBenchmark.matmul'
 jmh=(-wi 3 -i 5 -w 1 -r 1 -f 1 -p n=256,1024 -rf csv)
 for i in $(seq 1 "$pairs"); do
   for build in pinned candidate; do
-    "$java" -jar "$out/$build.jar" "$benchmarks" "${jmh[@]}" -rff "$out/$build-$i.csv" >"$out/$build-$i.log" 2>&1
+    if ! "$java" -jar "$out/$build.jar" "$benchmarks" "${jmh[@]}" -rff "$out/$build-$i.csv" >"$out/$build-$i.log" 2>&1; then
+      tail -20 "$out/$build-$i.log" >&2
+      echo "compare-openblas: the $build run $i failed (log: $out/$build-$i.log)" >&2
+      exit 1
+    fi
     echo "pair $i $build done"
   done
 done
@@ -43,6 +47,8 @@ def read(path):
 ratios = {}
 for i in range(1, pairs + 1):
     a, b = read(f"{out}/pinned-{i}.csv"), read(f"{out}/candidate-{i}.csv")
+    if a.keys() != b.keys():
+        sys.exit(f"pair {i}: the two builds ran different benchmarks: {sorted(a.keys() ^ b.keys())}")
     for k in a:
         ratios.setdefault(k, []).append(b[k] / a[k])
 print(f"OpenBLAS {candidate} time / pinned time, {pairs} alternating pairs (below 1 = candidate faster)")

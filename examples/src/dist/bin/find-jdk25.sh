@@ -1,40 +1,67 @@
-# Sourced by ./mvnw and by the grad4j launcher (bin/grad4j): finds a JDK 25 or newer without any variable set
-# by hand. The default `java` on many machines is older (17 here), so a bare `java` is not enough.
-# Order: $JAVA_HOME, then the `java` on PATH, then every JDK under /usr/lib/jvm and
-# /Library/Java/JavaVirtualMachines; the first that is 25 or newer is taken.
-# On success sets GRAD4J_JAVA_HOME; on failure prints one sentence saying what is missing and how
-# to get it, and returns 1. Nothing is downloaded.
+# Sourced by ./mvnw and by the grad4j launcher (bin/grad4j): finds a Java 25 or newer without any
+# variable set by hand. The default `java` on many machines is older (17 here), so a bare `java`
+# is not enough.
+#
+#   grad4j_find_jdk25 [NEED [jdk|runtime]]     NEED defaults to 25; `jdk` (the default) also needs
+#                                              javac (Maven compiles), `runtime` only java (the launcher)
+#
+# Order: $JAVA_HOME, then the `java` on PATH, then every installation under the folders in
+# $GRAD4J_JDK_DIRS (default: /usr/lib/jvm and /Library/Java/JavaVirtualMachines), newest first;
+# the first that is new enough is taken. The version is read from the installation's `release`
+# file (no JVM is started) or, without one, asked of its java. On success sets GRAD4J_JAVA_HOME;
+# on failure prints one sentence saying what is missing and how to get it, and returns 1.
+# Nothing is downloaded.
 
-grad4j_java_feature() { # the feature release of the java binary $1 (17, 25, ...), or 0
-  local version
-  version="$("$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')"
+grad4j_java_feature() { # the feature release (17, 25, ...) of the installation $1, or 0
+  local version=""
+  if [ -f "$1/release" ]; then
+    version="$(sed -n 's/^JAVA_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$1/release")"
+  fi
+  if [ -z "$version" ] && [ -x "$1/bin/java" ]; then
+    version="$("$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')"
+  fi
   case "$version" in
-    1.*) echo "${version#1.}" | cut -d. -f1 ;;
-    [0-9]*) echo "${version%%.*}" ;;
+    1.*) version="${version#1.}"; echo "${version%%.*}" ;;
+    [0-9]*) version="${version%%[!0-9]*}"; echo "${version:-0}" ;;
     *) echo 0 ;;
   esac
 }
 
+grad4j_resolve() { # a path with its links resolved, where readlink -f exists (not on old macOS)
+  readlink -f "$1" 2>/dev/null || echo "$1"
+}
+
 grad4j_find_jdk25() {
-  local need="${1:-25}" candidate seen="" found=""
+  local need="${1:-25}" kind="${2:-jdk}" candidate dir seen="" found=""
   local candidates=()
   [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME")
   if command -v java >/dev/null 2>&1; then
-    candidates+=("$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")")
+    candidates+=("$(dirname "$(dirname "$(grad4j_resolve "$(command -v java)")")")")
   fi
-  for candidate in /usr/lib/jvm/* /Library/Java/JavaVirtualMachines/*/Contents/Home; do
-    [ -d "$candidate" ] && candidates+=("$candidate")
+  local dirs="${GRAD4J_JDK_DIRS:-/usr/lib/jvm /Library/Java/JavaVirtualMachines}"
+  for dir in $dirs; do
+    [ -d "$dir" ] || continue
+    # newest first: the names carry the version (temurin-25-jdk-amd64, jdk-25.0.1.jdk)
+    while IFS= read -r candidate; do
+      [ -d "$candidate/Contents/Home" ] && candidate="$candidate/Contents/Home"
+      [ -d "$candidate" ] && candidates+=("$candidate")
+    done < <(find "$dir" -mindepth 1 -maxdepth 1 2>/dev/null | sort -rV)
   done
   for candidate in "${candidates[@]}"; do
-    candidate="$(readlink -f "$candidate")"
+    candidate="$(grad4j_resolve "$candidate")"
     case " $seen " in *" $candidate "*) continue ;; esac
-    if [ -x "$candidate/bin/java" ] && [ -x "$candidate/bin/javac" ] \
-        && [ "$(grad4j_java_feature "$candidate/bin/java")" -ge "$need" ]; then
+    seen="$seen $candidate"
+    [ -x "$candidate/bin/java" ] || continue
+    local feature
+    feature="$(grad4j_java_feature "$candidate")"
+    if [ "$feature" -ge "$need" ] && { [ "$kind" = runtime ] || [ -x "$candidate/bin/javac" ]; }; then
       GRAD4J_JAVA_HOME="$candidate"
       return 0
     fi
-    [ -x "$candidate/bin/java" ] && seen="$seen $candidate" && found="$found $candidate (Java $(grad4j_java_feature "$candidate/bin/java"))"
+    found="$found $candidate (Java $feature$([ "$kind" = jdk ] && [ ! -x "$candidate/bin/javac" ] && echo ', no javac'))"
   done
-  echo "grad4j needs a JDK $need or newer and found none (looked at JAVA_HOME, the java on PATH and /usr/lib/jvm:${found:- no JDK at all}); install one, e.g. Eclipse Temurin 25 (apt-get install temurin-25-jdk from Adoptium's repository, or https://adoptium.net), then run the command again." >&2
+  local what="a JDK $need or newer"
+  [ "$kind" = runtime ] && what="Java $need or newer"
+  echo "grad4j needs $what and found none (looked at JAVA_HOME, the java on PATH and ${dirs// /, }:${found:- no Java at all}); install one, e.g. Eclipse Temurin 25 (apt-get install temurin-25-jdk from Adoptium's repository, or https://adoptium.net), then run the command again." >&2
   return 1
 }

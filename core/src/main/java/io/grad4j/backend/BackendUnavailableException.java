@@ -15,6 +15,11 @@ public class BackendUnavailableException extends IllegalStateException {
         this.backendName = backendName;
     }
 
+    public BackendUnavailableException(String backendName, String message, Throwable cause) {
+        super(message, cause);
+        this.backendName = backendName;
+    }
+
     /** The backend that was asked for ("cpu", "cuda"), or "auto" when none at all was available. */
     public String backendName() {
         return backendName;

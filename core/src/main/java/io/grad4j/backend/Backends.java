@@ -80,15 +80,35 @@ public final class Backends {
         BackendProvider provider = installed.stream()
                 .filter(p -> p.name().equalsIgnoreCase(name))
                 .findFirst()
-                .orElseThrow(() -> new IllegalArgumentException("unknown backend '" + name
-                        + "'; installed backends: " + names(installed)
-                        + " (add the grad4j-" + name + "-backend artifact to the classpath)"));
+                .orElse(null);
+        if (provider == null) {
+            String message = "backend '" + name + "' is not installed; installed backends: " + names(installed);
+            if (KNOWN_BACKENDS.contains(name)) {
+                // a real backend whose artifact is missing: unavailable here, not a typo
+                throw new BackendUnavailableException(name, message + " (add the grad4j-" + name
+                        + "-backend artifact to the classpath)");
+            }
+            throw new IllegalArgumentException("unknown backend '" + name + "'; installed backends: " + names(installed)
+                    + " (grad4j's backends: " + String.join(", ", KNOWN_BACKENDS) + ")");
+        }
         if (!provider.isAvailable()) {
             throw new BackendUnavailableException(provider.name(), "backend '" + provider.name() + "' is not available: "
                     + provider.unavailableReason());
         }
-        return provider.create();
+        try {
+            return provider.create();
+        } catch (BackendUnavailableException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // the probe passed but start-up failed (a fatbin the driver refuses, a library that
+            // would not load): still "this backend cannot run here", with the cause kept
+            throw new BackendUnavailableException(provider.name(), "backend '" + provider.name()
+                    + "' could not start: " + e.getMessage(), e);
+        }
     }
+
+    /** The backends grad4j publishes, each in its artifact grad4j-NAME-backend. */
+    private static final List<String> KNOWN_BACKENDS = List.of("cpu", "cuda");
 
     /** Names of the providers that are available here, highest priority first. */
     public static List<String> available() {

@@ -91,6 +91,45 @@ class BackendsTest {
     }
 
     @Test
+    void aKnownBackendWhoseArtifactIsMissingOrThatFailsToStartIsUnavailableNotAnError() {
+        List<BackendProvider> cpuOnly = List.of(provider("cpu", 10, null));
+        BackendUnavailableException missing = assertThrows(BackendUnavailableException.class, () -> Backends.create("cuda", cpuOnly));
+        assertEquals("cuda", missing.backendName());
+        assertTrue(missing.getMessage().contains("grad4j-cuda-backend"), missing.getMessage());
+
+        BackendProvider failsToStart = new BackendProvider() {
+            @Override
+            public String name() {
+                return "fakegpu9";
+            }
+
+            @Override
+            public int priority() {
+                return 100;
+            }
+
+            @Override
+            public boolean isAvailable() {
+                return true;
+            }
+
+            @Override
+            public String unavailableReason() {
+                return "available";
+            }
+
+            @Override
+            public Backend create() {
+                throw new IllegalStateException("the driver refused the kernels' fatbin");
+            }
+        };
+        BackendUnavailableException failed = assertThrows(BackendUnavailableException.class,
+                () -> Backends.create("fakegpu9", List.of(failsToStart)));
+        assertTrue(failed.getMessage().contains("could not start") && failed.getMessage().contains("fatbin"), failed.getMessage());
+        assertTrue(failed.getCause() instanceof IllegalStateException);
+    }
+
+    @Test
     void namingAnUnavailableBackendFailsWithItsReason() {
         List<BackendProvider> installed = List.of(provider("fakegpu2", 100, "libcuda.so.1 not found"), provider("fakecpu2", 10, null));
         BackendUnavailableException e = assertThrows(BackendUnavailableException.class, () -> Backends.choose("fakegpu2", installed));

@@ -41,6 +41,13 @@ final class CpuStorage implements Storage {
         int n = (int) length;
         try {
             return dtype == DType.FLOAT32 ? of(POOL.floats(n)) : of(POOL.doubles(n));
+        } catch (OutOfMemoryError first) {
+            // the pool's kept arrays may be what fills the heap (as the cuda allocator empties its
+            // cache before giving up): drop them and try once more
+            POOL.clear();
+        }
+        try {
+            return dtype == DType.FLOAT32 ? of(POOL.floats(n)) : of(POOL.doubles(n));
         } catch (OutOfMemoryError e) {
             // one array too large for the heap: the JVM is still healthy, so say what to do,
             // with the same type a GPU's out-of-memory has

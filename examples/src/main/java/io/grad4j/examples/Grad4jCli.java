@@ -52,6 +52,11 @@ public final class Grad4jCli implements Runnable {
                 }
                 build.load(in);
             }
+            String version = build.getProperty("version", "");
+            if (version.isBlank() || version.contains("${")) {
+                throw new java.io.IOException("build.properties in the grad4j jar was not filled in by the build (version '"
+                        + version + "'); rebuild with ./mvnw package rather than running the unfiltered sources");
+            }
             return new String[] {"grad4j " + build.getProperty("version"),
                     "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ", " + System.getProperty("java.home") + ")"};
         }

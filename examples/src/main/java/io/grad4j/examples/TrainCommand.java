@@ -358,14 +358,17 @@ final class TrainCommand implements Callable<Integer> {
         if (noProgress || !outputIsTerminal()) {
             return null;
         }
+        // drawn on stdout, the stream outputIsTerminal() looks at (the library's default is stderr,
+        // which `train 2>log` would fill with redraws while stdout is a terminal)
         return new ProgressBarBuilder().setTaskName("epoch " + epoch + "/" + epochs).setInitialMax(steps)
-                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).continuousUpdate().build();
+                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).continuousUpdate()
+                .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.out)).build();
     }
 
     /**
      * Whether a person watches the output: a progress bar redrawn with carriage returns is noise in
      * a log file, a pipe or CI. (Since JDK 22 System.console() exists even when redirected, so
-     * isTerminal() is what tells.)
+     * isTerminal() is what tells; it is true only when standard input and output both are one.)
      */
     static boolean outputIsTerminal() {
         java.io.Console console = System.console();

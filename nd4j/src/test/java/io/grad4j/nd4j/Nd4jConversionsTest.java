@@ -97,6 +97,7 @@ class Nd4jConversionsTest {
     @Test
     void nd4jAndTheCpuBackendAgreeOnAProductAndGradientsFlowFromAnINDArray() {
         assertEquals("cpu", Backends.current().name());
+        assertTrue(Backends.current().description().contains("matmul engine openblas"), Backends.current().description());
         INDArray x = Nd4j.rand(DataType.DOUBLE, 5, 4);
         INDArray w = Nd4j.rand(DataType.DOUBLE, 4, 3);
         INDArray expected = x.mmul(w);
