@@ -57,7 +57,7 @@ final class ReductionOps {
         Tensor kept = reduceRaw(ReduceOp.MAX, x, axis);
         Tensor y = keepDim ? kept : kept.view(removeAxis(x.shapeInternal(), axis));
         int[] keptShape = kept.shapeInternal();
-        return Graph.record("max", y, x,
+        return Graph.record("max", y, new Tensor[] {x}, new Tensor[] {x, kept},
                 g -> new Tensor[] {maxBackward(x, kept, g.view(keptShape), axis)},
                 t -> {
                     Tensor ones = Tensor.full(x.backendInternal(), x.dtypeInternal(), 1.0, keptShape);

@@ -479,6 +479,7 @@ public final class Tensor implements AutoCloseable {
             } else {
                 backend.fill(grad.storage(), 0.0); // recorded or replayed device work: write now
             }
+            grad.markModified();
         }
     }
 
@@ -527,6 +528,7 @@ public final class Tensor implements AutoCloseable {
                     + "Autograd.noGrad() (as optimizers do)");
         }
         backend.copy(source.storage(), storage());
+        markModified();
         Reference.reachabilityFence(source);
     }
 
@@ -546,6 +548,7 @@ public final class Tensor implements AutoCloseable {
                     + "Autograd.noGrad() (as optimizers do)");
         }
         backend.axpby(alpha, x.storage(), beta, storage());
+        markModified();
         Reference.reachabilityFence(x);
         return this;
     }
@@ -600,6 +603,9 @@ public final class Tensor implements AutoCloseable {
                 tStorages.add(targets.get(i).storage());
             }
             targets.get(group.getFirst()).backend.axpbyEach(alpha, xStorages, beta, tStorages);
+            for (int i : group) {
+                targets.get(i).markModified();
+            }
         }
         Reference.reachabilityFence(targets);
         Reference.reachabilityFence(xs);
@@ -655,6 +661,27 @@ public final class Tensor implements AutoCloseable {
     Storage storage() {
         checkOpen();
         return ref.storage();
+    }
+
+    /**
+     * How many in-place writes this tensor's memory has had (shared with its views): assign,
+     * updateInPlace, optimizer steps, zeroGrad and gradient accumulation each add one. Operations
+     * that need a tensor's values in backward record this number, and backward throws an
+     * IllegalStateException naming the operation if it changed (PyTorch's {@code _version}).
+     */
+    public int version() {
+        checkOpen();
+        return ref.version();
+    }
+
+    /** {@link #version()} without the open check: a closed tensor's buffer still has its count. */
+    int versionInternal() {
+        return ref.version();
+    }
+
+    /** Counts an in-place write to this tensor's memory (see {@link #version()}). */
+    void markModified() {
+        ref.bumpVersion();
     }
 
     /** Whether this tensor's buffer holds zeros that {@link #zeroGrad} deferred. */
@@ -730,6 +757,11 @@ public final class Tensor implements AutoCloseable {
             firsts[j] = first[i];
         }
         params.get(group.getFirst()).backend.adamEach(step, ps, gs, ms, vs, sizes, inv, firsts);
+        for (int i : group) {
+            params.get(i).markModified();
+            m.get(i).markModified();
+            v.get(i).markModified();
+        }
         for (int j = 0; j < k; j++) { // first steps wrote m and v whole: zeros owed on them are moot
             if (firsts[j]) {
                 m.get(group.get(j)).ref.overwritten();
@@ -763,6 +795,7 @@ public final class Tensor implements AutoCloseable {
             open.get(group.getFirst())[0].backend.copyEach(sources, targets);
             for (int i : group) {
                 open.get(i)[0].ref.overwritten();
+                open.get(i)[0].markModified();
             }
         }
         Reference.reachabilityFence(open);
@@ -851,19 +884,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     static void checkShape(String where, int[] shape) {
-        if (shape == null) {
-            throw new IllegalArgumentException(where + ": shape is null");
-        }
-        long n = 1;
-        for (int d : shape) {
-            if (d < 0) {
-                throw new IllegalArgumentException(where + ": negative dimension in shape " + Arrays.toString(shape));
-            }
-            n *= d;
-            if (n > (1L << 50)) {
-                throw new IllegalArgumentException(where + ": shape " + Arrays.toString(shape) + " is too large");
-            }
-        }
+        io.grad4j.backend.ElementCount.of(where, shape);
     }
 
     private static void checkLength(int length, int[] shape) {

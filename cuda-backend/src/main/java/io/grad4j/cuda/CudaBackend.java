@@ -803,7 +803,7 @@ public final class CudaBackend implements Backend {
         CudaStorage c = cuda(cs);
         sameDtype("matmul", a, b);
         sameDtype("matmul", a, c);
-        MatmulBounds.check(s, a.length(), b.length(), c.length());
+        s.checkBounds("matmul", a.length(), b.length(), c.length()); // before cuBLAS or a kernel gets the sizes
         long mn = (long) s.m() * s.n();
         if (mn == 0 || s.batch() == 0) {
             return;

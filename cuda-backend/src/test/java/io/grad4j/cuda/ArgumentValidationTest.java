@@ -88,11 +88,11 @@ class ArgumentValidationTest {
     @Test
     void matmulBoundsAreChecked() {
         MatmulShape s = new MatmulShape(2, 3, 4, 5, false, false, 15, 0);
-        assertDoesNotThrow(() -> MatmulBounds.check(s, 30, 20, 24));
-        assertThrows(IllegalArgumentException.class, () -> MatmulBounds.check(s, 29, 20, 24));
-        assertThrows(IllegalArgumentException.class, () -> MatmulBounds.check(s, 30, 19, 24));
-        assertThrows(IllegalArgumentException.class, () -> MatmulBounds.check(s, 30, 20, 23));
-        assertDoesNotThrow(() -> MatmulBounds.check(new MatmulShape(1, 0, 4, 5, true, true, 0, 0), 0, 20, 0));
+        assertDoesNotThrow(() -> s.checkBounds("matmul", 30, 20, 24));
+        assertThrows(IllegalArgumentException.class, () -> s.checkBounds("matmul", 29, 20, 24));
+        assertThrows(IllegalArgumentException.class, () -> s.checkBounds("matmul", 30, 19, 24));
+        assertThrows(IllegalArgumentException.class, () -> s.checkBounds("matmul", 30, 20, 23));
+        assertDoesNotThrow(() -> new MatmulShape(1, 0, 4, 5, true, true, 0, 0).checkBounds("matmul", 0, 20, 0));
     }
 
     @Test
