@@ -346,6 +346,10 @@ public final class Safetensors {
             throw new SafetensorsFormatException(file, "the header must be a JSON object, found "
                     + kind(root));
         }
+        if (top.size() - (top.containsKey(METADATA_KEY) ? 1 : 0) > MAX_TENSORS) {
+            throw new SafetensorsFormatException(file, "the header lists more than " + MAX_TENSORS + " tensors (the limit "
+                    + "of Safetensors.MAX_TENSORS)");
+        }
         long dataStart = 8 + n;
         long dataLength = size - dataStart;
         Map<String, String> metadata = new LinkedHashMap<>();
