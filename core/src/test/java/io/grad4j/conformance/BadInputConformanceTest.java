@@ -345,6 +345,8 @@ public abstract class BadInputConformanceTest extends BackendTestBase {
                 () -> Safetensors.load(aFolder), aFolder.toString(), "is a directory"));
         t.add(bad("Checkpoint.loadInto: a directory", FileSystemException.class,
                 () -> Checkpoint.loadInto(aFolder, Map.of("w", f32(3, 2))), aFolder.toString(), "is a directory"));
+        t.add(bad("Safetensors.save onto a directory writes nothing", FileSystemException.class,
+                () -> Safetensors.save(aFolder, Map.of("w", f32(2))), aFolder.toString(), "it is a directory"));
         t.add(bad("safetensors: a header of 100,000,001 bytes (the reference reader's limit is 100,000,000)",
                 SafetensorsFormatException.class, () -> Safetensors.header(overLimit), "100000001", "limit of 100000000"));
         t.add(bad("safetensors: more tensors than MAX_TENSORS", SafetensorsFormatException.class,
