@@ -249,6 +249,26 @@ class CliReliabilityTest {
         assertEquals("--batch must be >= 1", Grad4jCli.describe(new IllegalArgumentException("--batch must be >= 1")));
     }
 
+    /** A metrics row cut short (a kill mid-write) made the plot fail whole, printing "For input string: ...". */
+    @Test
+    void thePlotSkipsAMalformedLineInsteadOfTheWholePlot() throws IOException {
+        Path csv = dir.resolve("metrics.csv");
+        Files.writeString(csv, "epoch,train_loss,train_accuracy,test_accuracy,learning_rate,seconds\n"
+                + "1,0.5,0.8,0.8,0.05,1.0\n2,0.4,0.9,0.9,0.05,1.0\n3,0.3");
+        Path png = dir.resolve("metrics.png");
+        PrintStream saved = System.out;
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        try (PrintStream capture = new PrintStream(printed, true)) {
+            System.setOut(capture);
+            Plot.write(png, csv);
+        } finally {
+            System.setOut(saved);
+        }
+        assertTrue(Files.exists(png) && Files.size(png) > 1000, printed.toString());
+        assertTrue(printed.toString().contains("skipped 1 malformed line(s)"), printed.toString());
+        assertFalse(printed.toString().contains("For input string"), printed.toString());
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private static List<String> concat(List<String> a, List<String> b) {
