@@ -75,6 +75,9 @@ final class CrossEntropyOp {
 
     private static void checkArguments(Tensor logits, int[] labels) {
         logits.checkOpen();
+        if (labels == null) {
+            throw new IllegalArgumentException("crossEntropy: labels are null");
+        }
         int[] s = logits.shapeInternal();
         if (s.length != 2) {
             throw new IllegalArgumentException("crossEntropy: logits must be [batch, classes], got shape " + Arrays.toString(s));

@@ -100,6 +100,7 @@ public final class Tensor implements AutoCloseable {
 
     /** FLOAT64 tensor holding a copy of {@code data} in row-major order. */
     public static Tensor of(double[] data, int... shape) {
+        checkData(data);
         checkShape("Tensor.of", shape);
         checkLength(data.length, shape);
         Backend b = Backends.current();
@@ -108,6 +109,7 @@ public final class Tensor implements AutoCloseable {
 
     /** FLOAT32 tensor holding a copy of {@code data} in row-major order. */
     public static Tensor of(float[] data, int... shape) {
+        checkData(data);
         checkShape("Tensor.of", shape);
         checkLength(data.length, shape);
         Backend b = Backends.current();
@@ -128,6 +130,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public static Tensor full(DType dtype, double value, int... shape) {
+        checkDtype("Tensor.full", dtype);
         checkShape("Tensor.full", shape);
         return full(Backends.current(), dtype, value, shape.clone());
     }
@@ -144,12 +147,14 @@ public final class Tensor implements AutoCloseable {
 
     /** Standard normal samples, the same for a seed on every backend (see {@link CounterRandom}). */
     public static Tensor randn(DType dtype, long seed, int... shape) {
+        checkDtype("Tensor.randn", dtype);
         checkShape("Tensor.randn", shape);
         return fromHost(dtype, CounterRandom.normal(seed, BroadcastShape.numel(shape)), shape.clone());
     }
 
     /** Uniform samples in [0, 1), the same for a seed on every backend. */
     public static Tensor rand(DType dtype, long seed, int... shape) {
+        checkDtype("Tensor.rand", dtype);
         checkShape("Tensor.rand", shape);
         return fromHost(dtype, CounterRandom.uniform(seed, BroadcastShape.numel(shape)), shape.clone());
     }
@@ -222,12 +227,16 @@ public final class Tensor implements AutoCloseable {
     /** This tensor converted to {@code target} (differentiable: gradients are converted back). */
     public Tensor to(DType target) {
         checkOpen();
+        checkDtype("to", target);
         return target == dtype ? this : ShapeOps.cast(this, target);
     }
 
     /** This tensor copied to another backend (differentiable: gradients travel back). */
     public Tensor to(Backend target) {
         checkOpen();
+        if (target == null) {
+            throw new IllegalArgumentException("to: backend is null (use Backends.get(\"cpu\") or Backends.current())");
+        }
         return target == backend ? this : ShapeOps.transfer(this, target);
     }
 
@@ -441,6 +450,10 @@ public final class Tensor implements AutoCloseable {
     /** Backpropagates {@code upstream}; with {@code retainGraph} the graph can be walked again. */
     public void backward(Tensor upstream, boolean retainGraph) {
         checkOpen();
+        if (upstream == null) {
+            throw new IllegalArgumentException("backward: the upstream gradient is null; pass a tensor of shape "
+                    + Arrays.toString(shape) + ", or call backward() on a one-element tensor");
+        }
         upstream.checkOpen();
         if (!Arrays.equals(upstream.shape, shape)) {
             throw new IllegalArgumentException("backward: upstream gradient has shape " + Arrays.toString(upstream.shape)
@@ -887,6 +900,19 @@ public final class Tensor implements AutoCloseable {
         io.grad4j.backend.ElementCount.of(where, shape);
     }
 
+    private static void checkData(Object data) {
+        if (data == null) {
+            throw new IllegalArgumentException("Tensor.of: data is null");
+        }
+    }
+
+    /** A null dtype would otherwise fall through to one of the two (the cpu backend's FLOAT64) unnoticed. */
+    static void checkDtype(String where, DType dtype) {
+        if (dtype == null) {
+            throw new IllegalArgumentException(where + ": dtype is null (use DType.FLOAT32 or DType.FLOAT64)");
+        }
+    }
+
     private static void checkLength(int length, int[] shape) {
         long n = BroadcastShape.numel(shape);
         if (length != n) {
@@ -897,6 +923,9 @@ public final class Tensor implements AutoCloseable {
 
     /** Both operands on one backend with one dtype, or an IllegalArgumentException naming both. */
     static void checkCompatible(String op, Tensor a, Tensor b) {
+        if (b == null) {
+            throw new IllegalArgumentException(op + ": the other operand is null");
+        }
         a.checkOpen();
         b.checkOpen();
         if (a.dtype != b.dtype) {

@@ -182,6 +182,16 @@ public abstract class BadInputConformanceTest extends BackendTestBase {
         // ---- creation: shapes and data
         t.add(bad("Tensor.of: data length differs from the shape", IllegalArgumentException.class,
                 () -> Tensor.of(new double[3], 2, 2), "3 elements", "[2, 2]", "needs 4"));
+        // issue 23: null arguments say which one, rather than an NPE's text (or, for a dtype, a silent FLOAT64)
+        t.add(bad("Tensor.of: null data", IllegalArgumentException.class, () -> Tensor.of((double[]) null, 2), "data is null"));
+        t.add(bad("Tensor.zeros: null dtype", IllegalArgumentException.class, () -> Tensor.zeros(null, 2), "dtype is null"));
+        t.add(bad("Tensor.to: null dtype", IllegalArgumentException.class, () -> f32(2).to((DType) null), "dtype is null"));
+        t.add(bad("add: null operand", IllegalArgumentException.class, () -> f32(2).add((Tensor) null), "add", "null"));
+        t.add(bad("matmul: null operand", IllegalArgumentException.class, () -> f32(2, 2).matmul(null), "matmul", "null"));
+        t.add(bad("backward: null upstream", IllegalArgumentException.class,
+                () -> f64(2).requiresGrad(true).mul(2.0).backward(null), "upstream gradient is null"));
+        t.add(bad("crossEntropy: null labels", IllegalArgumentException.class,
+                () -> f32(2, 3).crossEntropy(null), "labels are null"));
         t.add(bad("Tensor.zeros: negative dimension", IllegalArgumentException.class,
                 () -> Tensor.zeros(DType.FLOAT32, 2, -1), "negative", "[2, -1]"));
         t.add(bad("Tensor.randn: shape too large", IllegalArgumentException.class,

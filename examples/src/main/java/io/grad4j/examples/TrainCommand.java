@@ -334,6 +334,10 @@ final class TrainCommand implements Callable<Integer> {
             problems.add("--cuda-graph cannot record --dropout " + dropout + ": its masks are drawn on the host and a replay"
                     + " would repeat the same mask");
         }
+        // an empty path is the current folder: metrics, a checkpoint or the data looked for there by accident
+        if (out != null && out.toString().isBlank()) problems.add("--out is an empty path; name a folder");
+        if (checkpointDir != null && checkpointDir.toString().isBlank()) problems.add("--checkpoint-dir is an empty path; name a folder");
+        if (data != null && data.toString().isBlank()) problems.add("--data is an empty path; name the folder with the MNIST files");
         // found before training, not when the first epoch's checkpoint or the metrics are written
         if (out != null && Files.exists(out) && !Files.isDirectory(out)) problems.add("--out " + out + " is not a folder");
         if (checkpointDir != null && Files.exists(checkpointDir) && !Files.isDirectory(checkpointDir)) {

@@ -239,6 +239,16 @@ class CliReliabilityTest {
         }
     }
 
+    /** An empty path is the current folder: a run wrote its metrics (and would write a checkpoint) there by accident. */
+    @Test
+    void emptyPathsAreRefused() {
+        for (String option : List.of("--out", "--checkpoint-dir", "--data")) {
+            Run r = run(List.of("train", "--no-progress", "--epochs", "1", option, ""));
+            assertEquals(2, r.exit(), option + ": " + r.stdout() + r.stderr());
+            assertMentions(r, option + " is an empty path");
+        }
+    }
+
     /** A NullPointerException's own text describes grad4j's code, not the input: it is reported as a bug. */
     @Test
     void aNullPointerExceptionIsReportedAsABugNotAsItsText() {
