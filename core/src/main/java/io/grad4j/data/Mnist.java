@@ -69,6 +69,16 @@ public final class Mnist implements Dataset {
      * allocating 2 GB first.
      */
     public static Mnist load(Source imageSource, String images, Source labelSource, String labelsFile) throws IOException {
+        return load(imageSource, images, labelSource, labelsFile, Runtime.getRuntime().maxMemory());
+    }
+
+    /**
+     * As above, refusing a header that promises more pixel bytes than {@code heapBytes}: a gzip
+     * file of a few megabytes can honestly hold gigabytes of zeros, which would end in an
+     * OutOfMemoryError half-way through reading; this way it ends with a message before reading.
+     */
+    static Mnist load(Source imageSource, String images, Source labelSource, String labelsFile, long heapBytes)
+            throws IOException {
         byte[] px;
         int count;
         int features;
@@ -80,11 +90,17 @@ public final class Mnist implements Dataset {
             count = readHeaderInt(in, images);
             int rows = readHeaderInt(in, images);
             int cols = readHeaderInt(in, images);
-            if (count < 0 || rows <= 0 || cols <= 0 || (long) count * rows * cols > Integer.MAX_VALUE - 8) {
+            long pixels = (long) rows * cols; // in two steps: count * rows * cols can pass 2^63 and wrap
+            if (count < 0 || rows <= 0 || cols <= 0 || pixels > Integer.MAX_VALUE - 8 || count * pixels > Integer.MAX_VALUE - 8) {
                 throw new IdxFormatException(images, "implausible header: " + count + " images of " + rows + "x" + cols);
             }
-            features = rows * cols;
+            features = (int) pixels;
             int bytes = count * features;
+            if (bytes > heapBytes) {
+                throw new IOException(images + ": the header promises " + count + " images of " + rows + "x" + cols + " ("
+                        + bytes + " bytes of pixels), more than this JVM's whole heap (" + heapBytes + " bytes); raise -Xmx"
+                        + " or load fewer images");
+            }
             px = in.readNBytes(bytes); // grows as data arrives: the header's count is not trusted
             if (px.length != bytes) {
                 throw new IdxFormatException(images, "truncated: the header promises " + count + " images of " + rows + "x"

@@ -146,6 +146,27 @@ class MnistAndDataLoaderTest {
         }
     }
 
+    /**
+     * A gzip file of a few kilobytes can honestly hold a gigabyte of zeros: a header promising
+     * more pixels than the heap is refused before reading (it ended in an OutOfMemoryError half-way).
+     * Sizes whose product wraps a long (2^30 images of 2^30 x 2^30) are implausible, not 0 bytes.
+     */
+    @Test
+    void aHeaderPromisingMoreThanTheHeapOrAWrappingSizeIsRefusedBeforeReading() throws IOException {
+        byte[] bomb = gzip(idx(2051, new int[] {1000, 28, 28}, new byte[1000 * 28 * 28]));
+        byte[] labels = idx(2049, new int[] {1000}, new byte[1000]);
+        IOException e = assertThrows(IOException.class, () -> Mnist.load(() -> new java.io.ByteArrayInputStream(bomb), "bomb.gz",
+                () -> new java.io.ByteArrayInputStream(labels), "labels", 100_000));
+        assertTrue(e.getMessage().contains("bomb.gz") && e.getMessage().contains("784000 bytes of pixels")
+                && e.getMessage().contains("whole heap (100000 bytes)"), e.getMessage());
+        assertEquals(1000, Mnist.load(() -> new java.io.ByteArrayInputStream(bomb), "bomb.gz",
+                () -> new java.io.ByteArrayInputStream(labels), "labels", 1_000_000).size(), "it fits a larger heap");
+        byte[] wrapping = idx(2051, new int[] {1 << 30, 1 << 30, 1 << 30}, new byte[0]);
+        IdxFormatException w = assertThrows(IdxFormatException.class, () -> Mnist.load(() -> new java.io.ByteArrayInputStream(wrapping),
+                "wrapping", () -> new java.io.ByteArrayInputStream(labels), "labels"));
+        assertTrue(w.getMessage().contains("implausible header: 1073741824 images of 1073741824x1073741824"), w.getMessage());
+    }
+
     /** A directory or FIFO in place of a data file is refused by path before it is opened (a FIFO would block for ever). */
     @Test
     void directoriesAndFifosAreRefusedByPath() throws Exception {
