@@ -91,6 +91,8 @@ final class HeaderJson {
 
     private static final class Reader {
         private static final int MAX_DEPTH = 64;
+        /** Far more than any integer below 2^63 needs (19 digits), with room for a sign, fraction and exponent. */
+        private static final int MAX_NUMBER_CHARS = 100;
         private final String s;
         private final int maxTopLevelMembers;
         private int pos;
@@ -285,6 +287,12 @@ final class HeaderJson {
             }
             if (isDigit(peek())) {
                 throw new Malformed("leading zero in a number", start);
+            }
+            if (pos - start > MAX_NUMBER_CHARS) {
+                // BigDecimal parses long digit strings in quadratic time: 1M digits took 17 s, so a
+                // header of one 99M-digit number would hang the reader for hours
+                throw new Malformed("a number of " + (pos - start) + " characters (at most " + MAX_NUMBER_CHARS
+                        + ": safetensors numbers are sizes and offsets below 2^63)", start);
             }
             try {
                 return new BigDecimal(s.substring(start, pos));
