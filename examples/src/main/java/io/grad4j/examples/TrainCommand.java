@@ -385,7 +385,8 @@ final class TrainCommand implements Callable<Integer> {
      * Every folder and file this run writes is checked before training: an existing
      * --checkpoint-dir must take a new file (probed by creating and deleting one, which also finds a
      * read-only file system), a new one must have a writable parent, and none of the files to be
-     * written may be a directory (it would fail with a bare "Is a directory" after the epoch).
+     * written may be a directory (it would fail with a bare "Is a directory" after the epoch) or a
+     * FIFO (opening it would block for ever).
      */
     private void checkWritable() throws IOException {
         if (checkpointDir != null) {
@@ -401,9 +402,10 @@ final class TrainCommand implements Callable<Integer> {
         }
         for (String name : List.of("metrics.csv", "metrics.png")) {
             Path f = out.resolve(name);
-            if (Files.isDirectory(f)) {
-                throw new IllegalArgumentException("--out " + out + ": " + f + " is a directory; the metrics cannot be"
-                        + " written there (move it away or choose another --out)");
+            if (Files.exists(f) && !Files.isRegularFile(f)) { // a FIFO would block the write (or the resume's read) for ever
+                throw new IllegalArgumentException("--out " + out + ": " + f + " is "
+                        + (Files.isDirectory(f) ? "a directory" : "not a regular file (a FIFO, socket or device)")
+                        + "; the metrics cannot be written there (move it away or choose another --out)");
             }
         }
         probeWritable("--out", out);

@@ -194,7 +194,7 @@ class CliReliabilityTest {
      * metrics, evaluating on the test set) are found before training: nothing is trained.
      */
     @Test
-    void problemsThatSurfacedAfterAnEpochAreFoundBeforeTraining() throws IOException {
+    void problemsThatSurfacedAfterAnEpochAreFoundBeforeTraining() throws Exception {
         Path ck = dir.resolve("CK");
         Files.createDirectories(ck.resolve("model.safetensors")); // occupied by a folder of that name
         Run occupied = run(train("--epochs", "1", "--checkpoint-dir", ck.toString(), "--overwrite"));
@@ -208,6 +208,13 @@ class CliReliabilityTest {
         assertEquals(1, metrics.exit(), metrics.stderr());
         assertMentions(metrics, out.resolve("metrics.csv").toString(), "is a directory");
         assertFalse(metrics.stdout().contains("epoch 1/"), metrics.stdout());
+
+        Path out3 = Files.createDirectories(dir.resolve("out3"));
+        Path fifo = out3.resolve("metrics.csv");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor(), "mkfifo");
+        Run blocked = run(List.of("train", "--no-progress", "--epochs", "1", "--out", out3.toString())); // hung in open before
+        assertEquals(1, blocked.exit(), blocked.stderr());
+        assertMentions(blocked, fifo.toString(), "not a regular file");
 
         Path data = Files.createDirectories(dir.resolve("data"));
         idx(data.resolve("train-images-idx3-ubyte"), 2051, new int[] {4, 2, 2}, new byte[16]);
