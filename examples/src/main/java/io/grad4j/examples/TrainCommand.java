@@ -160,6 +160,14 @@ final class TrainCommand implements Callable<Integer> {
                     + " training examples; each epoch is one batch of " + train.size());
         }
 
+        // one run at a time per checkpoint folder, held from before --resume reads it until the last save
+        try (CheckpointLock ignored = checkpointDir != null ? CheckpointLock.acquire(checkpointDir) : null) {
+            return train(device, train, test);
+        }
+    }
+
+    /** Builds the model and optimizer, resumes if asked, and trains every epoch (see the class comment). */
+    private int train(Backend device, Dataset train, Dataset test) throws IOException {
         Mlp mlp = Mlp.build(train.features(), hidden, 10, seed, DType.FLOAT32, dropout);
         Sequential model = mlp.model();
         List<Dropout> dropouts = mlp.dropouts();

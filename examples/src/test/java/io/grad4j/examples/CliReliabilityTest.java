@@ -177,6 +177,28 @@ class CliReliabilityTest {
         }
     }
 
+    /**
+     * Two trainings writing one checkpoint folder renamed each other's files in and out of place;
+     * the second is refused while the first holds the folder's lock, and the lock goes with the run.
+     */
+    @Test
+    void aCheckpointFolderInUseByAnotherRunIsRefused() throws IOException {
+        Path ck = dir.resolve("CK");
+        List<String> common = List.of("--hidden", "8", "--batch", "512", "--checkpoint-dir", ck.toString());
+        Run first = run(concat(train("--epochs", "1"), common));
+        assertEquals(0, first.exit(), first.stderr());
+        byte[] model = Files.readAllBytes(ck.resolve("model.safetensors"));
+        try (CheckpointLock held = CheckpointLock.acquire(ck)) { // another run, as this JVM sees it
+            Run second = run(concat(train("--epochs", "2", "--resume"), common));
+            assertEquals(1, second.exit(), second.stderr());
+            assertMentions(second, ck.toString(), "in use by another grad4j train", CheckpointLock.FILE);
+            assertFalse(second.stdout().contains("epoch 2/"), second.stdout());
+        }
+        assertArrayEquals(model, Files.readAllBytes(ck.resolve("model.safetensors")));
+        Run after = run(concat(train("--epochs", "2", "--resume"), common));
+        assertEquals(0, after.exit(), "the first run's lock went with it: " + after.stderr());
+    }
+
     /** A FIFO in place of the checkpoint used to hang --resume for ever. */
     @Test
     void aFifoInPlaceOfTheCheckpointIsRefusedByPath() throws Exception {
