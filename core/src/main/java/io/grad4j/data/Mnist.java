@@ -97,9 +97,9 @@ public final class Mnist implements Dataset {
             features = (int) pixels;
             int bytes = count * features;
             if (bytes > heapBytes) {
-                throw new IOException(images + ": the header promises " + count + " images of " + rows + "x" + cols + " ("
-                        + bytes + " bytes of pixels), more than this JVM's whole heap (" + heapBytes + " bytes); raise -Xmx"
-                        + " or load fewer images");
+                throw new IdxFormatException(images, "the header promises " + count + " images of " + rows + "x" + cols
+                        + " (" + bytes + " bytes of pixels), more than this JVM's whole heap (" + heapBytes + " bytes); raise"
+                        + " -Xmx or load fewer images");
             }
             px = in.readNBytes(bytes); // grows as data arrives: the header's count is not trusted
             if (px.length != bytes) {
