@@ -336,8 +336,7 @@ public final class Safetensors {
         try {
             root = HeaderJson.parse(text, MAX_TENSORS + 1); // + 1: the __metadata__ entry
         } catch (HeaderJson.TooManyMembers ex) {
-            throw new SafetensorsFormatException(file, "the header lists more than " + MAX_TENSORS + " tensors (the limit "
-                    + "of Safetensors.MAX_TENSORS); refused before reading them all", ex);
+            throw tooManyTensors(file);
         } catch (HeaderJson.Malformed ex) {
             throw new SafetensorsFormatException(file, "the header is not valid JSON: " + ex.getMessage()
                     + " (near: " + excerpt(text, ex.offset()) + ")", ex);
@@ -347,8 +346,7 @@ public final class Safetensors {
                     + kind(root));
         }
         if (top.size() - (top.containsKey(METADATA_KEY) ? 1 : 0) > MAX_TENSORS) {
-            throw new SafetensorsFormatException(file, "the header lists more than " + MAX_TENSORS + " tensors (the limit "
-                    + "of Safetensors.MAX_TENSORS)");
+            throw tooManyTensors(file); // the parse bound left room for __metadata__
         }
         long dataStart = 8 + n;
         long dataLength = size - dataStart;
@@ -391,6 +389,11 @@ public final class Safetensors {
                     + (previous == null ? "" : ", after tensor '" + previous.name() + "'") + ")");
         }
         return new Header(infos, metadata, dataStart);
+    }
+
+    private static SafetensorsFormatException tooManyTensors(Path file) {
+        return new SafetensorsFormatException(file, "the header lists more than " + MAX_TENSORS + " tensors (the limit of"
+                + " Safetensors.MAX_TENSORS), refused before any is read");
     }
 
     private static Map<String, String> metadata(Path file, Object value) throws SafetensorsFormatException {
