@@ -160,6 +160,10 @@ final class TrainCommand implements Callable<Integer> {
                     + " training examples; each epoch is one batch of " + train.size());
         }
 
+        if (resume && !Files.isDirectory(checkpointDir)) { // before the lock would create the folder
+            throw new IllegalArgumentException("--resume: no checkpoint in " + checkpointDir.toAbsolutePath()
+                    + " (the folder does not exist)");
+        }
         // one run at a time per checkpoint folder, held from before --resume reads it until the last save
         try (CheckpointLock ignored = checkpointDir != null ? CheckpointLock.acquire(checkpointDir) : null) {
             return train(device, train, test);

@@ -197,6 +197,11 @@ class CliReliabilityTest {
         assertArrayEquals(model, Files.readAllBytes(ck.resolve("model.safetensors")));
         Run after = run(concat(train("--epochs", "2", "--resume"), common));
         assertEquals(0, after.exit(), "the first run's lock went with it: " + after.stderr());
+        Path nowhere = dir.resolve("nowhere");
+        Run missing = run(train("--epochs", "2", "--resume", "--checkpoint-dir", nowhere.toString()));
+        assertEquals(1, missing.exit(), missing.stderr());
+        assertMentions(missing, "no checkpoint in " + nowhere.toAbsolutePath(), "does not exist");
+        assertFalse(Files.exists(nowhere), "taking the lock must not create the folder of a failed --resume");
     }
 
     /** A FIFO in place of the checkpoint used to hang --resume for ever. */
