@@ -35,12 +35,13 @@ final class ArithmeticOps {
                     g -> new Tensor[] {ReductionOps.sumTo(g, a.shapeInternal()),
                             ReductionOps.sumTo(ElementwiseOps.apply(UnaryOp.NEG, 0, g), b.shapeInternal())},
                     t -> raw(BinaryOp.SUB, t[0], t[1], outShape));
-            case MUL -> Graph.record(name, y, a, b,
+            case MUL -> Graph.record(name, y, new Tensor[] {a, b},
+                    new Tensor[] {b.requiresGradInternal() ? a : null, a.requiresGradInternal() ? b : null},
                     g -> new Tensor[] {
                             a.requiresGradInternal() ? ReductionOps.sumTo(raw(BinaryOp.MUL, g, b, outShape), a.shapeInternal()) : null,
                             b.requiresGradInternal() ? ReductionOps.sumTo(raw(BinaryOp.MUL, g, a, outShape), b.shapeInternal()) : null},
                     t -> raw(BinaryOp.ADD, raw(BinaryOp.MUL, t[0], b, outShape), raw(BinaryOp.MUL, a, t[1], outShape), outShape));
-            case DIV -> Graph.record(name, y, a, b,
+            case DIV -> Graph.record(name, y, new Tensor[] {a, b}, new Tensor[] {b, b.requiresGradInternal() ? y : null},
                     g -> {
                         Tensor gOverB = raw(BinaryOp.DIV, g, b, outShape);
                         Tensor bGrad = b.requiresGradInternal()

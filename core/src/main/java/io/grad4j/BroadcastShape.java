@@ -1,5 +1,7 @@
 package io.grad4j;
 
+import io.grad4j.backend.ElementCount;
+
 import java.util.Arrays;
 
 /** NumPy broadcasting: shapes aligned on the right, each pair of sizes equal or one of them 1. */
@@ -27,6 +29,7 @@ final class BroadcastShape {
                         + da + " vs " + db + ")");
             }
         }
+        ElementCount.of(op + ": the broadcast result of " + Arrays.toString(a) + " and " + Arrays.toString(b), out);
         return out;
     }
 
@@ -57,12 +60,9 @@ final class BroadcastShape {
         return strides;
     }
 
+    /** The element count of a shape, overflow-checked ({@link ElementCount#of}). */
     static long numel(int[] shape) {
-        long n = 1;
-        for (int d : shape) {
-            n *= d;
-        }
-        return n;
+        return ElementCount.of("shape", shape);
     }
 
     /** Size of axis i counted in a rank-{@code rank} alignment where missing leading axes are 1. */

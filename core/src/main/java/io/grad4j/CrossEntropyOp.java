@@ -41,7 +41,7 @@ final class CrossEntropyOp {
         // reads it again at every replay, so a copy would freeze the first batch's labels.
         backend.crossEntropy(logits.storage(), labels, loss.storage(), rows, classes);
         Reference.reachabilityFence(logits);
-        return Graph.record("crossEntropy", loss, logits,
+        return Graph.record("crossEntropy", loss, new Tensor[] {logits}, new Tensor[] {logits},
                 g -> new Tensor[] {gradient(logits, current(labels, y), g, false)},
                 t -> rowSlopes(logits, y, t[0]));
     }
@@ -65,7 +65,7 @@ final class CrossEntropyOp {
         Tensor loss = Tensor.empty(backend, logits.dtypeInternal(), new int[0]);
         backend.crossEntropyMean(logits.storage(), labels, loss.storage(), rows, classes); // labels: as in perRow
         Reference.reachabilityFence(logits);
-        return Graph.record("crossEntropyMean", loss, logits,
+        return Graph.record("crossEntropyMean", loss, new Tensor[] {logits}, new Tensor[] {logits},
                 g -> new Tensor[] {gradient(logits, current(labels, y), g, true)},
                 t -> {
                     Tensor total = ReductionOps.reduceRaw(ReduceOp.SUM, rowSlopes(logits, y, t[0]), 0).view(new int[0]);
@@ -75,6 +75,9 @@ final class CrossEntropyOp {
 
     private static void checkArguments(Tensor logits, int[] labels) {
         logits.checkOpen();
+        if (labels == null) {
+            throw new IllegalArgumentException("crossEntropy: labels are null");
+        }
         int[] s = logits.shapeInternal();
         if (s.length != 2) {
             throw new IllegalArgumentException("crossEntropy: logits must be [batch, classes], got shape " + Arrays.toString(s));

@@ -32,7 +32,8 @@ final class ElementwiseOps {
         Tensor y = Tensor.empty(backend, x.dtypeInternal(), x.shapeInternal());
         backend.unary(op, param, x.storage(), y.storage());
         Reference.reachabilityFence(x);
-        return Graph.record(op.name().toLowerCase(Locale.ROOT), y, x,
+        return Graph.record(op.name().toLowerCase(Locale.ROOT), y, new Tensor[] {x},
+                new Tensor[] {op.derivativeNeedsInput() ? x : null, op.derivativeNeedsOutput() ? y : null},
                 g -> new Tensor[] {derivativeTimes(op, param, x, y, g)},
                 t -> derivativeTimes(op, param, x, y, t[0]));
     }

@@ -54,7 +54,10 @@ public final class Engine {
     public static Tensor recordCustom(String op, Tensor out, Tensor[] inputs,
                                       java.util.function.Function<Tensor, Tensor[]> vjp) {
         Tensor fresh = out.detach();
-        return Graph.record(op, fresh, inputs, vjp::apply, null);
+        // the user's backward is handed the inputs and the output: all of them count as saved
+        Tensor[] saved = java.util.Arrays.copyOf(inputs, inputs.length + 1);
+        saved[inputs.length] = fresh;
+        return Graph.record(op, fresh, inputs, saved, vjp::apply, null);
     }
 
     /** Runs {@code f} on a copy of x carrying tangent v and returns f(x) with its tangent. */
@@ -105,6 +108,7 @@ public final class Engine {
                     continue;
                 }
                 Tensor[] inputs = node.inputsOrFail();
+                node.checkSavedVersions();
                 Tensor[] grads = node.vjpOrFail().apply(g);
                 for (int j = 0; j < inputs.length; j++) {
                     Tensor in = inputs[j];
@@ -215,6 +219,7 @@ public final class Engine {
             long[] s = BroadcastShape.contiguousStrides(existing.shapeInternal());
             leaf.backendInternal().binary(BinaryOp.ADD, existing.storage(), s, g.storage(), s,
                     existing.storage(), existing.shapeInternal());
+            existing.markModified();
         }
     }
 

@@ -16,22 +16,34 @@ final class Graph {
     private Graph() {
     }
 
+    private static final Tensor[] NOTHING_SAVED = new Tensor[0];
+
+    /** An operation whose VJP reads no tensor's values (a sum, a reshape: only shapes). */
     static Tensor record(String op, Tensor out, Tensor input, Node.Vjp vjp, Node.Jvp jvp) {
-        return record(op, out, new Tensor[] {input}, vjp, jvp);
+        return record(op, out, new Tensor[] {input}, NOTHING_SAVED, vjp, jvp);
     }
 
     static Tensor record(String op, Tensor out, Tensor a, Tensor b, Node.Vjp vjp, Node.Jvp jvp) {
-        return record(op, out, new Tensor[] {a, b}, vjp, jvp);
+        return record(op, out, new Tensor[] {a, b}, NOTHING_SAVED, vjp, jvp);
     }
 
     static Tensor record(String op, Tensor out, Tensor[] inputs, Node.Vjp vjp, Node.Jvp jvp) {
+        return record(op, out, inputs, NOTHING_SAVED, vjp, jvp);
+    }
+
+    /**
+     * Records an operation whose VJP reads the values of {@code saved} (inputs or the output; null
+     * entries are skipped): their versions are taken now, and backward refuses to run the VJP if
+     * an in-place write changed one of them in between ({@link Node#checkSavedVersions}).
+     */
+    static Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved, Node.Vjp vjp, Node.Jvp jvp) {
         if (FORWARD_DEPTH.get()[0] > 0) {
             pushTangent(op, out, inputs, jvp);
         }
         if (GradMode.isEnabled()) {
             for (Tensor in : inputs) {
                 if (in.requiresGradInternal()) {
-                    out.attachHistory(new Node(op, inputs, vjp));
+                    out.attachHistory(new Node(op, inputs, saved, vjp));
                     break;
                 }
             }

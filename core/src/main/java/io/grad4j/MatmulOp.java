@@ -2,6 +2,7 @@ package io.grad4j;
 
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.BinaryOp;
+import io.grad4j.backend.ElementCount;
 import io.grad4j.backend.MatmulShape;
 
 import java.lang.ref.Reference;
@@ -61,7 +62,8 @@ final class MatmulOp {
                     + Arrays.toString(as) + " and " + Arrays.toString(bs));
         }
         Tensor y = product(a, false, b, false);
-        return Graph.record("matmul", y, a, b,
+        return Graph.record("matmul", y, new Tensor[] {a, b},
+                new Tensor[] {b.requiresGradInternal() ? a : null, a.requiresGradInternal() ? b : null},
                 g -> new Tensor[] {a.requiresGradInternal() ? gradA(a, b, g) : null,
                         b.requiresGradInternal() ? gradB(a, b, g) : null},
                 t -> ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, b, false), product(a, false, t[1], false),
@@ -76,11 +78,11 @@ final class MatmulOp {
     private static Tensor gradB(Tensor a, Tensor b, Tensor g) {
         int[] as = a.shapeInternal();
         int[] bs = b.shapeInternal();
-        if (bs.length == 2 && as.length > 2) {
+        long rows = BroadcastShape.numel(Arrays.copyOf(as, Math.max(0, as.length - 1)));
+        if (bs.length == 2 && as.length > 2 && rows <= Integer.MAX_VALUE) { // one flattened GEMM needs an int row count
             int k = as[as.length - 1];
             int n = bs[1];
-            int rows = (int) BroadcastShape.numel(Arrays.copyOf(as, as.length - 1));
-            return product(a.view(new int[] {rows, k}), true, g.view(new int[] {rows, n}), false);
+            return product(a.view(new int[] {(int) rows, k}), true, g.view(new int[] {(int) rows, n}), false);
         }
         return ReductionOps.sumTo(product(a, true, g, false), bs);
     }
@@ -108,6 +110,7 @@ final class MatmulOp {
         Tensor y = product(x, false, w, false, bias);
         int[] yShape = y.shapeInternal();
         return Graph.record("matmulAdd", y, new Tensor[] {x, w, bias},
+                new Tensor[] {w.requiresGradInternal() ? x : null, x.requiresGradInternal() ? w : null},
                 g -> new Tensor[] {x.requiresGradInternal() ? gradA(x, w, g) : null,
                         w.requiresGradInternal() ? gradB(x, w, g) : null,
                         bias.requiresGradInternal() ? ReductionOps.sumTo(g, bs) : null},
@@ -137,10 +140,16 @@ final class MatmulOp {
         int k = transA ? as[ra - 2] : as[ra - 1];
         int n = transB ? bs[rb - 2] : bs[rb - 1];
         int[] batchDims = ra > 2 ? Arrays.copyOf(as, ra - 2) : Arrays.copyOf(bs, rb - 2);
-        int batch = (int) BroadcastShape.numel(batchDims);
         int[] outShape = Arrays.copyOf(batchDims, batchDims.length + 2);
         outShape[batchDims.length] = m;
         outShape[batchDims.length + 1] = n;
+        ElementCount.of("matmul: the product of " + Arrays.toString(as) + " and " + Arrays.toString(bs), outShape);
+        long batchCount = BroadcastShape.numel(batchDims);
+        if (batchCount > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("matmul: " + batchCount + " products in the batch of " + Arrays.toString(as)
+                    + " @ " + Arrays.toString(bs) + ", more than " + Integer.MAX_VALUE);
+        }
+        int batch = (int) batchCount;
         MatmulShape spec = new MatmulShape(batch, m, n, k, transA, transB,
                 ra > 2 ? (long) m * k : 0, rb > 2 ? (long) k * n : 0);
         Backend backend = a.backendInternal();

@@ -5,6 +5,12 @@ package io.grad4j;
  * gradient of its output to gradients of its inputs (the VJP). The engine knows nothing else about
  * operations. After a backward pass the VJP (and with it every saved intermediate it captured) is
  * dropped unless the graph was retained.
+ *
+ * <p>The tensors whose values the VJP reads (an operation's "saved" tensors: both factors of a
+ * product, the output of exp) are listed with the version of their storage when the operation ran
+ * ({@link StorageRef#version}); {@link #checkSavedVersions} refuses a backward after an in-place
+ * write changed one of them, as PyTorch does. Tensors whose values the VJP does not read (the
+ * operands of an add) are not listed, so writing into them before backward is allowed.
  */
 final class Node {
     /** Maps the upstream gradient (shape of the output) to one gradient per input (null = none). */
@@ -19,14 +25,75 @@ final class Node {
         Tensor apply(Tensor[] tangents);
     }
 
+    private static final Tensor[] NOTHING_SAVED = new Tensor[0];
+    private static final int[] NO_VERSIONS = new int[0];
+
     final String op;
     private Tensor[] inputs;
     private Vjp vjp;
+    private Tensor[] saved;
+    private int[] savedVersions;
 
     Node(String op, Tensor[] inputs, Vjp vjp) {
+        this(op, inputs, NOTHING_SAVED, vjp);
+    }
+
+    /** {@code saved}: the tensors the VJP reads (null entries are skipped), their versions taken now. */
+    Node(String op, Tensor[] inputs, Tensor[] saved, Vjp vjp) {
         this.op = op;
         this.inputs = inputs;
         this.vjp = vjp;
+        int count = 0;
+        for (Tensor t : saved) {
+            count += t != null ? 1 : 0;
+        }
+        if (count == 0) {
+            this.saved = NOTHING_SAVED;
+            this.savedVersions = NO_VERSIONS;
+            return;
+        }
+        this.saved = new Tensor[count];
+        this.savedVersions = new int[count];
+        int i = 0;
+        for (Tensor t : saved) {
+            if (t != null) {
+                this.saved[i] = t;
+                this.savedVersions[i++] = t.versionInternal();
+            }
+        }
+    }
+
+    /**
+     * Throws if an in-place write changed a saved tensor after this operation ran: its gradient
+     * would silently be computed from the new values (PyTorch's "modified by an inplace operation").
+     */
+    void checkSavedVersions() {
+        Tensor[] s = saved;
+        if (s == null) {
+            return; // released: vjpOrFail reports it
+        }
+        for (int i = 0; i < s.length; i++) {
+            int now = s[i].versionInternal();
+            if (now != savedVersions[i]) {
+                throw modifiedInPlace(s[i], now, savedVersions[i]);
+            }
+        }
+    }
+
+    private IllegalStateException modifiedInPlace(Tensor t, int now, int expected) {
+        String which = "its output";
+        for (int j = 0; inputs != null && j < inputs.length; j++) {
+            if (inputs[j] == t) {
+                which = "its input " + j;
+                break;
+            }
+        }
+        return new IllegalStateException("one of the tensors needed for gradient computation has been modified by an "
+                + "in-place operation: the " + t.dtypeInternal() + " tensor of shape "
+                + java.util.Arrays.toString(t.shapeInternal()) + " that '" + op + "' saved (" + which + ") is at version "
+                + now + "; expected version " + expected + ". Something wrote into it (assign, updateInPlace, an "
+                + "optimizer step, Checkpoint.loadInto, also inside noGrad) after '" + op + "' ran and before this "
+                + "backward; call backward before changing it, or give '" + op + "' a copy (t.mul(1.0))");
     }
 
     /** Inputs for the topological walk; empty once released. */
@@ -55,6 +122,7 @@ final class Node {
     void release() {
         vjp = null;
         inputs = null;
+        saved = null;
     }
 
     private IllegalStateException freed() {

@@ -23,8 +23,7 @@ final class ReductionOps {
 
     static Tensor sumAll(Tensor x) {
         x.checkOpen();
-        Tensor y = reduceRaw(ReduceOp.SUM, x.view(new int[] {(int) Math.min(x.numelInternal(), Integer.MAX_VALUE)}), 0)
-                .view(new int[0]);
+        Tensor y = sumEverything(x);
         int[] xShape = x.shapeInternal();
         return Graph.record("sum", y, x,
                 g -> new Tensor[] {expand(g, xShape)},
@@ -57,7 +56,7 @@ final class ReductionOps {
         Tensor kept = reduceRaw(ReduceOp.MAX, x, axis);
         Tensor y = keepDim ? kept : kept.view(removeAxis(x.shapeInternal(), axis));
         int[] keptShape = kept.shapeInternal();
-        return Graph.record("max", y, x,
+        return Graph.record("max", y, new Tensor[] {x}, new Tensor[] {x, kept},
                 g -> new Tensor[] {maxBackward(x, kept, g.view(keptShape), axis)},
                 t -> {
                     Tensor ones = Tensor.full(x.backendInternal(), x.dtypeInternal(), 1.0, keptShape);
@@ -66,6 +65,22 @@ final class ReductionOps {
                     Tensor s = reduceRaw(ReduceOp.SUM, picked, axis);
                     return keepDim ? s : s.view(removeAxis(x.shapeInternal(), axis));
                 });
+    }
+
+    /**
+     * The sum of all elements as a rank-0 tensor: one reduction over the flattened tensor, or,
+     * past Integer.MAX_VALUE elements (a flat axis must be an int; a GPU tensor can be larger), one
+     * axis at a time: flattening it into an axis of MAX_VALUE silently summed only part of it.
+     */
+    private static Tensor sumEverything(Tensor x) {
+        if (x.numelInternal() <= Integer.MAX_VALUE) {
+            return reduceRaw(ReduceOp.SUM, x.view(new int[] {(int) x.numelInternal()}), 0).view(new int[0]);
+        }
+        Tensor t = x;
+        for (int axis = x.shapeInternal().length - 1; axis >= 0; axis--) {
+            t = reduceRaw(ReduceOp.SUM, t, axis);
+        }
+        return t.view(new int[0]);
     }
 
     /** Sums g over the axes along which {@code shape} was broadcast to g's shape; g itself if equal. */
@@ -77,11 +92,14 @@ final class ReductionOps {
         int lead = gShape.length - shape.length;
         Tensor t = g;
         if (lead > 0) {
-            long leadSize = 1;
-            for (int i = 0; i < lead; i++) {
-                leadSize *= gShape[i];
-            }
+            long leadSize = BroadcastShape.numel(Arrays.copyOf(gShape, lead));
             int[] rest = Arrays.copyOfRange(gShape, lead, gShape.length);
+            if (leadSize > Integer.MAX_VALUE) { // cannot be one int axis: sum the leading axes one at a time
+                for (int i = 0; i < lead; i++) {
+                    t = reduceRaw(ReduceOp.SUM, t, 0).view(Arrays.copyOfRange(t.shapeInternal(), 1, t.shapeInternal().length));
+                }
+                return sumTo(t, shape);
+            }
             Tensor flat = t.view(prepend((int) leadSize, rest));
             t = reduceRaw(ReduceOp.SUM, flat, 0).view(rest);
         }

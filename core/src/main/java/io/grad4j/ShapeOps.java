@@ -101,7 +101,6 @@ final class ShapeOps {
         }
         int[] shape = requested.clone();
         int inferred = -1;
-        long known = 1;
         for (int i = 0; i < shape.length; i++) {
             if (shape[i] == -1) {
                 if (inferred >= 0) {
@@ -110,15 +109,22 @@ final class ShapeOps {
                 inferred = i;
             } else if (shape[i] < 0) {
                 throw new IllegalArgumentException("reshape: negative size in " + Arrays.toString(requested));
-            } else {
-                known *= shape[i];
             }
         }
+        int[] knownSizes = shape.clone();
+        if (inferred >= 0) {
+            knownSizes[inferred] = 1;
+        }
+        long known = io.grad4j.backend.ElementCount.of("reshape", knownSizes);
         long n = x.numelInternal();
         if (inferred >= 0) {
             if (known == 0 || n % known != 0) {
                 throw new IllegalArgumentException("reshape: cannot infer the -1 axis of " + Arrays.toString(requested)
                         + " for " + n + " elements (shape " + Arrays.toString(x.shapeInternal()) + ")");
+            }
+            if (n / known > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("reshape: the -1 axis of " + Arrays.toString(requested) + " would be "
+                        + n / known + " long, more than an int dimension holds (shape " + Arrays.toString(x.shapeInternal()) + ")");
             }
             shape[inferred] = (int) (n / known);
         } else if (known != n) {

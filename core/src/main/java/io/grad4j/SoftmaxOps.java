@@ -29,7 +29,7 @@ final class SoftmaxOps {
         Tensor y = Tensor.empty(backend, x.dtypeInternal(), shape);
         backend.softmax(x.storage(), y.storage(), outer, len, inner, log);
         Reference.reachabilityFence(x);
-        return Graph.record(log ? "logSoftmax" : "softmax", y, x,
+        return Graph.record(log ? "logSoftmax" : "softmax", y, new Tensor[] {x}, new Tensor[] {y},
                 g -> new Tensor[] {backwardKernel(y, g, outer, len, inner, log)},
                 t -> log ? logSoftmaxJvp(y, t[0], axis) : backwardKernel(y, t[0], outer, len, inner, false));
     }

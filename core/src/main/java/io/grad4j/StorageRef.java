@@ -21,12 +21,24 @@ import java.util.concurrent.atomic.AtomicReference;
  * buffer on a GPU become one launch and two passes). Every read of the buffer goes through
  * {@link #storage()}, which writes the zeros first, so no reader, view included, can see
  * anything else. No lock is held while the backend writes (the backend has its own).
+ *
+ * <p>It counts the in-place writes to the buffer ({@link #version}), as PyTorch's version counter
+ * does: an operation that saves a tensor for its backward records the version it saw
+ * ({@link Node}), and backward refuses to use the tensor if a write (assign, an optimizer step,
+ * Checkpoint.loadInto, a gradient accumulated into it, under noGrad or not) changed it since,
+ * rather than computing a gradient from values the forward pass never used. Every view of the
+ * buffer shares the count.
  */
 final class StorageRef {
     private final Storage storage;
     private final AtomicInteger users = new AtomicInteger(1);
     /** The backend that owes this buffer a fill with zeros; null when none is pending. */
     private final AtomicReference<Backend> zeroPending = new AtomicReference<>();
+    /**
+     * In-place writes so far. A plain int: written only by in-place updates, which are already not
+     * safe to race with readers of the same tensor, and read once per saved tensor in backward.
+     */
+    private int version;
 
     StorageRef(Storage storage) {
         this.storage = storage;
@@ -52,6 +64,16 @@ final class StorageRef {
             }
         }
         return storage;
+    }
+
+    /** How many in-place writes the buffer has had (see the class comment). */
+    int version() {
+        return version;
+    }
+
+    /** Counts one in-place write; every path that changes existing values calls it. */
+    void bumpVersion() {
+        version++;
     }
 
     /** Marks the buffer as all zeros; {@code backend} writes them when it is next read. */

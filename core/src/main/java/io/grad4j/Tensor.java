@@ -100,6 +100,7 @@ public final class Tensor implements AutoCloseable {
 
     /** FLOAT64 tensor holding a copy of {@code data} in row-major order. */
     public static Tensor of(double[] data, int... shape) {
+        checkData(data);
         checkShape("Tensor.of", shape);
         checkLength(data.length, shape);
         Backend b = Backends.current();
@@ -108,6 +109,7 @@ public final class Tensor implements AutoCloseable {
 
     /** FLOAT32 tensor holding a copy of {@code data} in row-major order. */
     public static Tensor of(float[] data, int... shape) {
+        checkData(data);
         checkShape("Tensor.of", shape);
         checkLength(data.length, shape);
         Backend b = Backends.current();
@@ -128,6 +130,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public static Tensor full(DType dtype, double value, int... shape) {
+        checkDtype("Tensor.full", dtype);
         checkShape("Tensor.full", shape);
         return full(Backends.current(), dtype, value, shape.clone());
     }
@@ -144,12 +147,14 @@ public final class Tensor implements AutoCloseable {
 
     /** Standard normal samples, the same for a seed on every backend (see {@link CounterRandom}). */
     public static Tensor randn(DType dtype, long seed, int... shape) {
+        checkDtype("Tensor.randn", dtype);
         checkShape("Tensor.randn", shape);
         return fromHost(dtype, CounterRandom.normal(seed, BroadcastShape.numel(shape)), shape.clone());
     }
 
     /** Uniform samples in [0, 1), the same for a seed on every backend. */
     public static Tensor rand(DType dtype, long seed, int... shape) {
+        checkDtype("Tensor.rand", dtype);
         checkShape("Tensor.rand", shape);
         return fromHost(dtype, CounterRandom.uniform(seed, BroadcastShape.numel(shape)), shape.clone());
     }
@@ -222,12 +227,16 @@ public final class Tensor implements AutoCloseable {
     /** This tensor converted to {@code target} (differentiable: gradients are converted back). */
     public Tensor to(DType target) {
         checkOpen();
+        checkDtype("to", target);
         return target == dtype ? this : ShapeOps.cast(this, target);
     }
 
     /** This tensor copied to another backend (differentiable: gradients travel back). */
     public Tensor to(Backend target) {
         checkOpen();
+        if (target == null) {
+            throw new IllegalArgumentException("to: backend is null (use Backends.get(\"cpu\") or Backends.current())");
+        }
         return target == backend ? this : ShapeOps.transfer(this, target);
     }
 
@@ -441,6 +450,10 @@ public final class Tensor implements AutoCloseable {
     /** Backpropagates {@code upstream}; with {@code retainGraph} the graph can be walked again. */
     public void backward(Tensor upstream, boolean retainGraph) {
         checkOpen();
+        if (upstream == null) {
+            throw new IllegalArgumentException("backward: the upstream gradient is null; pass a tensor of shape "
+                    + Arrays.toString(shape) + ", or call backward() on a one-element tensor");
+        }
         upstream.checkOpen();
         if (!Arrays.equals(upstream.shape, shape)) {
             throw new IllegalArgumentException("backward: upstream gradient has shape " + Arrays.toString(upstream.shape)
@@ -479,6 +492,7 @@ public final class Tensor implements AutoCloseable {
             } else {
                 backend.fill(grad.storage(), 0.0); // recorded or replayed device work: write now
             }
+            grad.markModified();
         }
     }
 
@@ -527,6 +541,7 @@ public final class Tensor implements AutoCloseable {
                     + "Autograd.noGrad() (as optimizers do)");
         }
         backend.copy(source.storage(), storage());
+        markModified();
         Reference.reachabilityFence(source);
     }
 
@@ -546,6 +561,7 @@ public final class Tensor implements AutoCloseable {
                     + "Autograd.noGrad() (as optimizers do)");
         }
         backend.axpby(alpha, x.storage(), beta, storage());
+        markModified();
         Reference.reachabilityFence(x);
         return this;
     }
@@ -600,6 +616,9 @@ public final class Tensor implements AutoCloseable {
                 tStorages.add(targets.get(i).storage());
             }
             targets.get(group.getFirst()).backend.axpbyEach(alpha, xStorages, beta, tStorages);
+            for (int i : group) {
+                targets.get(i).markModified();
+            }
         }
         Reference.reachabilityFence(targets);
         Reference.reachabilityFence(xs);
@@ -655,6 +674,27 @@ public final class Tensor implements AutoCloseable {
     Storage storage() {
         checkOpen();
         return ref.storage();
+    }
+
+    /**
+     * How many in-place writes this tensor's memory has had (shared with its views): assign,
+     * updateInPlace, optimizer steps, zeroGrad and gradient accumulation each add one. Operations
+     * that need a tensor's values in backward record this number, and backward throws an
+     * IllegalStateException naming the operation if it changed (PyTorch's {@code _version}).
+     */
+    public int version() {
+        checkOpen();
+        return ref.version();
+    }
+
+    /** {@link #version()} without the open check: a closed tensor's buffer still has its count. */
+    int versionInternal() {
+        return ref.version();
+    }
+
+    /** Counts an in-place write to this tensor's memory (see {@link #version()}). */
+    void markModified() {
+        ref.bumpVersion();
     }
 
     /** Whether this tensor's buffer holds zeros that {@link #zeroGrad} deferred. */
@@ -730,6 +770,11 @@ public final class Tensor implements AutoCloseable {
             firsts[j] = first[i];
         }
         params.get(group.getFirst()).backend.adamEach(step, ps, gs, ms, vs, sizes, inv, firsts);
+        for (int i : group) {
+            params.get(i).markModified();
+            m.get(i).markModified();
+            v.get(i).markModified();
+        }
         for (int j = 0; j < k; j++) { // first steps wrote m and v whole: zeros owed on them are moot
             if (firsts[j]) {
                 m.get(group.get(j)).ref.overwritten();
@@ -763,6 +808,7 @@ public final class Tensor implements AutoCloseable {
             open.get(group.getFirst())[0].backend.copyEach(sources, targets);
             for (int i : group) {
                 open.get(i)[0].ref.overwritten();
+                open.get(i)[0].markModified();
             }
         }
         Reference.reachabilityFence(open);
@@ -851,18 +897,19 @@ public final class Tensor implements AutoCloseable {
     }
 
     static void checkShape(String where, int[] shape) {
-        if (shape == null) {
-            throw new IllegalArgumentException(where + ": shape is null");
+        io.grad4j.backend.ElementCount.of(where, shape);
+    }
+
+    private static void checkData(Object data) {
+        if (data == null) {
+            throw new IllegalArgumentException("Tensor.of: data is null");
         }
-        long n = 1;
-        for (int d : shape) {
-            if (d < 0) {
-                throw new IllegalArgumentException(where + ": negative dimension in shape " + Arrays.toString(shape));
-            }
-            n *= d;
-            if (n > (1L << 50)) {
-                throw new IllegalArgumentException(where + ": shape " + Arrays.toString(shape) + " is too large");
-            }
+    }
+
+    /** A null dtype would otherwise fall through to one of the two (the cpu backend's FLOAT64) unnoticed. */
+    static void checkDtype(String where, DType dtype) {
+        if (dtype == null) {
+            throw new IllegalArgumentException(where + ": dtype is null (use DType.FLOAT32 or DType.FLOAT64)");
         }
     }
 
@@ -876,6 +923,9 @@ public final class Tensor implements AutoCloseable {
 
     /** Both operands on one backend with one dtype, or an IllegalArgumentException naming both. */
     static void checkCompatible(String op, Tensor a, Tensor b) {
+        if (b == null) {
+            throw new IllegalArgumentException(op + ": the other operand is null");
+        }
         a.checkOpen();
         b.checkOpen();
         if (a.dtype != b.dtype) {

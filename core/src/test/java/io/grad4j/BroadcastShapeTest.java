@@ -18,6 +18,18 @@ class BroadcastShapeTest {
         assertTrue(e.getMessage().contains("mul") && e.getMessage().contains("[2, 3]") && e.getMessage().contains("[4]"));
     }
 
+    /** Issue 23: [2^30, 1] + [1, 2^30] would be 2^60 elements; refused with the operation and both shapes. */
+    @Test
+    void aBroadcastResultTooLargeIsRefused() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> BroadcastShape.of("add", new int[] {1 << 30, 1}, new int[] {1, 1 << 30}));
+        assertTrue(e.getMessage().contains("add") && e.getMessage().contains("[1073741824, 1]")
+                && e.getMessage().contains("[1, 1073741824]") && e.getMessage().contains("2^50"), e.getMessage());
+        IllegalArgumentException numel = assertThrows(IllegalArgumentException.class,
+                () -> BroadcastShape.numel(new int[] {1 << 24, 1 << 20, 1 << 20}));
+        assertTrue(numel.getMessage().contains("[16777216, 1048576, 1048576]"), numel.getMessage());
+    }
+
     @Test
     void broadcastAxesReadWithStrideZero() {
         assertArrayEquals(new long[] {0, 0, 1}, BroadcastShape.strides(new int[] {4}, new int[] {2, 3, 4}));

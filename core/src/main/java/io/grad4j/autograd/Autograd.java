@@ -4,6 +4,7 @@ import io.grad4j.DType;
 import io.grad4j.Engine;
 import io.grad4j.Tensor;
 import io.grad4j.backend.Backends;
+import io.grad4j.backend.ElementCount;
 
 import java.util.Arrays;
 import java.util.Objects;
@@ -70,36 +71,30 @@ public final class Autograd {
     /** The Jacobian of f at x, from VJPs (rows) or JVPs (columns); both give the same matrix. */
     public static Tensor jacobian(Function<Tensor, Tensor> f, Tensor x, JacobianMode mode) {
         Objects.requireNonNull(mode, "mode");
-        int n = Math.toIntExact(x.numel());
+        int n = jacobianSize(1, x.numel());
         double[] jac;
         int[] yShape;
         if (mode == JacobianMode.REVERSE) {
             Tensor leaf = x.detach().requiresGrad(true);
             Tensor y = f.apply(leaf);
             yShape = y.shape();
-            int m = Math.toIntExact(y.numel());
-            jac = new double[Math.multiplyExact(m, n)];
+            jac = new double[jacobianSize(y.numel(), n)];
+            int m = jacobianSize(y.numel(), 1);
             for (int i = 0; i < m; i++) {
                 Tensor row = grad(y, basis(y, i), i < m - 1, leaf)[0];
                 System.arraycopy(row.toDoubleArray(), 0, jac, i * n, n);
             }
         } else {
-            double[][] columns = new double[n][];
-            int[] shape = null;
+            try (NoGrad ignored = noGrad()) { // the output's size first: refuse before n passes, not after
+                yShape = f.apply(x).shape();
+            }
+            jac = new double[jacobianSize(numel(yShape), n)];
+            int m = jacobianSize(numel(yShape), 1);
             for (int j = 0; j < n; j++) {
                 Tensor[] yt = Engine.pushForward(f, x, basis(x, j));
-                shape = yt[0].shape();
-                columns[j] = yt[1].toDoubleArray();
-            }
-            if (n == 0) {
-                shape = f.apply(x).shape();
-            }
-            yShape = shape;
-            int m = Math.toIntExact(numel(yShape));
-            jac = new double[Math.multiplyExact(m, n)];
-            for (int j = 0; j < n; j++) {
+                double[] column = yt[1].toDoubleArray();
                 for (int i = 0; i < m; i++) {
-                    jac[i * n + j] = columns[j][i];
+                    jac[i * n + j] = column[i];
                 }
             }
         }
@@ -167,10 +162,18 @@ public final class Autograd {
     }
 
     private static long numel(int[] shape) {
-        long n = 1;
-        for (int d : shape) {
-            n *= d;
-        }
-        return n;
+        return ElementCount.of("jacobian", shape);
+    }
+
+    /**
+     * The Jacobian's element count, outputs x inputs, when one Java array holds it (the Jacobian
+     * is assembled on the host); otherwise an IllegalArgumentException with both sizes and the
+     * limit, rather than Math's bare "integer overflow".
+     */
+    static int jacobianSize(long outputs, long inputs) {
+        long limit = Integer.MAX_VALUE - 8;
+        return (int) ElementCount.times("jacobian: " + outputs + " outputs x " + inputs + " inputs", outputs, inputs, limit,
+                "one Java array holds (the Jacobian is built on the host; take vjp or jvp products of the rows or "
+                        + "columns you need instead)");
     }
 }

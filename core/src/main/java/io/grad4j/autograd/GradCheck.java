@@ -60,12 +60,12 @@ public final class GradCheck {
             throw new IllegalArgumentException("GradCheck: f returned " + y.dtype() + "; it must compute in FLOAT64");
         }
         int[] yShape = y.shape();
-        int m = Math.toIntExact(y.numel());
+        int m = Autograd.jacobianSize(y.numel(), 1);
 
         // analytic[input][i * n + j] = d y_i / d x_j, one backward pass per output element
         double[][] analytic = new double[inputs.length][];
         for (int p = 0; p < inputs.length; p++) {
-            analytic[p] = new double[Math.multiplyExact(m, Math.toIntExact(inputs[p].numel()))];
+            analytic[p] = new double[Autograd.jacobianSize(m, inputs[p].numel())];
         }
         for (int i = 0; i < m; i++) {
             Tensor[] rows = y.requiresGrad()

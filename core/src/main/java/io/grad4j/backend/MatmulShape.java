@@ -16,6 +16,46 @@ public record MatmulShape(int batch, int m, int n, int k, boolean transposeA, bo
         }
     }
 
+    /**
+     * Checks that the whole batched product stays inside its three buffers (of these lengths, in
+     * elements) before a backend hands the sizes to native code (cblas, cuBLAS, a kernel), which
+     * would otherwise read or write past them: C must hold batch*m*n elements, A and B what the
+     * batch strides and m, n, k reach. All arithmetic is overflow-checked. Throws an
+     * IllegalArgumentException naming {@code call} and the sizes.
+     */
+    public void checkBounds(String call, long aLength, long bLength, long cLength) {
+        long products = ElementCount.times(call + ": batch*m", batch, m, Long.MAX_VALUE, "a long");
+        long cNeeded = ElementCount.times(call + ": batch*m*n", products, n, Long.MAX_VALUE, "a long");
+        if (cLength != cNeeded) {
+            throw new IllegalArgumentException(call + ": output has " + cLength + " elements, expected batch*m*n = "
+                    + batch + "*" + m + "*" + n + " = " + cNeeded + " (" + this + ")");
+        }
+        if (batch == 0 || (long) m * n == 0 || k == 0) {
+            return; // nothing of A or B is read
+        }
+        if (batchStrideA < 0 || batchStrideB < 0) {
+            throw new IllegalArgumentException(call + ": negative batch stride (" + this + ")");
+        }
+        ElementCount.requireInside(call, "A", aLength, 0, lastOffset(call + ": A", batchStrideA, (long) m * k));
+        ElementCount.requireInside(call, "B", bLength, 0, lastOffset(call + ": B", batchStrideB, (long) k * n));
+    }
+
+    /** (batch - 1) * stride + one matrix: the elements the batch reaches from the first one. */
+    private long lastOffset(String what, long stride, long matrix) {
+        long strides = ElementCount.times(what + " batch stride", batch - 1L, stride, Long.MAX_VALUE - matrix, "a long");
+        return strides + matrix;
+    }
+
+    /** Elements of A one product reads, from its start: op(A) is m x k. */
+    public long elementsOfA() {
+        return (long) m * k;
+    }
+
+    /** Elements of B one product reads, from its start: op(B) is k x n. */
+    public long elementsOfB() {
+        return (long) k * n;
+    }
+
     /** Leading dimension of A as stored (row-major). */
     public int lda() {
         return transposeA ? m : k;

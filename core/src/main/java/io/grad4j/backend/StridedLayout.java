@@ -13,13 +13,7 @@ public record StridedLayout(long elements, int[] shape, long[] aStrides, long[] 
 
     /** Validates and collapses; {@code bStrides} may be null for a single operand (then all zero). */
     public static StridedLayout of(String op, int[] shape, long[] aStrides, long aLength, long[] bStrides, long bLength, long outLength) {
-        long n = 1;
-        for (int d : shape) {
-            if (d < 0) {
-                throw new IllegalArgumentException(op + ": negative size in shape " + Arrays.toString(shape));
-            }
-            n *= d;
-        }
+        long n = ElementCount.of(op, shape); // a wrapped count (0 for [2^24, 2^20, 2^20]) would skip every check below
         if (n != outLength) {
             throw new IllegalArgumentException(op + ": output has " + outLength + " elements but shape "
                     + Arrays.toString(shape) + " has " + n);
@@ -38,7 +32,9 @@ public record StridedLayout(long elements, int[] shape, long[] aStrides, long[] 
             if (shape[i] == 1) {
                 continue; // a size-1 axis moves nothing
             }
-            if (r > 0 && sa[r - 1] == aStrides[i] * shape[i] && sb[r - 1] == b[i] * shape[i]) {
+            // merged sizes stay ints: [2^16, 2^16] must not become one axis of 2^32 (0 as an int)
+            if (r > 0 && sa[r - 1] == aStrides[i] * shape[i] && sb[r - 1] == b[i] * shape[i]
+                    && (long) s[r - 1] * shape[i] <= Integer.MAX_VALUE) {
                 s[r - 1] *= shape[i];
                 sa[r - 1] = aStrides[i];
                 sb[r - 1] = b[i];
@@ -61,13 +57,19 @@ public record StridedLayout(long elements, int[] shape, long[] aStrides, long[] 
             return;
         }
         long last = 0;
+        boolean overflow = false;
         for (int i = 0; i < shape.length; i++) {
             if (strides[i] < 0) {
                 throw new IllegalArgumentException(op + ": " + which + " has a negative stride: " + Arrays.toString(strides));
             }
-            last += (shape[i] - 1L) * strides[i];
+            try {
+                last = Math.addExact(last, Math.multiplyExact(shape[i] - 1L, strides[i]));
+            } catch (ArithmeticException e) {
+                overflow = true; // reaches past any storage
+                last = Long.MAX_VALUE;
+            }
         }
-        if (last >= length) {
+        if (overflow || last >= length) {
             throw new IllegalArgumentException(op + ": " + which + " read at strides " + Arrays.toString(strides)
                     + " over shape " + Arrays.toString(shape) + " reaches element " + last
                     + " but its storage has only " + length + " elements");

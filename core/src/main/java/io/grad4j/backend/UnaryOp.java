@@ -58,6 +58,11 @@ public enum UnaryOp {
         return this == EXP || this == SQRT || this == TANH || this == SIGMOID;
     }
 
+    /** Whether {@link #derivative} reads x (so backward needs the forward input as it was). */
+    public boolean derivativeNeedsInput() {
+        return this == LOG || this == ABS || this == RELU || this == POW;
+    }
+
     /** Numerically stable logistic function: never evaluates e^x for large positive x. */
     static double sigmoid(double x) {
         if (x >= 0) {

@@ -36,6 +36,13 @@ final class AtomicFiles {
             throw new IOException("cannot write " + target + ": it has no parent directory");
         }
         Path fileName = absolute.getFileName();
+        if (Files.exists(absolute) && !Files.isRegularFile(absolute)) {
+            // a rename over a directory fails after the whole file was written, with "Is a directory"
+            // or the bare path (DirectoryNotEmptyException); over a FIFO it would replace the FIFO
+            throw new java.nio.file.FileSystemException(target.toString(), null, "cannot write it: it is "
+                    + (Files.isDirectory(absolute) ? "a directory" : "not a regular file (a FIFO, socket or device)")
+                    + "; nothing was written");
+        }
         // a dot-prefixed name in the same directory, so the rename never crosses a file system;
         // opened with CREATE_NEW (not createTempFile) so the file gets the usual umask permissions
         Path tmp = null;

@@ -19,7 +19,7 @@ final class HeaderJson {
     }
 
     /** The text is not JSON; {@link #offset()} is where the reader stopped. */
-    static final class Malformed extends Exception {
+    static class Malformed extends Exception {
         private final int offset;
 
         Malformed(String message, int offset) {
@@ -61,9 +61,25 @@ final class HeaderJson {
 
     // ---------------------------------------------------------------- reading
 
+    /** The top-level object has more members than the caller allows; {@link #offset()} is where the next began. */
+    static final class TooManyMembers extends Malformed {
+        TooManyMembers(int limit, int offset) {
+            super("more than " + limit + " entries", offset);
+        }
+    }
+
     /** Parses one JSON value that fills {@code text} up to trailing whitespace (spaces are safetensors' padding). */
     static Object parse(String text) throws Malformed {
-        Reader r = new Reader(text);
+        return parse(text, Integer.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #parse(String)}, stopping with {@link TooManyMembers} as soon as the top-level
+     * object reaches more than {@code maxTopLevelMembers} entries: a header of a million tiny
+     * entries is refused before it has cost a million maps.
+     */
+    static Object parse(String text, int maxTopLevelMembers) throws Malformed {
+        Reader r = new Reader(text, maxTopLevelMembers);
         r.skipWhitespace();
         Object value = r.value(0);
         r.skipWhitespace();
@@ -75,11 +91,15 @@ final class HeaderJson {
 
     private static final class Reader {
         private static final int MAX_DEPTH = 64;
+        /** Far more than any integer below 2^63 needs (19 digits), with room for a sign, fraction and exponent. */
+        private static final int MAX_NUMBER_CHARS = 100;
         private final String s;
+        private final int maxTopLevelMembers;
         private int pos;
 
-        Reader(String s) {
+        Reader(String s, int maxTopLevelMembers) {
             this.s = s;
+            this.maxTopLevelMembers = maxTopLevelMembers;
         }
 
         void skipWhitespace() {
@@ -131,6 +151,9 @@ final class HeaderJson {
                     throw new Malformed("expected a string key", pos);
                 }
                 int keyAt = pos;
+                if (depth == 0 && map.size() >= maxTopLevelMembers) {
+                    throw new TooManyMembers(maxTopLevelMembers, keyAt);
+                }
                 String key = string();
                 skipWhitespace();
                 expect(':');
@@ -264,6 +287,12 @@ final class HeaderJson {
             }
             if (isDigit(peek())) {
                 throw new Malformed("leading zero in a number", start);
+            }
+            if (pos - start > MAX_NUMBER_CHARS) {
+                // BigDecimal parses long digit strings in quadratic time: 1M digits took 17 s, so a
+                // header of one 99M-digit number would hang the reader for hours
+                throw new Malformed("a number of " + (pos - start) + " characters (at most " + MAX_NUMBER_CHARS
+                        + ": safetensors numbers are sizes and offsets below 2^63)", start);
             }
             try {
                 return new BigDecimal(s.substring(start, pos));

@@ -45,10 +45,18 @@ public final class Safetensors {
     public static final String METADATA_KEY = "__metadata__";
 
     /**
-     * Headers larger than this are refused before they are read (the reference implementation's
-     * limit too), so a corrupt length cannot make the reader allocate gigabytes.
+     * Headers larger than this are refused before they are read: the reference implementation's
+     * limit ({@code MAX_HEADER_SIZE = 100_000_000} bytes in huggingface/safetensors, not 100 MiB), so
+     * a corrupt length cannot make the reader allocate gigabytes.
      */
-    public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+    public static final long MAX_HEADER_BYTES = 100_000_000L;
+
+    /**
+     * Files with more tensors than this are refused while the header is parsed. A header just under
+     * {@link #MAX_HEADER_BYTES} can list 1.78 million empty tensors, which took 30 s and 3.4 GB to
+     * load; the largest public checkpoints hold a few thousand tensors per file.
+     */
+    public static final int MAX_TENSORS = 100_000;
 
     private static final int CHUNK_BYTES = 1 << 20;
 
@@ -263,6 +271,7 @@ public final class Safetensors {
      */
     public static Loaded load(Path file) throws IOException {
         Objects.requireNonNull(file, "file");
+        RegularFile.require(file, "a safetensors file"); // a FIFO would block the open for ever
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             Header header = readHeader(file, ch);
             Map<String, Tensor> tensors = new LinkedHashMap<>();
@@ -285,6 +294,7 @@ public final class Safetensors {
     /** Reads and validates the header only (names, dtypes, shapes, offsets) without loading data. */
     public static Header header(Path file) throws IOException {
         Objects.requireNonNull(file, "file");
+        RegularFile.require(file, "a safetensors file");
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             return readHeader(file, ch);
         }
@@ -324,7 +334,9 @@ public final class Safetensors {
         }
         Object root;
         try {
-            root = HeaderJson.parse(text);
+            root = HeaderJson.parse(text, MAX_TENSORS + 1); // + 1: the __metadata__ entry
+        } catch (HeaderJson.TooManyMembers ex) {
+            throw tooManyTensors(file);
         } catch (HeaderJson.Malformed ex) {
             throw new SafetensorsFormatException(file, "the header is not valid JSON: " + ex.getMessage()
                     + " (near: " + excerpt(text, ex.offset()) + ")", ex);
@@ -332,6 +344,9 @@ public final class Safetensors {
         if (!(root instanceof Map<?, ?> top)) {
             throw new SafetensorsFormatException(file, "the header must be a JSON object, found "
                     + kind(root));
+        }
+        if (top.size() - (top.containsKey(METADATA_KEY) ? 1 : 0) > MAX_TENSORS) {
+            throw tooManyTensors(file); // the parse bound left room for __metadata__
         }
         long dataStart = 8 + n;
         long dataLength = size - dataStart;
@@ -376,7 +391,12 @@ public final class Safetensors {
         return new Header(infos, metadata, dataStart);
     }
 
-    private static Map<String, String> metadata(Path file, Object value) {
+    private static SafetensorsFormatException tooManyTensors(Path file) {
+        return new SafetensorsFormatException(file, "the header lists more than " + MAX_TENSORS + " tensors (the limit of"
+                + " Safetensors.MAX_TENSORS), refused before any is read");
+    }
+
+    private static Map<String, String> metadata(Path file, Object value) throws SafetensorsFormatException {
         if (!(value instanceof Map<?, ?> map)) {
             throw new SafetensorsFormatException(file, "'" + METADATA_KEY + "' must be an object of strings, found "
                     + kind(value));
@@ -392,7 +412,7 @@ public final class Safetensors {
         return out;
     }
 
-    private static TensorInfo tensorInfo(Path file, String name, Object value) {
+    private static TensorInfo tensorInfo(Path file, String name, Object value) throws SafetensorsFormatException {
         String where = "tensor '" + name + "'";
         if (!(value instanceof Map<?, ?> map)) {
             throw new SafetensorsFormatException(file, where + " must be an object with dtype, shape and "
@@ -454,21 +474,21 @@ public final class Safetensors {
         return new TensorInfo(name, dtype, shape, begin, end);
     }
 
-    private static Object require(Path file, String where, Map<?, ?> map, String key) {
+    private static Object require(Path file, String where, Map<?, ?> map, String key) throws SafetensorsFormatException {
         if (!map.containsKey(key)) {
             throw new SafetensorsFormatException(file, where + " has no '" + key + "'");
         }
         return map.get(key);
     }
 
-    private static List<?> list(Path file, String where, String key, Object value) {
+    private static List<?> list(Path file, String where, String key, Object value) throws SafetensorsFormatException {
         if (!(value instanceof List<?> l)) {
             throw new SafetensorsFormatException(file, where + ": " + key + " must be an array, found " + kind(value));
         }
         return l;
     }
 
-    private static long nonNegative(Path file, String where, String key, Object value) {
+    private static long nonNegative(Path file, String where, String key, Object value) throws SafetensorsFormatException {
         if (value instanceof BigDecimal d) {
             try {
                 long v = d.longValueExact();

@@ -28,6 +28,10 @@ public final class DataLoader {
         if (dataset.size() == 0) {
             throw new IllegalArgumentException("DataLoader: the dataset is empty");
         }
+        if (dropLast && batchSize > dataset.size()) {
+            throw new IllegalArgumentException("DataLoader: batch size " + batchSize + " is larger than the dataset's "
+                    + dataset.size() + " examples, and dropLast would drop the only, partial batch: an epoch of nothing");
+        }
         this.dataset = dataset;
         this.batchSize = batchSize;
         this.shuffle = shuffle;
@@ -35,9 +39,15 @@ public final class DataLoader {
         this.dropLast = dropLast;
     }
 
+    /**
+     * Full batches, plus the partial last one unless {@code dropLast}. A batch size larger than
+     * the dataset gives one batch of the whole dataset. (Computed without {@code n + batchSize - 1},
+     * which overflowed for a batch size near Integer.MAX_VALUE and made an epoch of no batches.)
+     */
     public int batchesPerEpoch() {
         int n = dataset.size();
-        return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize;
+        int full = n / batchSize;
+        return dropLast || n % batchSize == 0 ? full : full + 1;
     }
 
     /** The example order of an epoch. */
@@ -77,9 +87,14 @@ public final class DataLoader {
                 if (!hasNext()) {
                     throw new NoSuchElementException();
                 }
-                int start = b * batchSize;
+                int start = b * batchSize; // < order.length, so no overflow: b < batchesPerEpoch()
                 int n = Math.min(batchSize, order.length - start);
-                float[] x = new float[n * features];
+                long values = (long) n * features;
+                if (values > Integer.MAX_VALUE - 8) {
+                    throw new IllegalArgumentException("DataLoader: a batch of " + n + " examples of " + features
+                            + " features is " + values + " values, more than one Java array holds; use a smaller batch size");
+                }
+                float[] x = new float[(int) values];
                 int[] labels = new int[n];
                 for (int i = 0; i < n; i++) {
                     int ex = order[start + i];

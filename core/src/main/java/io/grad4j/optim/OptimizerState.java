@@ -132,10 +132,32 @@ final class OptimizerState {
         }
     }
 
+    /**
+     * The parameter list every optimizer takes: not null or empty (an optimizer of nothing is a
+     * mistake, as in PyTorch), no null entries, each a tensor that requires grad, and none listed
+     * twice (it would be stepped twice per step(); PyTorch refuses it too).
+     */
     static void checkParams(String optimizer, List<Tensor> params) {
-        for (Tensor p : params) {
+        if (params == null) {
+            throw new IllegalArgumentException(optimizer + ": the parameter list is null");
+        }
+        if (params.isEmpty()) {
+            throw new IllegalArgumentException(optimizer + ": the parameter list is empty; pass the tensors to optimize "
+                    + "(for example model.parameters())");
+        }
+        Map<Tensor, Integer> firstIndex = new java.util.IdentityHashMap<>();
+        for (int i = 0; i < params.size(); i++) {
+            Tensor p = params.get(i);
+            if (p == null) {
+                throw new IllegalArgumentException(optimizer + ": parameter " + i + " of " + params.size() + " is null");
+            }
             if (!p.requiresGrad()) {
-                throw new IllegalArgumentException(optimizer + ": a parameter does not require grad: " + p);
+                throw new IllegalArgumentException(optimizer + ": parameter " + i + " does not require grad: " + p);
+            }
+            Integer earlier = firstIndex.putIfAbsent(p, i);
+            if (earlier != null) {
+                throw new IllegalArgumentException(optimizer + ": parameter " + i + " is the same tensor as parameter "
+                        + earlier + " (" + p + "); list each parameter once, or it is stepped twice per step()");
             }
         }
     }

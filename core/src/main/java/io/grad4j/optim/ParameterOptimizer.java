@@ -13,8 +13,8 @@ abstract class ParameterOptimizer implements Optimizer {
 
     ParameterOptimizer(String name, List<Tensor> params, double lr) {
         this.name = name;
+        OptimizerState.checkParams(name, params);
         this.params = new ArrayList<>(params);
-        OptimizerState.checkParams(name, this.params);
         this.lr = lr;
     }
 

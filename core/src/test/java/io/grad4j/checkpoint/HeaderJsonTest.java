@@ -27,6 +27,20 @@ class HeaderJsonTest {
         assertEquals("y\n\u00e9", ((Map<?, ?>) m.get("a")).get("x"));
     }
 
+    /**
+     * Issue 23 (found looking further): BigDecimal parses a long digit string in quadratic time
+     * (1M digits: 17 s), so one huge number in a header hung the reader. Numbers longer than 100
+     * characters are refused before they are parsed; the longest valid offset has 19 digits.
+     */
+    @Test
+    void refusesNumbersTooLongToBeASizeBeforeParsingThem() throws Exception {
+        String huge = "1".repeat(200_000);
+        HeaderJson.Malformed e = assertThrows(HeaderJson.Malformed.class, () -> HeaderJson.parse("{\"shape\": [" + huge + "]}"));
+        assertTrue(e.getMessage().contains("a number of 200000 characters (at most 100"), e.getMessage());
+        assertEquals(new java.math.BigDecimal("9223372036854775807"),
+                ((java.util.List<?>) ((java.util.Map<?, ?>) HeaderJson.parse("{\"o\": [9223372036854775807]}")).get("o")).get(0));
+    }
+
     @Test
     void rejectsMalformedJson() {
         String[] bad = {

@@ -11,6 +11,7 @@ import io.grad4j.checkpoint.Checkpoint;
 import io.grad4j.checkpoint.Safetensors;
 import io.grad4j.checkpoint.SafetensorsFormatException;
 import io.grad4j.data.DataLoader;
+import io.grad4j.data.IdxFormatException;
 import io.grad4j.data.Mnist;
 import io.grad4j.nn.Dropout;
 import io.grad4j.nn.Linear;
@@ -32,6 +33,7 @@ import java.lang.reflect.Proxy;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -110,6 +112,16 @@ public abstract class BadInputConformanceTest extends BackendTestBase {
         }
     }
 
+    /** A named pipe made with mkfifo, or null where there is none (the FIFO rows are then skipped). */
+    private static Path fifo(Path path) {
+        try {
+            Process p = new ProcessBuilder("mkfifo", path.toString()).redirectErrorStream(true).start();
+            return p.waitFor() == 0 && Files.exists(path) ? path : null;
+        } catch (IOException | InterruptedException e) {
+            return null;
+        }
+    }
+
     private static long size(Path p) {
         try {
             return Files.size(p);
@@ -135,6 +147,21 @@ public abstract class BadInputConformanceTest extends BackendTestBase {
         Path emptyFile = write(dir.resolve("empty-file"), new byte[0]);
         Path corruptGzip = write(dir.resolve("corrupt.gz"), new byte[] {0x1f, (byte) 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7});
         Path missing = dir.resolve("missing");
+        Path claimsMillions = write(dir.resolve("claims-millions"),
+                ByteBuffer.allocate(16).putInt(2051).putInt(2_700_000).putInt(28).putInt(28).array());
+        Path aFolder = Files.createDirectories(dir.resolve("a-folder"));
+        Path fifo = fifo(dir.resolve("a-fifo"));
+        Path overLimit = dir.resolve("over-limit.safetensors");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(overLimit.toFile(), "rw")) {
+            f.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(100_000_001L).array());
+            f.setLength(8 + 100_000_001L + 8); // sparse: a long enough file without writing 100 MB
+        }
+        StringBuilder many = new StringBuilder("{");
+        for (int i = 0; i <= Safetensors.MAX_TENSORS; i++) {
+            many.append(i == 0 ? "" : ",").append("\"t").append(i).append("\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}");
+        }
+        Path manyTensors = write(dir.resolve("many-tensors.safetensors"),
+                safetensors(many.append('}').toString().getBytes(StandardCharsets.UTF_8), 0));
 
         Path good = dir.resolve("good.safetensors");
         Safetensors.save(good, Map.of("w", Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 3, 2)), Map.of("epoch", "1"));
@@ -155,6 +182,16 @@ public abstract class BadInputConformanceTest extends BackendTestBase {
         // ---- creation: shapes and data
         t.add(bad("Tensor.of: data length differs from the shape", IllegalArgumentException.class,
                 () -> Tensor.of(new double[3], 2, 2), "3 elements", "[2, 2]", "needs 4"));
+        // issue 23: null arguments say which one, rather than an NPE's text (or, for a dtype, a silent FLOAT64)
+        t.add(bad("Tensor.of: null data", IllegalArgumentException.class, () -> Tensor.of((double[]) null, 2), "data is null"));
+        t.add(bad("Tensor.zeros: null dtype", IllegalArgumentException.class, () -> Tensor.zeros(null, 2), "dtype is null"));
+        t.add(bad("Tensor.to: null dtype", IllegalArgumentException.class, () -> f32(2).to((DType) null), "dtype is null"));
+        t.add(bad("add: null operand", IllegalArgumentException.class, () -> f32(2).add((Tensor) null), "add", "null"));
+        t.add(bad("matmul: null operand", IllegalArgumentException.class, () -> f32(2, 2).matmul(null), "matmul", "null"));
+        t.add(bad("backward: null upstream", IllegalArgumentException.class,
+                () -> f64(2).requiresGrad(true).mul(2.0).backward(null), "upstream gradient is null"));
+        t.add(bad("crossEntropy: null labels", IllegalArgumentException.class,
+                () -> f32(2, 3).crossEntropy(null), "labels are null"));
         t.add(bad("Tensor.zeros: negative dimension", IllegalArgumentException.class,
                 () -> Tensor.zeros(DType.FLOAT32, 2, -1), "negative", "[2, -1]"));
         t.add(bad("Tensor.randn: shape too large", IllegalArgumentException.class,
@@ -280,26 +317,50 @@ public abstract class BadInputConformanceTest extends BackendTestBase {
                 () -> anomaly(() -> Tensor.of(new double[] {1, 2}, 2).requiresGrad(true), x -> Tensor.scalar(1).div(x.sub(2)).sum()),
                 "'div'", "Infinity"));
         // ---- IDX (MNIST) files
-        t.add(bad("IDX: missing file", UncheckedIOException.class,
+        t.add(bad("IDX: missing file", IOException.class,
                 () -> Mnist.load(missing, goodLabels), missing.toString(), "no such file"));
-        t.add(bad("IDX: folder without the MNIST files", IllegalArgumentException.class,
+        t.add(bad("IDX: folder without the MNIST files", NoSuchFileException.class,
                 () -> Mnist.train(dir), "train-images-idx3-ubyte", "not found", dir.toString()));
-        t.add(bad("IDX: wrong magic number", IllegalArgumentException.class,
+        t.add(bad("IDX: wrong magic number", IdxFormatException.class,
                 () -> Mnist.load(badMagic, goodLabels), badMagic.toString(), "magic 1234", "2051"));
-        t.add(bad("IDX: negative image count", IllegalArgumentException.class,
+        t.add(bad("IDX: negative image count", IdxFormatException.class,
                 () -> Mnist.load(hugeHeader, goodLabels), "implausible header", "-5 images of 28x28"));
-        t.add(bad("IDX: truncated images", IllegalArgumentException.class,
+        t.add(bad("IDX: truncated images", IdxFormatException.class,
                 () -> Mnist.load(truncatedImages, goodLabels), truncatedImages.toString(), "truncated"));
-        t.add(bad("IDX: empty file", IllegalArgumentException.class,
+        t.add(bad("IDX: empty file", IdxFormatException.class,
                 () -> Mnist.load(emptyFile, goodLabels), emptyFile.toString(), "truncated"));
-        t.add(bad("IDX: corrupt gzip", UncheckedIOException.class,
+        t.add(bad("IDX: corrupt gzip", IOException.class,
                 () -> Mnist.load(corruptGzip, goodLabels), corruptGzip.toString()));
-        t.add(bad("IDX: label count differs from image count", IllegalArgumentException.class,
+        t.add(bad("IDX: label count differs from image count", IdxFormatException.class,
                 () -> Mnist.load(goodImages, wrongCount), "2 labels", "3 images"));
-        t.add(bad("IDX: label that is not a digit", IllegalArgumentException.class,
+        t.add(bad("IDX: label that is not a digit", IdxFormatException.class,
                 () -> Mnist.load(goodImages, notADigit), "label 12", "index 1"));
-        t.add(bad("IDX: truncated labels", IllegalArgumentException.class,
+        t.add(bad("IDX: truncated labels", IdxFormatException.class,
                 () -> Mnist.load(goodImages, truncatedLabels), truncatedLabels.toString(), "truncated"));
+        // issue 23: a header is never trusted for an allocation; directories and FIFOs are refused by path
+        t.add(bad("IDX: a 16-byte file whose header claims 2.7 million images", IdxFormatException.class,
+                () -> Mnist.load(claimsMillions, goodLabels), claimsMillions.toString(), "2700000 images of 28x28",
+                "2116800000 bytes", "holds only 0"));
+        t.add(bad("IDX: a directory in place of the images", FileSystemException.class,
+                () -> Mnist.load(aFolder, goodLabels), aFolder.toString(), "is a directory"));
+        if (fifo != null) {
+            t.add(bad("IDX: a FIFO in place of the labels", FileSystemException.class,
+                    () -> Mnist.load(goodImages, fifo), fifo.toString(), "not a regular file"));
+            t.add(bad("safetensors: a FIFO in place of the file", FileSystemException.class,
+                    () -> Safetensors.load(fifo), fifo.toString(), "not a regular file"));
+            t.add(bad("safetensors: header() of a FIFO", FileSystemException.class,
+                    () -> Safetensors.header(fifo), fifo.toString(), "not a regular file"));
+        }
+        t.add(bad("safetensors: a directory in place of the file", FileSystemException.class,
+                () -> Safetensors.load(aFolder), aFolder.toString(), "is a directory"));
+        t.add(bad("Checkpoint.loadInto: a directory", FileSystemException.class,
+                () -> Checkpoint.loadInto(aFolder, Map.of("w", f32(3, 2))), aFolder.toString(), "is a directory"));
+        t.add(bad("Safetensors.save onto a directory writes nothing", FileSystemException.class,
+                () -> Safetensors.save(aFolder, Map.of("w", f32(2))), aFolder.toString(), "it is a directory"));
+        t.add(bad("safetensors: a header of 100,000,001 bytes (the reference reader's limit is 100,000,000)",
+                SafetensorsFormatException.class, () -> Safetensors.header(overLimit), "100000001", "limit of 100000000"));
+        t.add(bad("safetensors: more tensors than MAX_TENSORS", SafetensorsFormatException.class,
+                () -> Safetensors.load(manyTensors), manyTensors.toString(), "more than " + Safetensors.MAX_TENSORS + " tensors"));
         // ---- checkpoint files
         t.add(bad("safetensors: missing file", NoSuchFileException.class,
                 () -> Safetensors.load(missing), missing.toString()));

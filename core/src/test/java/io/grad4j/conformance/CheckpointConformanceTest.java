@@ -3,6 +3,7 @@ package io.grad4j.conformance;
 import io.grad4j.DType;
 import io.grad4j.Tensor;
 import io.grad4j.checkpoint.Checkpoint;
+import io.grad4j.checkpoint.CheckpointMetadataException;
 import io.grad4j.checkpoint.Safetensors;
 import io.grad4j.checkpoint.TrainingState;
 import io.grad4j.nn.Linear;
@@ -350,8 +351,17 @@ public abstract class CheckpointConformanceTest extends BackendTestBase {
         e = assertThrows(IllegalArgumentException.class,
                 () -> TrainingState.fromMetadata(Map.of("epoch", "one", "step", "1", "seed", "2")));
         assertTrue(e.getMessage().contains("'epoch' is \"one\""), e.getMessage());
-        assertEquals(new TrainingState(-1, Long.MAX_VALUE, Long.MIN_VALUE),
-                TrainingState.fromMetadata(new TrainingState(-1, Long.MAX_VALUE, Long.MIN_VALUE).toMetadata()));
+        assertEquals(new TrainingState(0, Long.MAX_VALUE, Long.MIN_VALUE),
+                TrainingState.fromMetadata(new TrainingState(0, Long.MAX_VALUE, Long.MIN_VALUE).toMetadata()));
+        // issue 23: a checkpoint whose metadata said epoch -3 resumed at epoch -2
+        e = assertThrows(IllegalArgumentException.class,
+                () -> TrainingState.fromMetadata(Map.of("epoch", "-3", "step", "1", "seed", "2")));
+        assertTrue(e.getMessage().contains("'epoch' is -3"), e.getMessage());
+        CheckpointMetadataException fromFile = assertThrows(CheckpointMetadataException.class,
+                () -> TrainingState.fromMetadata(dir.resolve("m.safetensors"), Map.of("epoch", "1", "step", "-1", "seed", "2")));
+        assertTrue(fromFile.getMessage().contains("m.safetensors") && fromFile.getMessage().contains("'step' is -1"),
+                fromFile.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new TrainingState(-1, 0, 0));
         assertThrows(IllegalArgumentException.class, () -> Checkpoint.save(dir.resolve("x.safetensors"), Map.of(),
                 new TrainingState(0, 0, 0), Map.of("step", "9")));
     }

@@ -638,23 +638,28 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
         }
     }
 
-    /** A parameter listed twice is stepped twice, in order, each time with its own moments, as the composed step does. */
+    /**
+     * A parameter listed twice would be stepped twice per step() (it was, before issue 23), and an
+     * empty list optimizes nothing: every optimizer refuses both, as PyTorch does, naming the
+     * positions. (Tensor.adamStepEach still steps a tensor listed twice in order: that is the
+     * low-level multi-tensor call, tested above.)
+     */
     @Test
-    void adamStepsAParameterListedTwiceTwiceInOrder() {
-        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
-            Tensor a = Tensor.randn(dtype, 41, 6).requiresGrad(true);
-            Tensor b = Tensor.randn(dtype, 41, 6).requiresGrad(true);
-            Adam fused = new Adam(List.of(a, a), 0.3, 0.8, 0.95, 1e-3, 0.02);
-            ComposedAdam composed = new ComposedAdam(List.of(b, b), 0.3, 0.8, 0.95, 1e-3, 0.02, false);
-            for (int step = 0; step < 2; step++) {
-                a.mul(a).mul(a).sum().backward();
-                b.mul(b).mul(b).sum().backward();
-                fused.step();
-                composed.step();
-                a.zeroGrad();
-                b.zeroGrad();
-            }
-            assertArrayEquals(b.toDoubleArray(), a.toDoubleArray(), dtype.toString());
+    void optimizersRefuseAParameterListedTwiceAndAnEmptyList() {
+        Tensor w = Tensor.randn(DType.FLOAT64, 41, 6).requiresGrad(true);
+        Tensor other = Tensor.randn(DType.FLOAT64, 42, 3).requiresGrad(true);
+        List<java.util.function.Function<List<Tensor>, Object>> optimizers = List.of(
+                ps -> new SGD(ps, 0.1), ps -> new SGD(ps, 0.1, 0.9, 0.0),
+                ps -> new Adam(ps, 0.3, 0.8, 0.95, 1e-3, 0.02), ps -> new io.grad4j.optim.AdamW(ps, 0.3, 0.8, 0.95, 1e-3, 0.02));
+        for (java.util.function.Function<List<Tensor>, Object> make : optimizers) {
+            IllegalArgumentException twice = assertThrows(IllegalArgumentException.class, () -> make.apply(List.of(w, other, w)));
+            assertTrue(twice.getMessage().contains("parameter 2 is the same tensor as parameter 0"), twice.getMessage());
+            IllegalArgumentException empty = assertThrows(IllegalArgumentException.class, () -> make.apply(List.of()));
+            assertTrue(empty.getMessage().contains("parameter list is empty"), empty.getMessage());
+            java.util.ArrayList<Tensor> withNull = new java.util.ArrayList<>(List.of(w));
+            withNull.add(null);
+            IllegalArgumentException nul = assertThrows(IllegalArgumentException.class, () -> make.apply(withNull));
+            assertTrue(nul.getMessage().contains("parameter 1 of 2 is null"), nul.getMessage());
         }
     }
 

@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** IDX parsing (plain and gzip, corrupt inputs) and the loader's batching and shuffling; no backend needed. */
@@ -75,18 +76,18 @@ class MnistAndDataLoaderTest {
         Path images = dir.resolve("train-images-idx3-ubyte");
         byte[] good = Files.readAllBytes(images);
         Files.write(images, Arrays.copyOf(good, good.length - 3));
-        IllegalArgumentException truncated = assertThrows(IllegalArgumentException.class, () -> Mnist.train(dir));
+        IdxFormatException truncated = assertThrows(IdxFormatException.class, () -> Mnist.train(dir));
         assertTrue(truncated.getMessage().contains("truncated"), truncated.getMessage());
         byte[] wrongMagic = good.clone();
         wrongMagic[3] = 1;
         Files.write(images, wrongMagic);
-        IllegalArgumentException magic = assertThrows(IllegalArgumentException.class, () -> Mnist.train(dir));
+        IdxFormatException magic = assertThrows(IdxFormatException.class, () -> Mnist.train(dir));
         assertTrue(magic.getMessage().contains("magic"), magic.getMessage());
         Files.write(images, good);
         Files.write(dir.resolve("train-labels-idx1-ubyte"), idx(2049, new int[] {5}, new byte[5]));
-        IllegalArgumentException count = assertThrows(IllegalArgumentException.class, () -> Mnist.train(dir));
+        IdxFormatException count = assertThrows(IdxFormatException.class, () -> Mnist.train(dir));
         assertTrue(count.getMessage().contains("5 labels") && count.getMessage().contains("6 images"), count.getMessage());
-        IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> Mnist.test(dir));
+        java.nio.file.NoSuchFileException missing = assertThrows(java.nio.file.NoSuchFileException.class, () -> Mnist.test(dir));
         assertTrue(missing.getMessage().contains("t10k-images-idx3-ubyte"), missing.getMessage());
     }
 
@@ -103,5 +104,83 @@ class MnistAndDataLoaderTest {
         assertNotEquals(Arrays.toString(order), Arrays.toString(loader.order(2)), "epochs reshuffle");
         assertEquals(2, new DataLoader(Mnist.train(dir), 4, true, 42, true).batchesPerEpoch());
         assertThrows(IllegalArgumentException.class, () -> new DataLoader(Mnist.train(dir), 0, false, 0));
+    }
+
+    /**
+     * Issue 23: --batch 2147483647 made (n + batch - 1) / batch overflow to an epoch of no
+     * batches, and training "finished" with loss NaN. A batch larger than the dataset is one batch
+     * of all of it; with dropLast it would be an epoch of nothing, which is refused.
+     */
+    @Test
+    void aBatchLargerThanTheDatasetIsOneBatchOfAllOfIt() throws IOException {
+        writeSet("train", 10, false);
+        Mnist train = Mnist.train(dir);
+        DataLoader huge = new DataLoader(train, Integer.MAX_VALUE, true, 42);
+        assertEquals(1, huge.batchesPerEpoch()); // (the batch itself is made in CliReliabilityTest, on a backend)
+        assertEquals(1, new DataLoader(train, Integer.MAX_VALUE - 1, false, 0).batchesPerEpoch());
+        assertEquals(2, new DataLoader(train, 5, false, 0).batchesPerEpoch());
+        assertEquals(4, new DataLoader(train, 3, false, 0).batchesPerEpoch());
+        IllegalArgumentException dropped = assertThrows(IllegalArgumentException.class,
+                () -> new DataLoader(train, 11, false, 0, true));
+        assertTrue(dropped.getMessage().contains("batch size 11") && dropped.getMessage().contains("10 examples"),
+                dropped.getMessage());
+    }
+
+    /**
+     * Issue 23: a 16-byte IDX file whose header claims 2.7 million 28x28 images made the loader
+     * allocate 2.1 GB before reading (OutOfMemoryError under -Xmx512m). The data is now read as it
+     * arrives, plain or gzip, and the shortfall reported with both sizes.
+     */
+    @Test
+    void aHeaderClaimingMoreThanTheFileHoldsIsRefusedWithoutTrustingIt() throws IOException {
+        byte[] claim = idx(2051, new int[] {2_700_000, 28, 28}, new byte[0]);
+        for (boolean gz : new boolean[] {false, true}) {
+            Path images = dir.resolve(gz ? "claims.gz" : "claims");
+            Files.write(images, gz ? gzip(claim) : claim);
+            Path labels = dir.resolve("labels");
+            Files.write(labels, idx(2049, new int[] {1}, new byte[] {1}));
+            IdxFormatException e = assertThrows(IdxFormatException.class, () -> Mnist.load(images, labels));
+            assertTrue(e.getMessage().contains(images.toString()) && e.getMessage().contains("2700000 images of 28x28")
+                    && e.getMessage().contains("2116800000 bytes") && e.getMessage().contains("holds only 0"), e.getMessage());
+            assertEquals(images.toString(), e.file());
+        }
+    }
+
+    /**
+     * A gzip file of a few kilobytes can honestly hold a gigabyte of zeros: a header promising
+     * more pixels than the heap is refused before reading (it ended in an OutOfMemoryError half-way).
+     * Sizes whose product wraps a long (2^30 images of 2^30 x 2^30) are implausible, not 0 bytes.
+     */
+    @Test
+    void aHeaderPromisingMoreThanTheHeapOrAWrappingSizeIsRefusedBeforeReading() throws IOException {
+        byte[] bomb = gzip(idx(2051, new int[] {1000, 28, 28}, new byte[1000 * 28 * 28]));
+        byte[] labels = idx(2049, new int[] {1000}, new byte[1000]);
+        IdxFormatException e = assertThrows(IdxFormatException.class, () -> Mnist.load(() -> new java.io.ByteArrayInputStream(bomb), "bomb.gz",
+                () -> new java.io.ByteArrayInputStream(labels), "labels", 100_000));
+        assertTrue(e.getMessage().startsWith("bomb.gz: the header promises 1000 images") && e.getMessage().contains("784000 bytes of pixels")
+                && e.getMessage().contains("whole heap (100000 bytes)"), e.getMessage());
+        assertEquals(1000, Mnist.load(() -> new java.io.ByteArrayInputStream(bomb), "bomb.gz",
+                () -> new java.io.ByteArrayInputStream(labels), "labels", 1_000_000).size(), "it fits a larger heap");
+        byte[] wrapping = idx(2051, new int[] {1 << 30, 1 << 30, 1 << 30}, new byte[0]);
+        IdxFormatException w = assertThrows(IdxFormatException.class, () -> Mnist.load(() -> new java.io.ByteArrayInputStream(wrapping),
+                "wrapping", () -> new java.io.ByteArrayInputStream(labels), "labels"));
+        assertTrue(w.getMessage().contains("implausible header: 1073741824 images of 1073741824x1073741824"), w.getMessage());
+    }
+
+    /** A directory or FIFO in place of a data file is refused by path before it is opened (a FIFO would block for ever). */
+    @Test
+    void directoriesAndFifosAreRefusedByPath() throws Exception {
+        writeSet("train", 4, false);
+        Path labels = dir.resolve("train-labels-idx1-ubyte");
+        Path folder = Files.createDirectories(dir.resolve("folder"));
+        java.nio.file.FileSystemException e = assertThrows(java.nio.file.FileSystemException.class,
+                () -> Mnist.load(folder, labels));
+        assertTrue(e.getMessage().contains(folder.toString()) && e.getMessage().contains("is a directory"), e.getMessage());
+        Path fifo = dir.resolve("fifo");
+        Process mk = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        assertEquals(0, mk.waitFor(), "mkfifo");
+        java.nio.file.FileSystemException f = assertTimeoutPreemptively(java.time.Duration.ofSeconds(20),
+                () -> assertThrows(java.nio.file.FileSystemException.class, () -> Mnist.load(dir.resolve("train-images-idx3-ubyte"), fifo)));
+        assertTrue(f.getMessage().contains(fifo.toString()) && f.getMessage().contains("not a regular file"), f.getMessage());
     }
 }

@@ -355,6 +355,10 @@ public final class CpuBackend implements Backend {
         CpuStorage a = cpu(as);
         CpuStorage b = cpu(bs);
         CpuStorage c = cpu(cs);
+        if (a.isFloat() != b.isFloat() || a.isFloat() != c.isFloat()) {
+            throw new IllegalArgumentException("matmul: dtypes differ: " + a.dtype() + ", " + b.dtype() + ", " + c.dtype());
+        }
+        s.checkBounds("matmul", a.length(), b.length(), c.length()); // before OpenBLAS gets the sizes
         long mn = (long) s.m() * s.n();
         if (mn == 0 || s.batch() == 0) {
             return;

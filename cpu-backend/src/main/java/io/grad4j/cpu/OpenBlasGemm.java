@@ -1,5 +1,6 @@
 package io.grad4j.cpu;
 
+import io.grad4j.backend.ElementCount;
 import io.grad4j.backend.MatmulShape;
 
 import java.lang.foreign.Arena;
@@ -147,6 +148,7 @@ final class OpenBlasGemm implements Gemm {
 
     @Override
     public void sgemm(MatmulShape s, float[] a, long aOffset, float[] b, long bOffset, float[] c, long cOffset) {
+        checkInside("cblas_sgemm", s, a.length, aOffset, b.length, bOffset, c.length, cOffset);
         MemorySegment as = MemorySegment.ofArray(a), bs = MemorySegment.ofArray(b), cs = MemorySegment.ofArray(c);
         forEachBlock(s, aOffset, bOffset, cOffset, (m, n, ao, bo, co) -> {
             try {
@@ -161,6 +163,7 @@ final class OpenBlasGemm implements Gemm {
 
     @Override
     public void dgemm(MatmulShape s, double[] a, long aOffset, double[] b, long bOffset, double[] c, long cOffset) {
+        checkInside("cblas_dgemm", s, a.length, aOffset, b.length, bOffset, c.length, cOffset);
         MemorySegment as = MemorySegment.ofArray(a), bs = MemorySegment.ofArray(b), cs = MemorySegment.ofArray(c);
         forEachBlock(s, aOffset, bOffset, cOffset, (m, n, ao, bo, co) -> {
             try {
@@ -171,6 +174,19 @@ final class OpenBlasGemm implements Gemm {
                 throw new IllegalStateException("cblas_dgemm failed for " + s, t);
             }
         });
+    }
+
+    /**
+     * The arrays hold the one product the call describes: cblas trusts m, n, k and the leading
+     * dimensions, and a wrong size there reads or writes outside the Java heap's arrays (a crash
+     * or a corrupted heap, not an exception). Sizes of zero touch nothing.
+     */
+    private static void checkInside(String call, MatmulShape s, int aLength, long aOffset, int bLength, long bOffset,
+                                    int cLength, long cOffset) {
+        boolean empty = (long) s.m() * s.n() == 0;
+        ElementCount.requireInside(call, "C", cLength, cOffset, empty ? 0 : (long) s.m() * s.n());
+        ElementCount.requireInside(call, "A", aLength, aOffset, empty ? 0 : s.elementsOfA());
+        ElementCount.requireInside(call, "B", bLength, bOffset, empty ? 0 : s.elementsOfB());
     }
 
     private static MemorySegment slice(MemorySegment whole, long byteOffset) {

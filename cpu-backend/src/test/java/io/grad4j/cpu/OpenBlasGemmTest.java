@@ -24,6 +24,30 @@ class OpenBlasGemmTest {
         return c;
     }
 
+    /**
+     * Issue 23: cblas trusts m, n, k; sizes larger than the arrays (the product of a wrapped
+     * element count) would read and write outside them and crash the JVM. The call is refused
+     * first, naming the array, for every operand and at an offset.
+     */
+    @Test
+    void sizesLargerThanTheArraysAreRefusedBeforeCblasRuns() {
+        OpenBlasGemm gemm = OpenBlasGemm.load();
+        float[] empty = new float[0];
+        MatmulShape huge = new MatmulShape(1, 1 << 20, 1 << 20, 1 << 20, false, false, 0, 0);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> gemm.sgemm(huge, empty, 0, empty, 0, empty, 0));
+        assertTrue(e.getMessage().contains("cblas_sgemm") && e.getMessage().contains("holds 0 elements"), e.getMessage());
+        MatmulShape twoByTwo = new MatmulShape(1, 2, 2, 3, false, false, 0, 0);
+        float[] six = new float[6];
+        float[] four = new float[4];
+        assertThrows(IllegalArgumentException.class, () -> gemm.sgemm(twoByTwo, new float[5], 0, six, 0, four, 0));
+        assertThrows(IllegalArgumentException.class, () -> gemm.sgemm(twoByTwo, six, 0, new float[5], 0, four, 0));
+        assertThrows(IllegalArgumentException.class, () -> gemm.sgemm(twoByTwo, six, 0, six, 0, four, 1));
+        IllegalArgumentException d = assertThrows(IllegalArgumentException.class,
+                () -> gemm.dgemm(twoByTwo, new double[6], 1, new double[6], 0, new double[4], 0));
+        assertTrue(d.getMessage().contains("cblas_dgemm") && d.getMessage().contains("A holds 6"), d.getMessage());
+    }
+
     @Test
     void aNamedLibraryIsCalledInsteadOfNd4jsOwn() {
         String nd4jLibrary = org.bytedeco.javacpp.Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class);

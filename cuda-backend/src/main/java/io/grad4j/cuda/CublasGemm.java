@@ -51,6 +51,7 @@ final class CublasGemm implements GemmEngine {
 
     @Override
     public void gemm(MatmulShape s, CudaStorage a, CudaStorage b, CudaStorage c) {
+        s.checkBounds("cublasGemmStridedBatched", a.length(), b.length(), c.length()); // cuBLAS trusts every size
         int opA = s.transposeA() ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
         int opB = s.transposeB() ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
         long mn = (long) s.m() * s.n();

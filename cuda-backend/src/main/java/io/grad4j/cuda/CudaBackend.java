@@ -802,7 +802,7 @@ public final class CudaBackend implements Backend {
         CudaStorage c = cuda(cs);
         sameDtype("matmul", a, b);
         sameDtype("matmul", a, c);
-        MatmulBounds.check(s, a.length(), b.length(), c.length());
+        s.checkBounds("matmul", a.length(), b.length(), c.length()); // before cuBLAS or a kernel gets the sizes
         long mn = (long) s.m() * s.n();
         if (mn == 0 || s.batch() == 0) {
             return;
@@ -1340,9 +1340,18 @@ public final class CudaBackend implements Backend {
     }
 
     static void checkAxisView(String op, long length, long outer, int axis, long inner) {
-        if (outer < 0 || axis < 0 || inner < 0 || outer * axis * inner != length) {
+        if (outer < 0 || axis < 0 || inner < 0 || !viewMatches(outer, axis, inner, length)) {
             throw new IllegalArgumentException(op + ": view [outer=" + outer + ", axis=" + axis + ", inner=" + inner
                     + "] does not match the input's " + length + " elements");
+        }
+    }
+
+    /** outer * axis * inner == length, with products that overflow a long never matching (a wrapped one could). */
+    private static boolean viewMatches(long outer, int axis, long inner, long length) {
+        try {
+            return Math.multiplyExact(Math.multiplyExact(outer, (long) axis), inner) == length;
+        } catch (ArithmeticException overflow) {
+            return false;
         }
     }
 

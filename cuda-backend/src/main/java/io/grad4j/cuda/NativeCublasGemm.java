@@ -111,6 +111,7 @@ final class NativeCublasGemm implements GemmEngine {
 
     @Override
     public void gemm(MatmulShape s, CudaStorage a, CudaStorage b, CudaStorage c) {
+        s.checkBounds("cublasGemmStridedBatched", a.length(), b.length(), c.length()); // cuBLAS trusts every size
         int opA = s.transposeA() ? OP_T : OP_N;
         int opB = s.transposeB() ? OP_T : OP_N;
         long mn = (long) s.m() * s.n();

@@ -23,6 +23,31 @@ class ArgumentValidationTest {
         assertEquals(1, l.bStep());
     }
 
+    /**
+     * Issue 23: a shape whose element count wraps ([2^24, 2^20, 2^20] is 0 in a long) matched an
+     * empty output and skipped every operand check, so a kernel got 2^64 elements to walk on empty
+     * buffers; strides whose reach overflows looked small; and contiguous axes merged into one int
+     * size of 2^32 (0). All are refused or kept apart now.
+     */
+    @Test
+    void countsAndReachesThatOverflowAreRefusedAndMergedAxesStayInts() {
+        IllegalArgumentException wrapped = assertThrows(IllegalArgumentException.class, () -> StridedLayout.of("ADD",
+                new int[]{1 << 24, 1 << 20, 1 << 20}, new long[]{0, 0, 0}, 0, new long[]{0, 0, 0}, 0, 0));
+        assertTrue(wrapped.getMessage().contains("ADD") && wrapped.getMessage().contains("[16777216, 1048576, 1048576]"),
+                wrapped.getMessage());
+        IllegalArgumentException reach = assertThrows(IllegalArgumentException.class, () -> StridedLayout.of("COPY",
+                new int[]{3}, new long[]{Long.MAX_VALUE / 2 + 1}, 4, null, 0, 3));
+        assertTrue(reach.getMessage().contains("storage has only 4 elements"), reach.getMessage());
+        StridedLayout big = StridedLayout.of("COPY", new int[]{1 << 16, 1 << 16}, new long[]{1 << 16, 1}, 1L << 32, null, 0,
+                1L << 32);
+        assertEquals(1L << 32, big.elements());
+        for (int d : big.shape()) {
+            assertTrue(d > 0, "an axis merged past an int: " + java.util.Arrays.toString(big.shape()));
+        }
+        assertThrows(IllegalArgumentException.class, () -> CudaBackend.checkAxisView("SUM", 0, 1L << 32, 1 << 30, 1L << 2));
+        assertDoesNotThrow(() -> CudaBackend.checkAxisView("SUM", 24, 2, 3, 4));
+    }
+
     @Test
     void biasBroadcastKeepsTwoAxesAndScalarIsFlat() {
         StridedLayout bias = StridedLayout.of("ADD", new int[]{5, 3}, new long[]{3, 1}, 15, new long[]{0, 1}, 3, 15);
@@ -88,11 +113,11 @@ class ArgumentValidationTest {
     @Test
     void matmulBoundsAreChecked() {
         MatmulShape s = new MatmulShape(2, 3, 4, 5, false, false, 15, 0);
-        assertDoesNotThrow(() -> MatmulBounds.check(s, 30, 20, 24));
-        assertThrows(IllegalArgumentException.class, () -> MatmulBounds.check(s, 29, 20, 24));
-        assertThrows(IllegalArgumentException.class, () -> MatmulBounds.check(s, 30, 19, 24));
-        assertThrows(IllegalArgumentException.class, () -> MatmulBounds.check(s, 30, 20, 23));
-        assertDoesNotThrow(() -> MatmulBounds.check(new MatmulShape(1, 0, 4, 5, true, true, 0, 0), 0, 20, 0));
+        assertDoesNotThrow(() -> s.checkBounds("matmul", 30, 20, 24));
+        assertThrows(IllegalArgumentException.class, () -> s.checkBounds("matmul", 29, 20, 24));
+        assertThrows(IllegalArgumentException.class, () -> s.checkBounds("matmul", 30, 19, 24));
+        assertThrows(IllegalArgumentException.class, () -> s.checkBounds("matmul", 30, 20, 23));
+        assertDoesNotThrow(() -> new MatmulShape(1, 0, 4, 5, true, true, 0, 0).checkBounds("matmul", 0, 20, 0));
     }
 
     @Test

@@ -32,7 +32,7 @@ public final class Grad4jCli implements Runnable {
     static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Grad4jCli());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            commandLine.getErr().println("grad4j " + commandLine.getCommandName() + ": " + e.getMessage());
+            commandLine.getErr().println("grad4j " + commandLine.getCommandName() + ": " + describe(e));
             if (System.getenv("GRAD4J_DEBUG") != null) {
                 e.printStackTrace(commandLine.getErr());
             }
@@ -60,6 +60,19 @@ public final class Grad4jCli implements Runnable {
             return new String[] {"grad4j " + build.getProperty("version"),
                     "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ", " + System.getProperty("java.home") + ")"};
         }
+    }
+
+    /**
+     * The one line for a failure: its message when it says what was wrong. A NullPointerException's
+     * text ("Cannot invoke ... because ... is null") describes grad4j's code, not the user's
+     * input, so such a failure is reported as the bug it is.
+     */
+    static String describe(Exception e) {
+        if (e instanceof NullPointerException || e instanceof ClassCastException) {
+            return "internal error (" + e.getClass().getSimpleName() + "): this is a bug in grad4j, not in your input;"
+                    + " please report it with the stack trace that GRAD4J_DEBUG=1 prints";
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     /** Applies --backend before anything touches {@link io.grad4j.backend.Backends}. */

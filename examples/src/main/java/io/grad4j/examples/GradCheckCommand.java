@@ -47,7 +47,7 @@ final class GradCheckCommand implements Callable<Integer> {
     long seed;
 
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
         if (samples < 1 || batch < 1) {
             throw new IllegalArgumentException("--samples and --batch must be >= 1, got " + samples + " and " + batch);
         }

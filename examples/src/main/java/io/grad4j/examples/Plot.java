@@ -23,15 +23,23 @@ final class Plot {
             List<Double> loss = new ArrayList<>();
             List<Double> trainAcc = new ArrayList<>();
             List<Double> testAcc = new ArrayList<>();
+            int malformed = 0;
             for (String line : Files.readAllLines(csv)) {
                 if (line.startsWith("epoch")) {
                     continue;
                 }
-                String[] f = line.split(",");
-                epoch.add(Double.parseDouble(f[0]));
-                loss.add(Double.parseDouble(f[1]));
-                trainAcc.add(Double.parseDouble(f[2]));
-                testAcc.add(Double.parseDouble(f[3]));
+                double[] v = numbers(line);
+                if (v == null) { // a line cut short by a kill, or edited by hand: plot the rest
+                    malformed++;
+                    continue;
+                }
+                epoch.add(v[0]);
+                loss.add(v[1]);
+                trainAcc.add(v[2]);
+                testAcc.add(v[3]);
+            }
+            if (malformed > 0) {
+                System.out.println("plot: skipped " + malformed + " malformed line(s) of " + csv);
             }
             XYChart chart = new XYChartBuilder().width(800).height(480).title("grad4j train")
                     .xAxisTitle("epoch").yAxisTitle("loss / accuracy").build();
@@ -46,5 +54,22 @@ final class Plot {
             // a runtime without java.desktop (the slim GPU bundle) still trains; it just draws nothing
             System.out.println("plot skipped (" + e + "); metrics are in " + csv);
         }
+    }
+
+    /** The first four numbers of a metrics row, or null when it has fewer or one does not parse. */
+    static double[] numbers(String line) {
+        String[] f = line.split(",");
+        if (f.length < 4) {
+            return null;
+        }
+        double[] v = new double[4];
+        try {
+            for (int i = 0; i < 4; i++) {
+                v[i] = Double.parseDouble(f[i].trim());
+            }
+        } catch (NumberFormatException e) {
+            return null;
+        }
+        return v;
     }
 }

@@ -8,6 +8,8 @@ import io.grad4j.autograd.NoGrad;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.Backends;
 import io.grad4j.checkpoint.Checkpoint;
+import io.grad4j.checkpoint.CheckpointMetadataException;
+import io.grad4j.checkpoint.TrainingState;
 import io.grad4j.cuda.CudaBackend;
 import io.grad4j.cuda.DeviceActivity;
 import io.grad4j.checkpoint.Safetensors;
@@ -120,6 +122,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "continue from the checkpoint in --checkpoint-dir")
     boolean resume;
 
+    @Option(names = "--overwrite", description = "start afresh in a --checkpoint-dir that already holds a checkpoint,"
+            + " replacing it (without this, train refuses such a folder unless --resume)")
+    boolean overwrite;
+
     @Option(names = "--no-progress", description = "no progress bar (it is also off when the output is not a terminal)")
     boolean noProgress;
 
@@ -147,7 +153,25 @@ final class TrainCommand implements Callable<Integer> {
         }
         Dataset train = data != null ? Mnist.train(data) : shipped("train");
         Dataset test = data != null ? Mnist.test(data) : shipped("t10k");
+        checkDatasets(train, test);
+        checkWritable(); // a folder that cannot take a checkpoint or the metrics fails now, not after an epoch
+        if (batch > train.size()) {
+            System.out.println("note: --batch " + batch + " is larger than the " + train.size()
+                    + " training examples; each epoch is one batch of " + train.size());
+        }
 
+        if (resume && !Files.isDirectory(checkpointDir)) { // before the lock would create the folder
+            throw new IllegalArgumentException("--resume: no checkpoint in " + checkpointDir.toAbsolutePath()
+                    + " (the folder does not exist)");
+        }
+        // one run at a time per checkpoint folder, held from before --resume reads it until the last save
+        try (CheckpointLock ignored = checkpointDir != null ? CheckpointLock.acquire(checkpointDir) : null) {
+            return train(device, train, test);
+        }
+    }
+
+    /** Builds the model and optimizer, resumes if asked, and trains every epoch (see the class comment). */
+    private int train(Backend device, Dataset train, Dataset test) throws IOException {
         Mlp mlp = Mlp.build(train.features(), hidden, 10, seed, DType.FLOAT32, dropout);
         Sequential model = mlp.model();
         List<Dropout> dropouts = mlp.dropouts();
@@ -159,12 +183,17 @@ final class TrainCommand implements Callable<Integer> {
         if (resume) {
             firstEpoch = restore(model, opt, dropouts) + 1;
             System.out.println("resumed from " + checkpointDir.resolve(MODEL_FILE) + " after epoch " + (firstEpoch - 1));
+        } else if (overwrite && checkpointDir != null) {
+            deleteCheckpoint(); // so that no file of the old run is ever mixed with this one's
         }
         System.out.printf(Locale.ROOT, "training %s on %s: %d train / %d test examples, batch %d, %s, %d epochs%n",
                 describe(train.features()), device.name(), train.size(), test.size(), batch, describeOptimizer(), epochs);
         Files.createDirectories(out);
         Path csvFile = out.resolve("metrics.csv");
         boolean appendCsv = resume && Files.exists(csvFile);
+        if (appendCsv) {
+            MetricsCsv.keepEpochsUpTo(csvFile, firstEpoch - 1); // rows of epochs about to be trained again would repeat
+        }
         long start = System.nanoTime();
         double trainLoss = Double.NaN;
         double testAccuracy = Double.NaN;
@@ -203,7 +232,11 @@ final class TrainCommand implements Callable<Integer> {
                                     lossAndLogits = trainingStep(model, opt, x, b.labels());
                                 }
                             }
-                            lossSum += lossAndLogits[0].item() * b.size();
+                            double loss = lossAndLogits[0].item();
+                            if (!Double.isFinite(loss)) {
+                                throw diverged(loss, epoch, seen / Math.min(batch, train.size()) + 1); // earlier batches were full
+                            }
+                            lossSum += loss * b.size();
                             correct += countCorrect(lossAndLogits[1], b.labels());
                             seen += b.size();
                         }
@@ -219,6 +252,10 @@ final class TrainCommand implements Callable<Integer> {
                 if (profileKernels) { // the training steps only: evaluation is not profiled
                     kernelTimes = ((CudaBackend) device).kernelProfile();
                     ((CudaBackend) device).profileKernels(false);
+                }
+                if (seen == 0) { // DataLoader never gives an empty epoch; were it to, 0/0 must not pass as a loss
+                    throw new IllegalStateException("epoch " + epoch + " had no training batches (" + train.size()
+                            + " examples, --batch " + batch + ")");
                 }
                 trainLoss = lossSum / seen;
                 double trainAccuracy = (double) correct / seen;
@@ -294,6 +331,9 @@ final class TrainCommand implements Callable<Integer> {
         if (stepSize < 1) problems.add("--step-size must be >= 1, got " + stepSize);
         if (!(gamma > 0 && gamma <= 1)) problems.add("--gamma must be in (0, 1], got " + gamma);
         if (resume && checkpointDir == null) problems.add("--resume needs --checkpoint-dir");
+        if (overwrite && checkpointDir == null) problems.add("--overwrite needs --checkpoint-dir");
+        if (overwrite && resume) problems.add("--overwrite and --resume contradict each other: --resume continues the"
+                + " checkpoint, --overwrite replaces it; pass one");
         if (cudaGraph && !optimizer.equalsIgnoreCase("sgd")) {
             problems.add("--cuda-graph needs --optimizer sgd (" + optimizer + " computes step-dependent values on the host,"
                     + " which a replayed graph would repeat)");
@@ -306,14 +346,128 @@ final class TrainCommand implements Callable<Integer> {
             problems.add("--cuda-graph cannot record --dropout " + dropout + ": its masks are drawn on the host and a replay"
                     + " would repeat the same mask");
         }
+        // an empty path is the current folder: metrics, a checkpoint or the data looked for there by accident
+        if (out != null && out.toString().isBlank()) problems.add("--out is an empty path; name a folder");
+        if (checkpointDir != null && checkpointDir.toString().isBlank()) problems.add("--checkpoint-dir is an empty path; name a folder");
+        if (data != null && data.toString().isBlank()) problems.add("--data is an empty path; name the folder with the MNIST files");
         // found before training, not when the first epoch's checkpoint or the metrics are written
         if (out != null && Files.exists(out) && !Files.isDirectory(out)) problems.add("--out " + out + " is not a folder");
         if (checkpointDir != null && Files.exists(checkpointDir) && !Files.isDirectory(checkpointDir)) {
             problems.add("--checkpoint-dir " + checkpointDir + " is not a folder");
+        } else if (checkpointDir != null && !resume && !overwrite && Files.exists(checkpointDir.resolve(MODEL_FILE))) {
+            // model.safetensors is the commit point: the folder holds a trained model that this run would replace
+            problems.add("--checkpoint-dir " + checkpointDir + " already holds a checkpoint (" + MODEL_FILE + describeEpoch()
+                    + "); pass --resume to continue it, choose a new folder, or pass --overwrite to replace it");
         }
         if (!problems.isEmpty()) {
             throw new ParameterException(spec.commandLine(), String.join("; ", problems));
         }
+    }
+
+    /** ", epoch N" from the checkpoint's header when it can be read; empty otherwise (the refusal stands either way). */
+    private String describeEpoch() {
+        try {
+            String e = Safetensors.header(checkpointDir.resolve(MODEL_FILE)).metadata().get("epoch");
+            return e == null ? "" : ", epoch " + e;
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
+    }
+
+    /**
+     * The test set must match the training set before an epoch is spent: evaluation after the
+     * first epoch would otherwise be where an empty test set or one of another image size fails.
+     */
+    private void checkDatasets(Dataset train, Dataset test) {
+        String from = data != null ? "--data " + data : "the shipped digits";
+        if (train.size() == 0) {
+            throw new IllegalArgumentException(from + ": the training set is empty");
+        }
+        if (test.size() == 0) {
+            throw new IllegalArgumentException(from + ": the test set is empty (t10k files with 0 images); nothing to"
+                    + " measure accuracy on");
+        }
+        if (test.features() != train.features()) {
+            throw new IllegalArgumentException(from + ": the test images have " + test.features()
+                    + " pixels but the training images " + train.features() + "; both sets must have one image size");
+        }
+    }
+
+    /**
+     * Every folder and file this run writes is checked before training: an existing
+     * --checkpoint-dir must take a new file (probed by creating and deleting one, which also finds a
+     * read-only file system), a new one must have a writable parent, and none of the files to be
+     * written may be a directory (it would fail with a bare "Is a directory" after the epoch) or a
+     * FIFO (opening it would block for ever).
+     */
+    private void checkWritable() throws IOException {
+        if (checkpointDir != null) {
+            for (String name : List.of(MODEL_FILE, OPTIMIZER_FILE, PREVIOUS_OPTIMIZER_FILE)) {
+                Path f = checkpointDir.resolve(name);
+                if (Files.exists(f) && !Files.isRegularFile(f)) {
+                    throw new IllegalArgumentException("--checkpoint-dir " + checkpointDir + ": " + f + " is "
+                            + (Files.isDirectory(f) ? "a directory" : "not a regular file")
+                            + "; the checkpoint cannot be written there (move it away or choose another folder)");
+                }
+            }
+            probeWritable("--checkpoint-dir", checkpointDir);
+        }
+        for (String name : List.of("metrics.csv", "metrics.png")) {
+            Path f = out.resolve(name);
+            if (Files.exists(f) && !Files.isRegularFile(f)) { // a FIFO would block the write (or the resume's read) for ever
+                throw new IllegalArgumentException("--out " + out + ": " + f + " is "
+                        + (Files.isDirectory(f) ? "a directory" : "not a regular file (a FIFO, socket or device)")
+                        + "; the metrics cannot be written there (move it away or choose another --out)");
+            }
+        }
+        probeWritable("--out", out);
+    }
+
+    private static void probeWritable(String option, Path folder) throws IOException {
+        if (Files.isDirectory(folder)) {
+            Path probe;
+            try {
+                probe = Files.createTempFile(folder, ".grad4j-write-check-", ".tmp");
+            } catch (IOException e) {
+                throw new IOException(option + " " + folder + " cannot be written to (" + describe(e)
+                        + "); choose a folder this user can write", e);
+            }
+            Files.delete(probe);
+            return;
+        }
+        Path parent = folder.toAbsolutePath().getParent();
+        while (parent != null && !Files.exists(parent)) {
+            parent = parent.getParent();
+        }
+        if (parent != null && (!Files.isDirectory(parent) || !Files.isWritable(parent))) {
+            throw new IOException(option + " " + folder + " cannot be created: " + parent
+                    + (Files.isDirectory(parent) ? " is not writable" : " is not a folder"));
+        }
+    }
+
+    private static String describe(IOException e) {
+        return e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason()
+                : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+    }
+
+    /** Removes the files of a previous run's checkpoint (--overwrite); other files in the folder are left. */
+    private void deleteCheckpoint() throws IOException {
+        // the model first: it is the commit point, so a failure half-way leaves no checkpoint that --resume would take
+        for (String name : List.of(MODEL_FILE, OPTIMIZER_FILE, PREVIOUS_OPTIMIZER_FILE)) {
+            Files.deleteIfExists(checkpointDir.resolve(name));
+        }
+    }
+
+    /**
+     * A non-finite loss ends the run with exit 1: the parameters are NaN from here on, so every
+     * later epoch and its checkpoint would be meaningless (a run that "finished" with loss NaN
+     * and exit 0 trained nothing). The checkpoint of the last finished epoch is left as it was.
+     */
+    private IllegalStateException diverged(double loss, int epoch, long step) {
+        return new IllegalStateException("the training loss became " + loss + " in epoch " + epoch + " (batch " + step
+                + "); the model diverged, so training stops here and nothing of this epoch is saved"
+                + (checkpointDir != null ? " (the checkpoint in " + checkpointDir + " is the last finished epoch's)" : "")
+                + ". Lower --lr (now " + lr + ") or --batch (now " + batch + ")");
     }
 
     private Optimizer makeOptimizer(List<Tensor> params) {
@@ -420,10 +574,25 @@ final class TrainCommand implements Callable<Integer> {
         Map<String, String> meta = Safetensors.header(modelFile).metadata();
         for (String key : List.of("seed", "hidden", "optimizer", "batch")) {
             String now = runMetadata(0, List.of()).get(key);
+            if (!meta.containsKey(key)) {
+                throw new CheckpointMetadataException(modelFile, "--resume: the checkpoint's metadata has no '" + key
+                        + "' entry (it holds " + meta.keySet() + "); it was not written by grad4j train");
+            }
             if (!now.equals(meta.get(key))) {
                 throw new IllegalArgumentException("--resume: the checkpoint was made with " + key + "=" + meta.get(key)
                         + " but this run has " + key + "=" + now + "; resume with the same settings");
             }
+        }
+        // a damaged or hand-edited epoch (-3, "abc") must not resume at -2 or fail with a bare NumberFormatException
+        int epoch = (int) TrainingState.wholeNumber(modelFile, meta, "epoch", 0, Integer.MAX_VALUE);
+        if (epoch >= epochs) {
+            throw new IllegalArgumentException("--resume: the checkpoint already finished epoch " + epoch
+                    + " of --epochs " + epochs + "; ask for more epochs to continue");
+        }
+        long[] dropoutCalls = new long[dropouts.size()];
+        for (int i = 0; i < dropouts.size(); i++) {
+            String key = "dropout." + i + ".calls";
+            dropoutCalls[i] = meta.containsKey(key) ? TrainingState.wholeNumber(modelFile, meta, key, 0, Long.MAX_VALUE) : 0;
         }
         // a crash while saving epoch N+1 leaves optimizer.safetensors absent, partial (a temporary
         // file) or already at N+1; the state of the model's epoch N is then the previous file
@@ -433,13 +602,13 @@ final class TrainCommand implements Callable<Integer> {
             if (Files.exists(candidate)) {
                 String e = Safetensors.header(candidate).metadata().get("epoch");
                 found.add(candidate.getFileName() + " epoch " + e);
-                if (matching == null && meta.get("epoch").equals(e)) {
+                if (matching == null && Integer.toString(epoch).equals(e == null ? null : e.trim())) {
                     matching = candidate;
                 }
             }
         }
         if (matching == null) {
-            throw new IllegalArgumentException("--resume: " + modelFile + " is from epoch " + meta.get("epoch")
+            throw new IllegalArgumentException("--resume: " + modelFile + " is from epoch " + epoch
                     + " but no optimizer state of that epoch is in " + checkpointDir + " (found " + found + ")");
         }
         Checkpoint.loadInto(modelFile, Checkpoint.named(model));
@@ -447,12 +616,7 @@ final class TrainCommand implements Callable<Integer> {
             opt.loadState(state.tensors());
         }
         for (int i = 0; i < dropouts.size(); i++) {
-            dropouts.get(i).resumeAt(Long.parseLong(meta.getOrDefault("dropout." + i + ".calls", "0")));
-        }
-        int epoch = Integer.parseInt(meta.get("epoch"));
-        if (epoch >= epochs) {
-            throw new IllegalArgumentException("--resume: the checkpoint already finished epoch " + epoch
-                    + " of --epochs " + epochs + "; ask for more epochs to continue");
+            dropouts.get(i).resumeAt(dropoutCalls[i]);
         }
         return epoch;
     }
@@ -491,7 +655,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /** The digits shipped inside this jar (copied from data/digits at build time). */
-    static Dataset shipped(String part) {
+    static Dataset shipped(String part) throws IOException {
         String images = "/io/grad4j/examples/digits/" + part + "-images-idx3-ubyte.gz";
         String labels = "/io/grad4j/examples/digits/" + part + "-labels-idx1-ubyte.gz";
         return Mnist.load(() -> resource(images), images, () -> resource(labels), labels);
