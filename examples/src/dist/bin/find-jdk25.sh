@@ -10,7 +10,7 @@
 # the first that is new enough is taken. The version is read from the installation's `release`
 # file (no JVM is started) or, without one, asked of its java. On success sets GRAD4J_JAVA_HOME;
 # on failure prints one sentence saying what is missing and how to get it, and returns 1.
-# Nothing is downloaded.
+# Nothing is downloaded. Safe under `set -euo pipefail`, called bare or in a condition.
 
 grad4j_java_feature() { # the feature release (17, 25, ...) of the installation $1, or 0
   local version=""
@@ -58,7 +58,11 @@ grad4j_find_jdk25() {
       GRAD4J_JAVA_HOME="$candidate"
       return 0
     fi
-    found="$found $candidate (Java $feature$([ "$kind" = jdk ] && [ ! -x "$candidate/bin/javac" ] && echo ', no javac'))"
+    if [ "$kind" = jdk ] && [ ! -x "$candidate/bin/javac" ]; then
+      found="$found $candidate (Java $feature, no javac)"
+    else
+      found="$found $candidate (Java $feature)"
+    fi
   done
   local what="a JDK $need or newer"
   [ "$kind" = runtime ] && what="Java $need or newer"
