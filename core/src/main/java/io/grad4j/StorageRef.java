@@ -74,6 +74,12 @@ final class StorageRef {
     /** Counts one in-place write; every path that changes existing values calls it. */
     void bumpVersion() {
         version++;
+        InPlaceWrites.written(this);
+    }
+
+    /** Counts a write repeated by a replay ({@link InPlaceWrites.Recording#repeat()}), not recorded again. */
+    void bumpVersionUnrecorded() {
+        version++;
     }
 
     /** Marks the buffer as all zeros; {@code backend} writes them when it is next read. */

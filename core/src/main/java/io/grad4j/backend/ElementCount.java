@@ -29,18 +29,23 @@ public final class ElementCount {
         }
         long n = 1;
         boolean tooLarge = false;
+        boolean empty = false;
         for (int d : shape) {
             if (d < 0) {
                 throw new IllegalArgumentException(where + ": negative dimension in shape " + Arrays.toString(shape));
             }
             if (d == 0) {
-                return 0; // an empty tensor, however large its other sizes
+                empty = true; // an empty tensor, however large its other sizes; keep checking them for negatives
+                continue;
             }
             if (n > MAX / d) {
                 tooLarge = true; // keep looking: a later 0 makes the tensor empty, a negative size is an error
             } else {
                 n *= d;
             }
+        }
+        if (empty) {
+            return 0;
         }
         if (tooLarge) {
             throw new IllegalArgumentException(where + ": shape " + Arrays.toString(shape) + " is too large: it holds "

@@ -89,10 +89,18 @@ final class HeaderJson {
         return value;
     }
 
-    private static final class Reader {
+    static final class Reader {
         private static final int MAX_DEPTH = 64;
         /** Far more than any integer below 2^63 needs (19 digits), with room for a sign, fraction and exponent. */
         private static final int MAX_NUMBER_CHARS = 100;
+        /**
+         * Values in one array. A safetensors header's arrays are a shape (a handful of sizes) and
+         * two data offsets; without a bound, one shape of 50 million zeros fits in a legal
+         * 100 MB header and costs gigabytes of parsed numbers.
+         */
+        static final int MAX_ARRAY_VALUES = 1024;
+        /** Members of one nested object (the __metadata__ map, a tensor's entry), for the same reason. */
+        static final int MAX_NESTED_MEMBERS = 100_000;
         private final String s;
         private final int maxTopLevelMembers;
         private int pos;
@@ -154,6 +162,9 @@ final class HeaderJson {
                 if (depth == 0 && map.size() >= maxTopLevelMembers) {
                     throw new TooManyMembers(maxTopLevelMembers, keyAt);
                 }
+                if (depth > 0 && map.size() >= MAX_NESTED_MEMBERS) {
+                    throw new Malformed("a nested object of more than " + MAX_NESTED_MEMBERS + " entries", keyAt);
+                }
                 String key = string();
                 skipWhitespace();
                 expect(':');
@@ -185,6 +196,9 @@ final class HeaderJson {
             }
             while (true) {
                 skipWhitespace();
+                if (list.size() >= MAX_ARRAY_VALUES) {
+                    throw new Malformed("an array of more than " + MAX_ARRAY_VALUES + " values", pos);
+                }
                 list.add(value(depth + 1));
                 skipWhitespace();
                 char c = peek();

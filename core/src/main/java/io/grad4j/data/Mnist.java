@@ -101,7 +101,15 @@ public final class Mnist implements Dataset {
                         + " (" + bytes + " bytes of pixels), more than this JVM's whole heap (" + heapBytes + " bytes); raise"
                         + " -Xmx or load fewer images");
             }
-            px = in.readNBytes(bytes); // grows as data arrives: the header's count is not trusted
+            try {
+                px = in.readNBytes(bytes); // grows as data arrives: the header's count is not trusted
+            } catch (OutOfMemoryError e) {
+                // a gzip bomb under the whole-heap bound: readNBytes holds its chunks and the final
+                // array at once, about twice the pixels, and the heap has other tenants
+                throw new IdxFormatException(images, "the header promises " + count + " images of " + rows + "x" + cols
+                        + " (" + bytes + " bytes of pixels), and the heap ran out while reading them (at most "
+                        + heapBytes + " bytes); raise -Xmx or load fewer images");
+            }
             if (px.length != bytes) {
                 throw new IdxFormatException(images, "truncated: the header promises " + count + " images of " + rows + "x"
                         + cols + " (" + bytes + " bytes of pixels) but the file holds only " + px.length + " after the header");

@@ -76,4 +76,21 @@ class HeaderJsonTest {
         String deep = "[".repeat(10_000) + "]".repeat(10_000);
         assertThrows(HeaderJson.Malformed.class, () -> HeaderJson.parse(deep));
     }
+
+    /** A legal-size header whose one shape holds millions of sizes, or whose metadata holds millions of entries, is refused while parsing. */
+    @Test
+    void hugeArraysAndNestedObjectsAreRefusedBeforeTheyCostMemory() throws Exception {
+        String longShape = "{\"t\": {\"shape\": [" + "0,".repeat(HeaderJson.Reader.MAX_ARRAY_VALUES) + "0]}}";
+        HeaderJson.Malformed e = assertThrows(HeaderJson.Malformed.class, () -> HeaderJson.parse(longShape));
+        assertTrue(e.getMessage().contains("an array of more than " + HeaderJson.Reader.MAX_ARRAY_VALUES + " values"), e.getMessage());
+        HeaderJson.parse("{\"t\": {\"shape\": [" + "0,".repeat(HeaderJson.Reader.MAX_ARRAY_VALUES - 1) + "0]}}"); // the limit itself is fine
+
+        StringBuilder metadata = new StringBuilder("{\"__metadata__\": {");
+        for (int i = 0; i <= HeaderJson.Reader.MAX_NESTED_MEMBERS; i++) {
+            metadata.append(i == 0 ? "" : ",").append("\"k").append(i).append("\": \"v\"");
+        }
+        metadata.append("}}");
+        HeaderJson.Malformed m = assertThrows(HeaderJson.Malformed.class, () -> HeaderJson.parse(metadata.toString()));
+        assertTrue(m.getMessage().contains("a nested object of more than " + HeaderJson.Reader.MAX_NESTED_MEMBERS + " entries"), m.getMessage());
+    }
 }

@@ -194,6 +194,8 @@ public abstract class BadInputConformanceTest extends BackendTestBase {
                 () -> f32(2, 3).crossEntropy(null), "labels are null"));
         t.add(bad("Tensor.zeros: negative dimension", IllegalArgumentException.class,
                 () -> Tensor.zeros(DType.FLOAT32, 2, -1), "negative", "[2, -1]"));
+        t.add(bad("Tensor.zeros: negative dimension after a zero", IllegalArgumentException.class,
+                () -> Tensor.zeros(DType.FLOAT32, 0, -5), "negative", "[0, -5]"));
         t.add(bad("Tensor.randn: shape too large", IllegalArgumentException.class,
                 () -> Tensor.randn(DType.FLOAT32, 1, 1 << 30, 1 << 30, 1 << 30), "too large"));
         // ---- shapes and ranks

@@ -1,6 +1,7 @@
 package io.grad4j.conformance;
 
 import io.grad4j.DType;
+import io.grad4j.InPlaceWrites;
 import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.CustomFunction;
@@ -50,6 +51,38 @@ public abstract class ReliabilityConformanceTest extends BackendTestBase {
     }
 
     // ------------------------------------------------------------------ the version counter
+
+    /** What a backend that replays recorded work (CUDA graphs) relies on: each written buffer counted again per repeat. */
+    @Test
+    void aRecordingOfInPlaceWritesCountsEachWrittenBufferOncePerRepeat() {
+        Tensor a = Tensor.of(new double[] {1, 2}, 2);
+        Tensor b = Tensor.of(new double[] {3, 4}, 2);
+        Tensor untouched = Tensor.of(new double[] {5, 6}, 2);
+        InPlaceWrites.Recording r = InPlaceWrites.record();
+        assertThrows(IllegalStateException.class, InPlaceWrites::record, "recordings do not nest");
+        assertThrows(IllegalStateException.class, r::repeat, "repeat waits for stop");
+        a.assign(b);
+        a.assign(b); // the same buffer twice: one buffer
+        b.reshape(1, 2).assign(Tensor.of(new double[] {7, 8}, 1, 2)); // a view shares its buffer's count
+        r.stop();
+        r.stop(); // idempotent
+        assertEquals(2, r.buffers());
+        int va = a.version();
+        int vb = b.version();
+        int vu = untouched.version();
+        r.repeat();
+        r.repeat();
+        assertEquals(va + 2, a.version());
+        assertEquals(vb + 2, b.version());
+        assertEquals(vu, untouched.version());
+        a.assign(untouched); // after stop: counted, not recorded
+        assertEquals(2, r.buffers());
+        // and a backward over a graph that saved a repeated buffer is refused
+        Tensor w = Tensor.of(new double[] {1, 1}, 2).requiresGrad(true);
+        Tensor y = w.mul(a).sum();
+        r.repeat();
+        assertModifiedInPlace(y::backward, "mul");
+    }
 
     /** The first reproduction: x changed after w*x used it; the gradient would be [100, 100]. */
     @Test

@@ -1145,12 +1145,16 @@ public final class CudaBackend implements Backend {
             throw new IllegalStateException("cuda: cuStreamBeginCapture failed: " + CUresult.stringFor(rc));
         }
         captureInputs = inputs;
+        // the buffers the step writes in place (parameters, momenta, gradients): every replay
+        // writes them again, so it counts those writes again (saved tensors' versions)
+        io.grad4j.InPlaceWrites.Recording writes = io.grad4j.InPlaceWrites.record();
         Throwable failure = null;
         try {
             step.run();
         } catch (RuntimeException | Error e) {
             failure = e;
         } finally {
+            writes.stop();
             captureInputs = null;
             allocator.endPool(pool);
         }
@@ -1181,7 +1185,7 @@ public final class CudaBackend implements Backend {
         }
         LOG.log(System.Logger.Level.DEBUG, () -> "grad4j cuda: captured " + recorded + " kernel launches and " + inputs.size() + " host inputs");
         liveGraphs++;
-        return new CudaGraph(this, graph, exec, pool, inputs, recorded);
+        return new CudaGraph(this, graph, exec, pool, inputs, recorded, writes);
     }
 
     /**

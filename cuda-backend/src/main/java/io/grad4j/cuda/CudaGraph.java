@@ -48,21 +48,30 @@ public final class CudaGraph implements AutoCloseable {
     private final CachingAllocator.Pool<CUdeviceptr> pool;
     private final List<HostInput> inputs;
     private final int kernels;
+    /** The buffers the step wrote in place while it was recorded: each replay writes them again. */
+    private final io.grad4j.InPlaceWrites.Recording writes;
     private boolean closed;
 
     CudaGraph(CudaBackend backend, CUgraph graph, CUgraphExec exec, CachingAllocator.Pool<CUdeviceptr> pool,
-              List<HostInput> inputs, int kernels) {
+              List<HostInput> inputs, int kernels, io.grad4j.InPlaceWrites.Recording writes) {
         this.backend = backend;
         this.graph = graph;
         this.exec = exec;
         this.pool = pool;
         this.inputs = List.copyOf(inputs);
         this.kernels = kernels;
+        this.writes = writes;
     }
 
-    /** Copies the host inputs again, then runs the recorded work on the backend's stream (asynchronously). */
+    /**
+     * Copies the host inputs again, then runs the recorded work on the backend's stream
+     * (asynchronously). The tensors the step wrote in place (parameters, optimizer state) count
+     * one more write each, as an eager step's would: a backward over a graph built before the
+     * replay that saved one of them is then refused instead of using the replay's new values.
+     */
     public void replay() {
         backend.replay(this);
+        writes.repeat();
     }
 
     /** Kernel launches recorded (each replay runs them all with one graph launch). */

@@ -116,6 +116,29 @@ class CudaGraphGpuTest {
         assertTrue(cuda.canDeferWrites());
     }
 
+    /** A replay writes the parameters again behind core's back: it must count those writes, as an eager step does. */
+    @Test
+    void aReplayCountsTheStepsInPlaceWritesSoAStaleBackwardIsRefused() {
+        Tensor w = Tensor.of(new float[] {1, 2, 3}, 3).requiresGrad(true).persistent();
+        Tensor x = Tensor.of(new float[] {2, 3, 4}, 3).requiresGrad(true).persistent();
+        SGD sgd = new SGD(List.of(w), 0.1);
+        w.mul(x).sum().backward(); // w.grad = x
+        try (CudaGraph g = cuda.capture(sgd::step)) {
+            Tensor y = x.mul(w).sum(); // saves w for x's gradient
+            int before = w.version();
+            g.replay();
+            assertEquals(before + 1, w.version(), "one replay, one more write of w");
+            IllegalStateException e = assertThrows(IllegalStateException.class, y::backward);
+            assertTrue(e.getMessage().contains("modified by an in-place operation"), e.getMessage());
+            Tensor fresh = x.mul(w).sum(); // built after the replay: fine
+            x.zeroGrad(); // drop the first backward's [1, 2, 3]
+            fresh.backward();
+            assertArrayEquals(w.toFloatArray(), x.grad().toFloatArray());
+        }
+        w.close();
+        x.close();
+    }
+
     @Test
     void replayingAStepEqualsRunningItEagerly() {
         List<float[]> xs = batches(6, new Random(3));

@@ -30,6 +30,12 @@ final class CheckpointLock implements AutoCloseable {
     static CheckpointLock acquire(Path folder) throws IOException {
         Files.createDirectories(folder);
         Path file = folder.resolve(FILE);
+        // opening a FIFO for writing blocks until a reader comes: refuse anything but a file
+        if (Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                && !Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new IllegalStateException("--checkpoint-dir " + folder + " holds " + file.getFileName()
+                    + ", grad4j's lock file, but it is not a regular file (a directory, a FIFO or a link); remove it");
+        }
         FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock lock;
         try {

@@ -3,14 +3,10 @@ package io.grad4j.examples;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,9 +40,6 @@ class CliBadInputTest {
         return new Row(name, args, exit, List.of(mentions));
     }
 
-    private record Run(int exit, String stdout, String stderr) {
-    }
-
     @TestFactory
     Stream<DynamicTest> everyBadOptionIsRefusedWithTheValue() throws Exception {
         Path out = dir.resolve("out");
@@ -70,7 +63,7 @@ class CliBadInputTest {
             Files.write(badData.resolve(n), b.toByteArray());
         }
         // a real checkpoint after one epoch of a tiny model, to resume wrongly from
-        Run made = run(train(out, "--hidden", "8", "--batch", "512", "--epochs", "1", "--checkpoint-dir", ckpt.toString()));
+        CliRun made = CliRun.of(train(out, "--hidden", "8", "--batch", "512", "--epochs", "1", "--checkpoint-dir", ckpt.toString()));
         assertEquals(0, made.exit(), made.stderr());
         deleteTree(out);
 
@@ -140,7 +133,7 @@ class CliBadInputTest {
 
     private void check(Row r, Path out, Path ckpt) throws IOException {
         List<String> ckptBefore = listing(ckpt);
-        Run run = assertTimeoutPreemptively(ROW_LIMIT, () -> run(r.args()), r.name() + " hung");
+        CliRun run = assertTimeoutPreemptively(ROW_LIMIT, () -> CliRun.of(r.args()), r.name() + " hung");
         String err = run.stderr();
         System.out.println("[bad-input] " + r.name() + " -> exit " + run.exit() + ": " + err.lines().findFirst().orElse(""));
         assertEquals(r.exit(), run.exit(), r.name() + ": exit code; stderr: " + err);
@@ -187,21 +180,6 @@ class CliBadInputTest {
         return all;
     }
 
-    private static Run run(List<String> args) {
-        StringWriter err = new StringWriter();
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        PrintStream saved = System.out;
-        int exit;
-        try (PrintStream capture = new PrintStream(bytes, true)) {
-            System.setOut(capture);
-            CommandLine cli = Grad4jCli.commandLine();
-            cli.setErr(new PrintWriter(err, true));
-            exit = cli.execute(args.toArray(String[]::new));
-        } finally {
-            System.setOut(saved);
-        }
-        return new Run(exit, bytes.toString(), err.toString());
-    }
 
     private static List<String> listing(Path d) throws IOException {
         if (!Files.exists(d)) {

@@ -4,14 +4,11 @@ import io.grad4j.Tensor;
 import io.grad4j.checkpoint.Safetensors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -41,25 +38,8 @@ class CliReliabilityTest {
     @TempDir
     Path dir;
 
-    private record Run(int exit, String stdout, String stderr) {
-    }
-
-    private static Run run(List<String> args) {
-        return assertTimeoutPreemptively(LIMIT, () -> {
-            StringWriter err = new StringWriter();
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            PrintStream saved = System.out;
-            int exit;
-            try (PrintStream capture = new PrintStream(bytes, true)) {
-                System.setOut(capture);
-                CommandLine cli = Grad4jCli.commandLine();
-                cli.setErr(new PrintWriter(err, true));
-                exit = cli.execute(args.toArray(String[]::new));
-            } finally {
-                System.setOut(saved);
-            }
-            return new Run(exit, bytes.toString(), err.toString());
-        }, "grad4j " + args + " hung");
+    private static CliRun run(List<String> args) {
+        return assertTimeoutPreemptively(LIMIT, () -> CliRun.of(args), "grad4j " + args + " hung");
     }
 
     private List<String> train(String... args) {
@@ -68,7 +48,7 @@ class CliReliabilityTest {
         return all;
     }
 
-    private static void assertMentions(Run r, String... words) {
+    private static void assertMentions(CliRun r, String... words) {
         for (String w : words) {
             assertTrue(r.stderr().contains(w), "stderr should mention '" + w + "': " + r.stderr());
         }
@@ -80,22 +60,22 @@ class CliReliabilityTest {
     @Test
     void anExistingCheckpointIsNotReplacedWithoutOverwrite() throws IOException {
         Path ck = dir.resolve("CK");
-        Run first = run(train("--hidden", "8", "--batch", "512", "--epochs", "2", "--checkpoint-dir", ck.toString()));
+        CliRun first = run(train("--hidden", "8", "--batch", "512", "--epochs", "2", "--checkpoint-dir", ck.toString()));
         assertEquals(0, first.exit(), first.stderr());
         byte[] model = Files.readAllBytes(ck.resolve("model.safetensors"));
 
-        Run second = run(train("--hidden", "4", "--batch", "256", "--epochs", "1", "--checkpoint-dir", ck.toString()));
+        CliRun second = run(train("--hidden", "4", "--batch", "256", "--epochs", "1", "--checkpoint-dir", ck.toString()));
         assertEquals(2, second.exit(), second.stderr());
         assertMentions(second, ck.toString(), "already holds a checkpoint", "epoch 2", "--resume", "new folder", "--overwrite");
         assertFalse(second.stdout().contains("epoch 1/"), "refused before training: " + second.stdout());
         assertArrayEquals(model, Files.readAllBytes(ck.resolve("model.safetensors")), "the trained model is untouched");
 
-        Run both = run(train("--hidden", "8", "--batch", "512", "--epochs", "3", "--checkpoint-dir", ck.toString(),
+        CliRun both = run(train("--hidden", "8", "--batch", "512", "--epochs", "3", "--checkpoint-dir", ck.toString(),
                 "--resume", "--overwrite"));
         assertEquals(2, both.exit(), both.stderr());
         assertMentions(both, "--overwrite and --resume");
 
-        Run overwritten = run(train("--hidden", "4", "--batch", "256", "--epochs", "1", "--checkpoint-dir", ck.toString(),
+        CliRun overwritten = run(train("--hidden", "4", "--batch", "256", "--epochs", "1", "--checkpoint-dir", ck.toString(),
                 "--overwrite"));
         assertEquals(0, overwritten.exit(), overwritten.stderr());
         Map<String, String> meta = Safetensors.header(ck.resolve("model.safetensors")).metadata();
@@ -107,7 +87,7 @@ class CliReliabilityTest {
     /** The fourth: --batch 2147483647 trained nothing and printed loss NaN with exit 0. */
     @Test
     void aBatchLargerThanTheDataTrainsOneBatchPerEpoch() {
-        Run r = run(train("--hidden", "8", "--batch", "2147483647", "--epochs", "2", "--lr", "0.5"));
+        CliRun r = run(train("--hidden", "8", "--batch", "2147483647", "--epochs", "2", "--lr", "0.5"));
         assertEquals(0, r.exit(), r.stderr());
         assertTrue(r.stdout().contains("note: --batch 2147483647 is larger than the"), r.stdout());
         assertFalse(r.stdout().contains("NaN"), r.stdout());
@@ -120,7 +100,7 @@ class CliReliabilityTest {
     @Test
     void aDivergedRunFailsAndKeepsTheLastGoodCheckpoint() throws IOException {
         Path ck = dir.resolve("CK");
-        Run r = run(train("--hidden", "8", "--batch", "64", "--epochs", "2", "--lr", "1e30", "--momentum", "0",
+        CliRun r = run(train("--hidden", "8", "--batch", "64", "--epochs", "2", "--lr", "1e30", "--momentum", "0",
                 "--checkpoint-dir", ck.toString()));
         assertEquals(1, r.exit(), r.stdout() + r.stderr());
         assertMentions(r, "the training loss became", "epoch 1", "Lower --lr (now 1.0E30)");
@@ -136,17 +116,17 @@ class CliReliabilityTest {
         Path ck = dir.resolve("CK");
         Path older = dir.resolve("CK-epoch1");
         List<String> common = List.of("--hidden", "8", "--batch", "512", "--checkpoint-dir", ck.toString());
-        Run first = run(concat(train("--epochs", "1"), common));
+        CliRun first = run(concat(train("--epochs", "1"), common));
         assertEquals(0, first.exit(), first.stderr());
         copyFolder(ck, older);
-        Run on = run(concat(train("--epochs", "3", "--resume"), common));
+        CliRun on = run(concat(train("--epochs", "3", "--resume"), common));
         assertEquals(0, on.exit(), on.stderr());
         Path csv = dir.resolve("out").resolve("metrics.csv");
         assertEquals(List.of("1", "2", "3"), epochsOf(csv));
         Files.writeString(csv, "3,0.5,0.9,0.9,0.05,1.0\n2,0.4", java.nio.file.StandardOpenOption.APPEND); // and a partial line
         deleteFolder(ck);
         copyFolder(older, ck);
-        Run again = run(concat(train("--epochs", "2", "--resume"), common));
+        CliRun again = run(concat(train("--epochs", "2", "--resume"), common));
         assertEquals(0, again.exit(), again.stderr());
         assertEquals(List.of("1", "2"), epochsOf(csv), "each epoch once, none past the last one trained");
     }
@@ -156,7 +136,7 @@ class CliReliabilityTest {
     void damagedCheckpointMetadataIsRefusedByName() throws IOException {
         Path ck = dir.resolve("CK");
         List<String> common = List.of("--hidden", "8", "--batch", "512", "--checkpoint-dir", ck.toString());
-        Run first = run(concat(train("--epochs", "1"), common));
+        CliRun first = run(concat(train("--epochs", "1"), common));
         assertEquals(0, first.exit(), first.stderr());
         Path model = ck.resolve("model.safetensors");
         Map<String, String> original = Safetensors.header(model).metadata();
@@ -170,7 +150,7 @@ class CliReliabilityTest {
                 meta.put(d[0], d[1]);
             }
             rewriteMetadata(model, meta);
-            Run r = run(concat(train("--epochs", "3", "--resume"), common));
+            CliRun r = run(concat(train("--epochs", "3", "--resume"), common));
             assertEquals(1, r.exit(), d[0] + "=" + d[1] + ": " + r.stdout() + r.stderr());
             assertMentions(r, model.toString(), d[2]);
             assertFalse(r.stderr().contains("For input string") || r.stderr().contains("Cannot invoke"), r.stderr());
@@ -185,20 +165,20 @@ class CliReliabilityTest {
     void aCheckpointFolderInUseByAnotherRunIsRefused() throws IOException {
         Path ck = dir.resolve("CK");
         List<String> common = List.of("--hidden", "8", "--batch", "512", "--checkpoint-dir", ck.toString());
-        Run first = run(concat(train("--epochs", "1"), common));
+        CliRun first = run(concat(train("--epochs", "1"), common));
         assertEquals(0, first.exit(), first.stderr());
         byte[] model = Files.readAllBytes(ck.resolve("model.safetensors"));
         try (CheckpointLock held = CheckpointLock.acquire(ck)) { // another run, as this JVM sees it
-            Run second = run(concat(train("--epochs", "2", "--resume"), common));
+            CliRun second = run(concat(train("--epochs", "2", "--resume"), common));
             assertEquals(1, second.exit(), second.stderr());
             assertMentions(second, ck.toString(), "in use by another grad4j train", CheckpointLock.FILE);
             assertFalse(second.stdout().contains("epoch 2/"), second.stdout());
         }
         assertArrayEquals(model, Files.readAllBytes(ck.resolve("model.safetensors")));
-        Run after = run(concat(train("--epochs", "2", "--resume"), common));
+        CliRun after = run(concat(train("--epochs", "2", "--resume"), common));
         assertEquals(0, after.exit(), "the first run's lock went with it: " + after.stderr());
         Path nowhere = dir.resolve("nowhere");
-        Run missing = run(train("--epochs", "2", "--resume", "--checkpoint-dir", nowhere.toString()));
+        CliRun missing = run(train("--epochs", "2", "--resume", "--checkpoint-dir", nowhere.toString()));
         assertEquals(1, missing.exit(), missing.stderr());
         assertMentions(missing, "no checkpoint in " + nowhere.toAbsolutePath(), "does not exist");
         assertFalse(Files.exists(nowhere), "taking the lock must not create the folder of a failed --resume");
@@ -211,9 +191,20 @@ class CliReliabilityTest {
         Path fifo = ck.resolve("model.safetensors");
         assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor(), "mkfifo");
         Files.writeString(ck.resolve("optimizer.safetensors"), "x");
-        Run r = run(train("--epochs", "2", "--resume", "--checkpoint-dir", ck.toString()));
+        CliRun r = run(train("--epochs", "2", "--resume", "--checkpoint-dir", ck.toString()));
         assertEquals(1, r.exit(), r.stderr());
         assertMentions(r, fifo.toString(), "not a regular file");
+    }
+
+    /** A FIFO in place of the lock file would block the lock's open for ever. */
+    @Test
+    void aFifoInPlaceOfTheLockFileIsRefused() throws Exception {
+        Path ck = Files.createDirectories(dir.resolve("CKLOCK"));
+        Path fifo = ck.resolve(".grad4j.lock");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor(), "mkfifo");
+        CliRun r = run(train("--epochs", "1", "--checkpoint-dir", ck.toString()));
+        assertEquals(1, r.exit(), r.stderr());
+        assertMentions(r, ck.toString(), ".grad4j.lock", "not a regular file");
     }
 
     /**
@@ -224,14 +215,14 @@ class CliReliabilityTest {
     void problemsThatSurfacedAfterAnEpochAreFoundBeforeTraining() throws Exception {
         Path ck = dir.resolve("CK");
         Files.createDirectories(ck.resolve("model.safetensors")); // occupied by a folder of that name
-        Run occupied = run(train("--epochs", "1", "--checkpoint-dir", ck.toString(), "--overwrite"));
+        CliRun occupied = run(train("--epochs", "1", "--checkpoint-dir", ck.toString(), "--overwrite"));
         assertEquals(1, occupied.exit(), occupied.stderr());
         assertMentions(occupied, ck.resolve("model.safetensors").toString(), "is a directory");
         assertFalse(occupied.stdout().contains("epoch 1/"), occupied.stdout());
 
         Path out = Files.createDirectories(dir.resolve("out2"));
         Files.createDirectories(out.resolve("metrics.csv"));
-        Run metrics = run(List.of("train", "--no-progress", "--epochs", "1", "--out", out.toString()));
+        CliRun metrics = run(List.of("train", "--no-progress", "--epochs", "1", "--out", out.toString()));
         assertEquals(1, metrics.exit(), metrics.stderr());
         assertMentions(metrics, out.resolve("metrics.csv").toString(), "is a directory");
         assertFalse(metrics.stdout().contains("epoch 1/"), metrics.stdout());
@@ -239,7 +230,7 @@ class CliReliabilityTest {
         Path out3 = Files.createDirectories(dir.resolve("out3"));
         Path fifo = out3.resolve("metrics.csv");
         assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor(), "mkfifo");
-        Run blocked = run(List.of("train", "--no-progress", "--epochs", "1", "--out", out3.toString())); // hung in open before
+        CliRun blocked = run(List.of("train", "--no-progress", "--epochs", "1", "--out", out3.toString())); // hung in open before
         assertEquals(1, blocked.exit(), blocked.stderr());
         assertMentions(blocked, fifo.toString(), "not a regular file");
 
@@ -248,14 +239,14 @@ class CliReliabilityTest {
         idx(data.resolve("train-labels-idx1-ubyte"), 2049, new int[] {4}, new byte[] {1, 2, 3, 4});
         idx(data.resolve("t10k-images-idx3-ubyte"), 2051, new int[] {0, 2, 2}, new byte[0]);
         idx(data.resolve("t10k-labels-idx1-ubyte"), 2049, new int[] {0}, new byte[0]);
-        Run emptyTest = run(train("--epochs", "1", "--data", data.toString()));
+        CliRun emptyTest = run(train("--epochs", "1", "--data", data.toString()));
         assertEquals(1, emptyTest.exit(), emptyTest.stderr());
         assertMentions(emptyTest, "--data " + data, "test set is empty");
         assertFalse(emptyTest.stdout().contains("epoch 1/"), emptyTest.stdout());
 
         idx(data.resolve("t10k-images-idx3-ubyte"), 2051, new int[] {1, 3, 3}, new byte[9]);
         idx(data.resolve("t10k-labels-idx1-ubyte"), 2049, new int[] {1}, new byte[] {1});
-        Run otherSize = run(train("--epochs", "1", "--data", data.toString()));
+        CliRun otherSize = run(train("--epochs", "1", "--data", data.toString()));
         assertEquals(1, otherSize.exit(), otherSize.stderr());
         assertMentions(otherSize, "test images have 9 pixels but the training images 4");
         assertFalse(Files.exists(dir.resolve("out")), "--out was not created");
@@ -266,7 +257,7 @@ class CliReliabilityTest {
     void numbersThatAreNotNumbersAreRefusedWithTheOption() {
         for (String[] option : new String[][] {{"--epochs", "abc"}, {"--batch", "1e3"}, {"--seed", "abc"}, {"--lr", "fast"},
                 {"--hidden", "8,abc"}, {"--batch", "99999999999"}}) {
-            Run r = run(train(option));
+            CliRun r = run(train(option));
             assertEquals(2, r.exit(), Arrays.toString(option) + ": " + r.stderr());
             assertMentions(r, option[0], "'" + option[1].replace("8,", "") + "'");
             assertFalse(r.stderr().contains("For input string"), r.stderr());
@@ -277,7 +268,7 @@ class CliReliabilityTest {
     @Test
     void emptyPathsAreRefused() {
         for (String option : List.of("--out", "--checkpoint-dir", "--data")) {
-            Run r = run(List.of("train", "--no-progress", "--epochs", "1", option, ""));
+            CliRun r = run(List.of("train", "--no-progress", "--epochs", "1", option, ""));
             assertEquals(2, r.exit(), option + ": " + r.stdout() + r.stderr());
             assertMentions(r, option + " is an empty path");
         }

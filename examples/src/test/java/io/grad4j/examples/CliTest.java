@@ -2,10 +2,7 @@ package io.grad4j.examples;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,28 +15,9 @@ class CliTest {
     @TempDir
     Path out;
 
-    private record Run(int exit, String stdout, String stderr) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter err = new StringWriter();
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream saved = System.out;
-        int exit;
-        try (java.io.PrintStream capture = new java.io.PrintStream(bytes, true)) {
-            System.setOut(capture);
-            CommandLine cli = Grad4jCli.commandLine();
-            cli.setErr(new PrintWriter(err, true));
-            exit = cli.execute(args);
-        } finally {
-            System.setOut(saved);
-        }
-        return new Run(exit, bytes.toString(), err.toString());
-    }
-
     @Test
     void trainPrintsEpochLinesAMetricsFileAndTheFinalLine() throws Exception {
-        Run r = run("train", "--no-progress", "--epochs", "2", "--hidden", "32", "--batch", "128", "--out", out.toString());
+        CliRun r = CliRun.of("train", "--no-progress", "--epochs", "2", "--hidden", "32", "--batch", "128", "--out", out.toString());
         assertEquals(0, r.exit(), r.stderr());
         List<String> lines = r.stdout().lines().toList();
         String last = lines.get(lines.size() - 1);
@@ -52,7 +30,7 @@ class CliTest {
 
     @Test
     void versionComesFromTheBuild() {
-        Run r = run("--version");
+        CliRun r = CliRun.of("--version");
         assertEquals(0, r.exit(), r.stderr());
         String expected = System.getProperty("grad4j.test.projectVersion");
         assertTrue(expected != null && !expected.isBlank(), "the pom passes grad4j.test.projectVersion");
@@ -65,10 +43,10 @@ class CliTest {
     void noProgressBarWithoutATerminal() {
         java.io.ByteArrayOutputStream errBytes = new java.io.ByteArrayOutputStream();
         java.io.PrintStream savedErr = System.err;
-        Run r;
+        CliRun r;
         try (java.io.PrintStream capture = new java.io.PrintStream(errBytes, true)) {
             System.setErr(capture);
-            r = run("train", "--epochs", "1", "--hidden", "16", "--batch", "256", "--out", out.toString());
+            r = CliRun.of("train", "--epochs", "1", "--hidden", "16", "--batch", "256", "--out", out.toString());
         } finally {
             System.setErr(savedErr);
         }
@@ -82,16 +60,16 @@ class CliTest {
     void resumeContinuesExactlyWhereTheCheckpointLeftOff(@TempDir Path ckpt) {
         String[] common = {"--no-progress", "--hidden", "24", "--batch", "256", "--optimizer", "adamw", "--lr", "0.003",
                 "--dropout", "0.1", "--schedule", "step", "--step-size", "1"};
-        Run straight = run(concat(common, "train", "--epochs", "3", "--out", out.resolve("a").toString()));
+        CliRun straight = CliRun.of(concat(common, "train", "--epochs", "3", "--out", out.resolve("a").toString()));
         assertEquals(0, straight.exit(), straight.stderr());
-        Run first = run(concat(common, "train", "--epochs", "2", "--checkpoint-dir", ckpt.toString(), "--out", out.resolve("b").toString()));
+        CliRun first = CliRun.of(concat(common, "train", "--epochs", "2", "--checkpoint-dir", ckpt.toString(), "--out", out.resolve("b").toString()));
         assertEquals(0, first.exit(), first.stderr());
-        Run resumed = run(concat(common, "train", "--epochs", "3", "--checkpoint-dir", ckpt.toString(), "--resume",
+        CliRun resumed = CliRun.of(concat(common, "train", "--epochs", "3", "--checkpoint-dir", ckpt.toString(), "--resume",
                 "--out", out.resolve("b").toString()));
         assertEquals(0, resumed.exit(), resumed.stderr());
         assertTrue(resumed.stdout().contains("resumed from"), resumed.stdout());
         assertEquals(epochLine(straight.stdout(), 3), epochLine(resumed.stdout(), 3));
-        Run mismatch = run("train", "--no-progress", "--hidden", "32", "--epochs", "3", "--checkpoint-dir", ckpt.toString(),
+        CliRun mismatch = CliRun.of("train", "--no-progress", "--hidden", "32", "--epochs", "3", "--checkpoint-dir", ckpt.toString(),
                 "--resume", "--out", out.resolve("c").toString());
         assertEquals(1, mismatch.exit());
         assertTrue(mismatch.stderr().contains("hidden"), mismatch.stderr());
@@ -113,23 +91,23 @@ class CliTest {
 
     @Test
     void badOptionsAreRefusedWithTheValues() {
-        Run r = run("train", "--epochs", "0", "--lr", "-1", "--out", out.toString());
+        CliRun r = CliRun.of("train", "--epochs", "0", "--lr", "-1", "--out", out.toString());
         assertEquals(2, r.exit());
         assertTrue(r.stderr().contains("--epochs must be >= 1, got 0") && r.stderr().contains("--lr"), r.stderr());
-        Run missing = run("train", "--data", out.resolve("nowhere").toString(), "--out", out.toString());
+        CliRun missing = CliRun.of("train", "--data", out.resolve("nowhere").toString(), "--out", out.toString());
         assertEquals(1, missing.exit());
         assertTrue(missing.stderr().startsWith("grad4j train: MNIST file train-images-idx3-ubyte[.gz] not found"), missing.stderr());
-        Run o = run("train", "--optimizer", "adagrad", "--out", out.toString());
+        CliRun o = CliRun.of("train", "--optimizer", "adagrad", "--out", out.toString());
         assertEquals(2, o.exit());
         assertTrue(o.stderr().contains("adagrad"), o.stderr());
     }
 
     @Test
     void gradcheckAndInfoRun() {
-        Run g = run("gradcheck", "--hidden", "16", "--samples", "4", "--batch", "8");
+        CliRun g = CliRun.of("gradcheck", "--hidden", "16", "--samples", "4", "--batch", "8");
         assertEquals(0, g.exit(), g.stdout() + g.stderr());
         assertTrue(g.stdout().contains("all gradients match"), g.stdout());
-        Run i = run("info");
+        CliRun i = CliRun.of("info");
         assertEquals(0, i.exit());
         assertTrue(i.stdout().contains("chosen:    cpu"), i.stdout());
     }

@@ -4,14 +4,9 @@ import io.grad4j.checkpoint.Safetensors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -103,7 +98,7 @@ class CrashSafetyTest {
         String[] args = {"train", "--no-progress", "--hidden", "32", "--batch", "64", "--epochs",
                 Integer.toString(lastEpoch + 1), "--checkpoint-dir", ckpt.toString(), "--resume",
                 "--out", work.resolve("final").toString()};
-        CliRun last = runInProcess(args);
+        CliRun last = CliRun.of(args);
         assertEquals(0, last.exit(), last.stderr());
         assertTrue(last.stdout().contains("resumed from") && last.stdout().contains("after epoch " + lastEpoch),
                 last.stdout());
@@ -231,24 +226,5 @@ class CrashSafetyTest {
         assertTrue(matched, "no optimizer state of the model's epoch " + epoch + " among " + optimizerFiles
                 + ": --resume could not continue exactly");
         return new Check(epoch, temps, ahead, names);
-    }
-
-    private record CliRun(int exit, String stdout, String stderr) {
-    }
-
-    private static CliRun runInProcess(String... args) {
-        StringWriter err = new StringWriter();
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        PrintStream saved = System.out;
-        int exit;
-        try (PrintStream capture = new PrintStream(bytes, true)) {
-            System.setOut(capture);
-            CommandLine cli = Grad4jCli.commandLine();
-            cli.setErr(new PrintWriter(err, true));
-            exit = cli.execute(args);
-        } finally {
-            System.setOut(saved);
-        }
-        return new CliRun(exit, bytes.toString(), err.toString());
     }
 }
