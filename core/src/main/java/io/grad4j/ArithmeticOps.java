@@ -27,6 +27,10 @@ final class ArithmeticOps {
         Tensor.checkCompatible(name, a, b);
         int[] outShape = BroadcastShape.of(name, a.shapeInternal(), b.shapeInternal());
         Tensor y = raw(op, a, b, outShape);
+        // read once, here: the saved tensors below depend on them, so the backward must not
+        // compute a gradient a later requiresGrad(true) asks for from an operand nobody saved
+        boolean aNeedsGrad = a.requiresGradInternal();
+        boolean bNeedsGrad = b.requiresGradInternal();
         return switch (op) {
             case ADD -> Graph.record(name, y, a, b,
                     g -> new Tensor[] {ReductionOps.sumTo(g, a.shapeInternal()), ReductionOps.sumTo(g, b.shapeInternal())},
@@ -36,19 +40,19 @@ final class ArithmeticOps {
                             ReductionOps.sumTo(ElementwiseOps.apply(UnaryOp.NEG, 0, g), b.shapeInternal())},
                     t -> raw(BinaryOp.SUB, t[0], t[1], outShape));
             case MUL -> Graph.record(name, y, new Tensor[] {a, b},
-                    new Tensor[] {b.requiresGradInternal() ? a : null, a.requiresGradInternal() ? b : null},
+                    new Tensor[] {bNeedsGrad ? a : null, aNeedsGrad ? b : null},
                     g -> new Tensor[] {
-                            a.requiresGradInternal() ? ReductionOps.sumTo(raw(BinaryOp.MUL, g, b, outShape), a.shapeInternal()) : null,
-                            b.requiresGradInternal() ? ReductionOps.sumTo(raw(BinaryOp.MUL, g, a, outShape), b.shapeInternal()) : null},
+                            aNeedsGrad ? ReductionOps.sumTo(raw(BinaryOp.MUL, g, b, outShape), a.shapeInternal()) : null,
+                            bNeedsGrad ? ReductionOps.sumTo(raw(BinaryOp.MUL, g, a, outShape), b.shapeInternal()) : null},
                     t -> raw(BinaryOp.ADD, raw(BinaryOp.MUL, t[0], b, outShape), raw(BinaryOp.MUL, a, t[1], outShape), outShape));
-            case DIV -> Graph.record(name, y, new Tensor[] {a, b}, new Tensor[] {b, b.requiresGradInternal() ? y : null},
+            case DIV -> Graph.record(name, y, new Tensor[] {a, b}, new Tensor[] {b, bNeedsGrad ? y : null},
                     g -> {
                         Tensor gOverB = raw(BinaryOp.DIV, g, b, outShape);
-                        Tensor bGrad = b.requiresGradInternal()
+                        Tensor bGrad = bNeedsGrad
                                 ? ReductionOps.sumTo(ElementwiseOps.apply(UnaryOp.NEG, 0, raw(BinaryOp.MUL, gOverB, y, outShape)),
                                         b.shapeInternal())
                                 : null;
-                        return new Tensor[] {a.requiresGradInternal() ? ReductionOps.sumTo(gOverB, a.shapeInternal()) : null, bGrad};
+                        return new Tensor[] {aNeedsGrad ? ReductionOps.sumTo(gOverB, a.shapeInternal()) : null, bGrad};
                     },
                     t -> raw(BinaryOp.DIV, raw(BinaryOp.SUB, t[0], raw(BinaryOp.MUL, y, t[1], outShape), outShape), b, outShape));
         };

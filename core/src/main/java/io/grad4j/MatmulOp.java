@@ -62,10 +62,13 @@ final class MatmulOp {
                     + Arrays.toString(as) + " and " + Arrays.toString(bs));
         }
         Tensor y = product(a, false, b, false);
+        // read once (see ArithmeticOps.apply): what is saved and what backward computes must agree
+        boolean aNeedsGrad = a.requiresGradInternal();
+        boolean bNeedsGrad = b.requiresGradInternal();
         return Graph.record("matmul", y, new Tensor[] {a, b},
-                new Tensor[] {b.requiresGradInternal() ? a : null, a.requiresGradInternal() ? b : null},
-                g -> new Tensor[] {a.requiresGradInternal() ? gradA(a, b, g) : null,
-                        b.requiresGradInternal() ? gradB(a, b, g) : null},
+                new Tensor[] {bNeedsGrad ? a : null, aNeedsGrad ? b : null},
+                g -> new Tensor[] {aNeedsGrad ? gradA(a, b, g) : null,
+                        bNeedsGrad ? gradB(a, b, g) : null},
                 t -> ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, b, false), product(a, false, t[1], false),
                         y.shapeInternal()));
     }
@@ -109,11 +112,14 @@ final class MatmulOp {
         checkInner(x, w, xs[xs.length - 1], ws[0]);
         Tensor y = product(x, false, w, false, bias);
         int[] yShape = y.shapeInternal();
+        boolean xNeedsGrad = x.requiresGradInternal();
+        boolean wNeedsGrad = w.requiresGradInternal();
+        boolean biasNeedsGrad = bias.requiresGradInternal();
         return Graph.record("matmulAdd", y, new Tensor[] {x, w, bias},
-                new Tensor[] {w.requiresGradInternal() ? x : null, x.requiresGradInternal() ? w : null},
-                g -> new Tensor[] {x.requiresGradInternal() ? gradA(x, w, g) : null,
-                        w.requiresGradInternal() ? gradB(x, w, g) : null,
-                        bias.requiresGradInternal() ? ReductionOps.sumTo(g, bs) : null},
+                new Tensor[] {wNeedsGrad ? x : null, xNeedsGrad ? w : null},
+                g -> new Tensor[] {xNeedsGrad ? gradA(x, w, g) : null,
+                        wNeedsGrad ? gradB(x, w, g) : null,
+                        biasNeedsGrad ? ReductionOps.sumTo(g, bs) : null},
                 t -> {
                     // as the composition: a product with no tangent on either side gives the add a
                     // zero tangent, rather than 0 @ w + x @ 0 (NaN where x or w is infinite)

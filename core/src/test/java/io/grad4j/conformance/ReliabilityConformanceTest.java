@@ -147,6 +147,51 @@ public abstract class ReliabilityConformanceTest extends BackendTestBase {
         }
     }
 
+    /**
+     * Which factor a product saves: the one the other's gradient reads. With distinct operands,
+     * writing the constant factor (read for the parameter's gradient) is refused, while writing
+     * the parameter itself is not (no gradient is taken for the constant, so nothing reads w).
+     */
+    @Test
+    void aProductSavesTheFactorTheOtherGradientReadsAndOnlyThat() {
+        Tensor bias = Tensor.of(new double[] {1, 1}, 2);
+        record Product(String op, java.util.function.BiFunction<Tensor, Tensor, Tensor> f) {
+        }
+        for (Product p : List.of(new Product("mul", Tensor::mul), new Product("matmul", Tensor::matmul),
+                new Product("matmul", (w, c) -> c.matmul(w)), new Product("matmulAdd", (w, c) -> c.matmulAdd(w, bias)))) {
+            Tensor w = Tensor.of(new double[] {0.5, 1.5, 2.5, 3.5}, 2, 2).requiresGrad(true);
+            Tensor c = Tensor.of(new double[] {1, 2, 3, 4}, 2, 2);
+            Tensor y = p.f().apply(w, c).sum();
+            try (NoGrad ignored = Autograd.noGrad()) {
+                c.updateInPlace(1.0, 0.25, Tensor.ones(DType.FLOAT64, 2, 2));
+            }
+            assertModifiedInPlace(y::backward, "'" + p.op() + "'");
+
+            Tensor w2 = Tensor.of(new double[] {0.5, 1.5, 2.5, 3.5}, 2, 2).requiresGrad(true);
+            Tensor c2 = Tensor.of(new double[] {1, 2, 3, 4}, 2, 2);
+            Tensor y2 = p.f().apply(w2, c2).sum();
+            try (NoGrad ignored = Autograd.noGrad()) {
+                w2.updateInPlace(1.0, 0.25, Tensor.ones(DType.FLOAT64, 2, 2)); // not saved: c2 needs no gradient
+            }
+            y2.backward();
+            assertTrue(w2.grad() != null, p.op());
+        }
+    }
+
+    /** exp saves its output, not its input: writing the input after exp is allowed, as in PyTorch. */
+    @Test
+    void writingTheInputOfAnOperationThatSavedItsOutputIsAllowed() {
+        Tensor w = Tensor.of(new double[] {0.5, 1.5}, 2).requiresGrad(true);
+        Tensor x = w.mul(1.0); // a non-leaf copy to write into
+        Tensor y = x.exp().sum();
+        double[] expected = x.exp().toDoubleArray();
+        try (NoGrad ignored = Autograd.noGrad()) {
+            x.assign(Tensor.of(new double[] {9, 9}, 2));
+        }
+        y.backward();
+        assertArrayEquals(expected, w.grad().toDoubleArray(), 1e-12, "d/dw sum(exp(w)) = exp(w) at the forward values");
+    }
+
     /** exp saves its output: a write into the output (through a view) is caught as well. */
     @Test
     void aWriteIntoASavedOutputThroughAViewIsRefused() {

@@ -40,6 +40,12 @@ final class MetricsCsv {
         Path tmp = Files.createTempFile(csv.toAbsolutePath().getParent(), "." + csv.getFileName() + ".", ".tmp");
         try {
             Files.write(tmp, kept, StandardCharsets.UTF_8);
+            // createTempFile makes the file owner-only (0600); the rewritten metrics keep the old file's permissions
+            try {
+                Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(csv));
+            } catch (UnsupportedOperationException notPosix) {
+                // a file system without POSIX permissions: nothing to keep
+            }
             Files.move(tmp, csv, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } finally {
             Files.deleteIfExists(tmp);

@@ -183,9 +183,10 @@ final class TrainCommand implements Callable<Integer> {
         if (resume) {
             firstEpoch = restore(model, opt, dropouts) + 1;
             System.out.println("resumed from " + checkpointDir.resolve(MODEL_FILE) + " after epoch " + (firstEpoch - 1));
-        } else if (overwrite && checkpointDir != null) {
-            deleteCheckpoint(); // so that no file of the old run is ever mixed with this one's
         }
+        // --overwrite keeps the old run's checkpoint until this run's first one commits (save()),
+        // so a run that fails or diverges before then has replaced nothing
+        oldRunFilesRemain = overwrite && checkpointDir != null;
         System.out.printf(Locale.ROOT, "training %s on %s: %d train / %d test examples, batch %d, %s, %d epochs%n",
                 describe(train.features()), device.name(), train.size(), test.size(), batch, describeOptimizer(), epochs);
         Files.createDirectories(out);
@@ -257,6 +258,7 @@ final class TrainCommand implements Callable<Integer> {
                     throw new IllegalStateException("epoch " + epoch + " had no training batches (" + train.size()
                             + " examples, --batch " + batch + ")");
                 }
+                checkParametersFinite(model, epoch);
                 trainLoss = lossSum / seen;
                 double trainAccuracy = (double) correct / seen;
                 testAccuracy = evaluate(model, test);
@@ -450,13 +452,8 @@ final class TrainCommand implements Callable<Integer> {
                 : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
     }
 
-    /** Removes the files of a previous run's checkpoint (--overwrite); other files in the folder are left. */
-    private void deleteCheckpoint() throws IOException {
-        // the model first: it is the commit point, so a failure half-way leaves no checkpoint that --resume would take
-        for (String name : List.of(MODEL_FILE, OPTIMIZER_FILE, PREVIOUS_OPTIMIZER_FILE)) {
-            Files.deleteIfExists(checkpointDir.resolve(name));
-        }
-    }
+    /** --overwrite: the folder still holds files of the run this one replaces, until its first checkpoint commits. */
+    private boolean oldRunFilesRemain;
 
     /**
      * A non-finite loss ends the run with exit 1: the parameters are NaN from here on, so every
@@ -559,6 +556,33 @@ final class TrainCommand implements Callable<Integer> {
             Safetensors.save(optFile, opt.state(), meta);
         }
         Checkpoint.save(checkpointDir.resolve(MODEL_FILE), Checkpoint.named(model), meta);
+        if (oldRunFilesRemain) {
+            // this run's checkpoint has committed; the optimizer file moved aside above is the old
+            // run's, which no --resume of this run may pair with its model
+            Files.deleteIfExists(checkpointDir.resolve(PREVIOUS_OPTIMIZER_FILE));
+            oldRunFilesRemain = false;
+        }
+    }
+
+    /**
+     * Parameters that are no longer finite (a last step that overflowed after its loss was read)
+     * are not trained, and are not saved as if they were: the run stops like a diverged loss does.
+     */
+    private void checkParametersFinite(Sequential model, int epoch) {
+        List<Tensor> params = model.parameters();
+        for (int i = 0; i < params.size(); i++) {
+            double sum;
+            try (TensorScope scope = TensorScope.open()) {
+                sum = params.get(i).sum().item();
+            }
+            if (!Double.isFinite(sum)) {
+                throw new IllegalStateException("parameter " + i + " (shape " + java.util.Arrays.toString(params.get(i).shape())
+                        + ") is no longer finite after epoch " + epoch + "; the model diverged, so training stops here"
+                        + " and nothing of this epoch is saved"
+                        + (checkpointDir != null ? " (the checkpoint in " + checkpointDir + " is the last finished epoch's)" : "")
+                        + ". Lower --lr (now " + lr + ") or --batch (now " + batch + ")");
+            }
+        }
     }
 
     /** Loads model, optimizer and dropout position; returns the last completed epoch. */

@@ -75,6 +75,13 @@ class CliReliabilityTest {
         assertEquals(2, both.exit(), both.stderr());
         assertMentions(both, "--overwrite and --resume");
 
+        Files.writeString(ck.resolve("notes.txt"), "mine");
+        CliRun divergedOverwrite = run(train("--hidden", "4", "--batch", "256", "--epochs", "1", "--lr", "1e30",
+                "--momentum", "0", "--checkpoint-dir", ck.toString(), "--overwrite"));
+        assertEquals(1, divergedOverwrite.exit(), divergedOverwrite.stdout() + divergedOverwrite.stderr());
+        assertArrayEquals(model, Files.readAllBytes(ck.resolve("model.safetensors")),
+                "an --overwrite run that fails before its first checkpoint has replaced nothing");
+
         CliRun overwritten = run(train("--hidden", "4", "--batch", "256", "--epochs", "1", "--checkpoint-dir", ck.toString(),
                 "--overwrite"));
         assertEquals(0, overwritten.exit(), overwritten.stderr());
@@ -82,6 +89,7 @@ class CliReliabilityTest {
         assertEquals("[4]", meta.get("hidden"));
         assertEquals("1", meta.get("epoch"));
         assertFalse(Files.exists(ck.resolve("optimizer.previous.safetensors")), "no file of the old run is left to mix in");
+        assertEquals("mine", Files.readString(ck.resolve("notes.txt")), "--overwrite touches only grad4j's own files");
     }
 
     /** The fourth: --batch 2147483647 trained nothing and printed loss NaN with exit 0. */
@@ -105,6 +113,17 @@ class CliReliabilityTest {
         assertEquals(1, r.exit(), r.stdout() + r.stderr());
         assertMentions(r, "the training loss became", "epoch 1", "Lower --lr (now 1.0E30)");
         assertFalse(Files.exists(ck.resolve("model.safetensors")), "no checkpoint of a diverged epoch");
+
+        // a good epoch, then a resume that diverges: the good epoch's checkpoint stays as it was
+        CliRun good = run(train("--hidden", "8", "--batch", "64", "--epochs", "1", "--momentum", "0",
+                "--checkpoint-dir", ck.toString()));
+        assertEquals(0, good.exit(), good.stderr());
+        byte[] model = Files.readAllBytes(ck.resolve("model.safetensors"));
+        CliRun diverged = run(train("--hidden", "8", "--batch", "64", "--epochs", "2", "--lr", "1e30", "--momentum", "0",
+                "--checkpoint-dir", ck.toString(), "--resume"));
+        assertEquals(1, diverged.exit(), diverged.stdout() + diverged.stderr());
+        assertMentions(diverged, "epoch 2", ck.toString());
+        assertArrayEquals(model, Files.readAllBytes(ck.resolve("model.safetensors")), "the last good checkpoint is kept");
     }
 
     /**
