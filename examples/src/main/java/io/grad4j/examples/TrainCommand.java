@@ -534,6 +534,8 @@ final class TrainCommand implements Callable<Integer> {
         meta.put("hidden", Arrays.toString(hidden));
         meta.put("optimizer", optimizer.toLowerCase(Locale.ROOT));
         meta.put("batch", Integer.toString(batch));
+        // momentum decides whether SGD keeps state at all: resuming with another one cannot load it
+        meta.put("momentum", Double.toString(momentum));
         for (int i = 0; i < dropouts.size(); i++) {
             meta.put("dropout." + i + ".calls", Long.toString(dropouts.get(i).calls()));
         }
@@ -606,6 +608,13 @@ final class TrainCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--resume: the checkpoint was made with " + key + "=" + meta.get(key)
                         + " but this run has " + key + "=" + now + "; resume with the same settings");
             }
+        }
+        // recorded since 2026-12-04; older checkpoints lack it and are resumed as before
+        String savedMomentum = meta.get("momentum");
+        String momentumNow = runMetadata(0, List.of()).get("momentum");
+        if (savedMomentum != null && optimizer.equalsIgnoreCase("sgd") && !savedMomentum.equals(momentumNow)) {
+            throw new IllegalArgumentException("--resume: the checkpoint was made with --momentum " + savedMomentum
+                    + " but this run has --momentum " + momentumNow + "; resume with the same settings");
         }
         // a damaged or hand-edited epoch (-3, "abc") must not resume at -2 or fail with a bare NumberFormatException
         int epoch = (int) TrainingState.wholeNumber(modelFile, meta, "epoch", 0, Integer.MAX_VALUE);

@@ -124,6 +124,12 @@ class CliReliabilityTest {
         assertEquals(1, diverged.exit(), diverged.stdout() + diverged.stderr());
         assertMentions(diverged, "epoch 2", ck.toString());
         assertArrayEquals(model, Files.readAllBytes(ck.resolve("model.safetensors")), "the last good checkpoint is kept");
+
+        // resuming with another momentum cannot load SGD's state: said as a setting, before training
+        CliRun otherMomentum = run(train("--hidden", "8", "--batch", "64", "--epochs", "2", "--momentum", "0.9",
+                "--checkpoint-dir", ck.toString(), "--resume"));
+        assertEquals(1, otherMomentum.exit(), otherMomentum.stdout() + otherMomentum.stderr());
+        assertMentions(otherMomentum, "--momentum 0.0", "--momentum 0.9", "resume with the same settings");
     }
 
     /**
