@@ -519,22 +519,28 @@ extern "C" __global__ void binary_strided_f64(int op, const double* a, const dou
     binary_strided_impl(op, a, b, out, n, rank, shape, as, bs);
 }
 
-template <typename T, typename I> __device__ void strided_copy_loop(const T* src, T* dst, i64 n, int rank, const Dims& shape, const Dims& s) {
+// dst[dst_off + sum i_k * d_k] = src[src_off + sum i_k * s_k]: contiguous(), transposes, broadcasts
+// and writes into views. The host checked that the destination positions are distinct.
+template <typename T, typename I> __device__ void strided_copy_loop(const T* src, T* dst, i64 n, int rank, const Dims& shape,
+                                                                    const Dims& s, const Dims& d) {
     GRID_STRIDE(i, n) {
-        i64 at, unused;
-        strided_offsets<I>(i, rank, shape, s, s, at, unused);
-        dst[i] = src[at];
+        i64 at, to;
+        strided_offsets<I>(i, rank, shape, s, d, at, to);
+        dst[to] = src[at];
     }
 }
-template <typename T> __device__ void strided_copy_impl(const T* src, T* dst, i64 n, int rank, const Dims& shape, const Dims& s) {
-    if (fits_u32(n)) strided_copy_loop<T, unsigned>(src, dst, n, rank, shape, s);
-    else strided_copy_loop<T, i64>(src, dst, n, rank, shape, s);
+template <typename T> __device__ void strided_copy_impl(const T* src, i64 src_off, T* dst, i64 dst_off, i64 n, int rank,
+                                                        const Dims& shape, const Dims& s, const Dims& d) {
+    if (fits_u32(n)) strided_copy_loop<T, unsigned>(src + src_off, dst + dst_off, n, rank, shape, s, d);
+    else strided_copy_loop<T, i64>(src + src_off, dst + dst_off, n, rank, shape, s, d);
 }
-extern "C" __global__ void strided_copy_f32(const float* src, float* dst, i64 n, int rank, Dims shape, Dims s) {
-    strided_copy_impl(src, dst, n, rank, shape, s);
+extern "C" __global__ void strided_copy_f32(const float* src, i64 src_off, float* dst, i64 dst_off, i64 n, int rank,
+                                            Dims shape, Dims s, Dims d) {
+    strided_copy_impl(src, src_off, dst, dst_off, n, rank, shape, s, d);
 }
-extern "C" __global__ void strided_copy_f64(const double* src, double* dst, i64 n, int rank, Dims shape, Dims s) {
-    strided_copy_impl(src, dst, n, rank, shape, s);
+extern "C" __global__ void strided_copy_f64(const double* src, i64 src_off, double* dst, i64 dst_off, i64 n, int rank,
+                                            Dims shape, Dims s, Dims d) {
+    strided_copy_impl(src, src_off, dst, dst_off, n, rank, shape, s, d);
 }
 
 // =========================================================================== reductions

@@ -948,18 +948,28 @@ i64 offset_of(i64 i, const std::vector<i64>& shape, const std::vector<i64>& stri
     return off;
 }
 
+// Each case twice: into a contiguous destination, and into one stored with its axes reversed (a
+// write into a transposed view); the source starts 3 elements into its buffer (a view's offset).
 template <typename T> void test_strided_copy() {
     auto k = KERNEL(T, strided_copy);
+    const i64 src_off = 3;
     for (const StridedCase& c : strided_cases()) {
         i64 n = elements(c.shape);
-        std::vector<T> src = with_specials(uniform<T>(storage_for(c.shape, c.a), -3, 3));
-        std::vector<T> expected(n);
-        for (i64 i = 0; i < n; i++) expected[i] = src[offset_of(i, c.shape, c.a)];
-        check(k.name, c.name, per_element(n), {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
-            const T* in = b.input("src", src);
-            T* out = b.output<T>("dst", n);
-            launch(k.fn, s.grid, s.block, in, out, n, (int)c.shape.size(), dims_of(c.shape), dims_of(c.a));
-        });
+        std::vector<int> reversed;
+        for (size_t ax = c.shape.size(); ax-- > 0;) reversed.push_back((int)ax);
+        std::vector<T> src = with_specials(uniform<T>(storage_for(c.shape, c.a) + src_off, -3, 3));
+        for (const auto& [what, dst_strides] : {std::pair{"contiguous", contiguous(c.shape)},
+                                                 std::pair{"into a transposed view", permuted(c.shape, reversed)}}) {
+            std::vector<T> expected(n);
+            for (i64 i = 0; i < n; i++) expected[offset_of(i, c.shape, dst_strides)] = src[src_off + offset_of(i, c.shape, c.a)];
+            check(k.name, std::string(c.name) + ", " + what, per_element(n), {widen(expected), kExact, {}},
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* in = b.input("src", src);
+                      T* out = b.output<T>("dst", n);
+                      launch(k.fn, s.grid, s.block, in, src_off, out, (i64)0, n, (int)c.shape.size(), dims_of(c.shape),
+                             dims_of(c.a), dims_of(dst_strides));
+                  });
+        }
     }
 }
 

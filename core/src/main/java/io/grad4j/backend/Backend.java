@@ -46,10 +46,26 @@ public interface Backend {
     void fill(Storage dst, double value);
 
     /**
-     * dst[contiguous index over shape] = src[sum of index_i * srcStrides_i] (element strides,
-     * any of them 0 or permuted). This materialises transposes and broadcasts.
+     * For every index i of {@code shape}:
+     * {@code dst[dstOffset + sum_k i_k * dstStrides_k] = src[srcOffset + sum_k i_k * srcStrides_k]}
+     * (element offsets and strides, same dtype). The one primitive that moves values between
+     * layouts: it materialises views ({@code contiguous()}), transposes and broadcasts (source
+     * strides 0 or permuted) and writes into views (a narrowed or transposed destination). The
+     * destination positions are distinct ({@link StridedLayout#ofCopy} refuses stride-0 or
+     * overlapping destination axes), so a backend may write them in any order; source and
+     * destination must not be the same memory unless the positions coincide.
      */
-    void stridedCopy(Storage src, long[] srcStrides, Storage dst, int[] shape);
+    void stridedCopy(Storage src, long srcOffset, long[] srcStrides, Storage dst, long dstOffset, long[] dstStrides,
+                     int[] shape);
+
+    /**
+     * dst[contiguous index over shape] = src[sum of index_i * srcStrides_i]: {@link
+     * #stridedCopy(Storage, long, long[], Storage, long, long[], int[])} into a whole contiguous
+     * destination.
+     */
+    default void stridedCopy(Storage src, long[] srcStrides, Storage dst, int[] shape) {
+        stridedCopy(src, 0, srcStrides, dst, 0, StridedLayout.contiguousStrides(shape), shape);
+    }
 
     // --- elementwise ---------------------------------------------------------------------------
 

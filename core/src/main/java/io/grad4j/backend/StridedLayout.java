@@ -48,6 +48,77 @@ public record StridedLayout(long elements, int[] shape, long[] aStrides, long[] 
         return new StridedLayout(n, Arrays.copyOf(s, r), Arrays.copyOf(sa, r), Arrays.copyOf(sb, r));
     }
 
+    /**
+     * The layout of a {@link Backend#stridedCopy} from {@code src} (read at srcOffset + strides)
+     * into {@code dst} (written at dstOffset + strides): the source is operand a, the destination
+     * operand b. Both are checked against their storages' lengths, and the destination's positions
+     * must be distinct (no stride 0 on an axis longer than 1, no axes that overlap), since a backend
+     * writes them in any order.
+     */
+    public static StridedLayout ofCopy(String op, int[] shape, long srcOffset, long[] srcStrides, long srcLength,
+                                       long dstOffset, long[] dstStrides, long dstLength) {
+        long n = ElementCount.of(op, shape);
+        checkOffset(op, "source", srcOffset, srcLength, n);
+        checkOffset(op, "destination", dstOffset, dstLength, n);
+        if (n > 0 && dstStrides.length == shape.length && !distinctPositions(shape, dstStrides)) {
+            throw new IllegalArgumentException(op + ": the destination's strides " + Arrays.toString(dstStrides)
+                    + " over shape " + Arrays.toString(shape) + " write some elements more than once (an expanded or"
+                    + " overlapping view cannot be written into)");
+        }
+        if (n == 0) {
+            return new StridedLayout(0, new int[0], new long[0], new long[0]);
+        }
+        try {
+            return of(op, shape, srcStrides, srcLength - srcOffset, dstStrides, dstLength - dstOffset, n);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + " past its offset (source offset " + srcOffset
+                    + " of " + srcLength + ", destination offset " + dstOffset + " of " + dstLength + ")", e);
+        }
+    }
+
+    private static void checkOffset(String op, String which, long offset, long length, long n) {
+        if (offset < 0 || offset > length || (n > 0 && offset == length)) {
+            throw new IllegalArgumentException(op + ": the " + which + " offset " + offset + " lies outside its storage of "
+                    + length + " elements");
+        }
+    }
+
+    /**
+     * Whether every index of shape maps to its own position: with the axes longer than 1 sorted by
+     * stride, each stride exceeds the farthest position the smaller-strided axes reach (a
+     * sufficient test, exact for every layout a view of a contiguous tensor can have).
+     */
+    public static boolean distinctPositions(int[] shape, long[] strides) {
+        int rank = shape.length;
+        Integer[] order = new Integer[rank];
+        for (int i = 0; i < rank; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (x, y) -> Long.compare(strides[x], strides[y]));
+        long reach = 0; // the largest position the axes so far reach
+        for (int i : order) {
+            if (shape[i] <= 1) {
+                continue;
+            }
+            if (strides[i] <= reach) {
+                return false;
+            }
+            reach += (shape[i] - 1L) * strides[i];
+        }
+        return true;
+    }
+
+    /** Row-major strides of a contiguous tensor of this shape (size-1 axes get their row-major stride too). */
+    public static long[] contiguousStrides(int[] shape) {
+        long[] s = new long[shape.length];
+        long step = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            s[i] = step;
+            step *= Math.max(1, shape[i]);
+        }
+        return s;
+    }
+
     private static void checkOperand(String op, String which, int[] shape, long[] strides, long length, long n) {
         if (strides.length != shape.length) {
             throw new IllegalArgumentException(op + ": " + which + " has " + strides.length

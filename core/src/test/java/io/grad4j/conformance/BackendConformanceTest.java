@@ -469,6 +469,39 @@ public abstract class BackendConformanceTest extends BackendTestBase {
         assertArrayEquals(new double[] {7, 8, 7, 8, 7, 8}, downloadAs(be, tiled, new int[] {6}).toDoubleArray());
     }
 
+    /** Views: a source read from an offset, a destination written at an offset and strides (a transposed slice). */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void stridedCopyReadsAndWritesViewsAtOffsets(DType dtype) {
+        Backend be = backend();
+        Storage src = upload(be, dtype, new double[] {0, 0, 1, 2, 3, 4, 5, 6}); // [2,3] from element 2
+        Storage dst = upload(be, dtype, new double[] {9, 9, 9, 9, 9, 9, 9, 9, 9});
+        // dst viewed as [3,3] from element 1, written through its transpose: dst[1 + i + 3j] = src[2 + 3i + j]
+        be.stridedCopy(src, 2, new long[] {3, 1}, dst, 1, new long[] {1, 3}, new int[] {2, 3});
+        assertArrayEquals(new double[] {9, 1, 4, 9, 2, 5, 9, 3, 6}, downloadAs(be, dst, new int[] {9}).toDoubleArray());
+        Storage contiguous = be.allocate(dtype, 3);
+        be.stridedCopy(src, 5, new long[] {1}, contiguous, 0, new long[] {1}, new int[] {3}); // one run: a plain copy
+        assertArrayEquals(new double[] {4, 5, 6}, downloadAs(be, contiguous, new int[] {3}).toDoubleArray());
+        be.stridedCopy(src, 8, new long[] {1}, contiguous, 3, new long[] {1}, new int[] {0}); // empty at the very end
+    }
+
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void stridedCopyRefusesWritesOutsideOrOverlapping(DType dtype) {
+        Backend be = backend();
+        Storage src = upload(be, dtype, new double[] {1, 2, 3, 4});
+        Storage dst = be.allocate(dtype, 4);
+        IllegalArgumentException past = assertThrows(IllegalArgumentException.class,
+                () -> be.stridedCopy(src, 0, new long[] {1}, dst, 1, new long[] {1}, new int[] {4}));
+        assertTrue(past.getMessage().contains("storage has only 3"), past.getMessage());
+        IllegalArgumentException offset = assertThrows(IllegalArgumentException.class,
+                () -> be.stridedCopy(src, 5, new long[] {1}, dst, 0, new long[] {1}, new int[] {1}));
+        assertTrue(offset.getMessage().contains("source offset 5"), offset.getMessage());
+        IllegalArgumentException overlap = assertThrows(IllegalArgumentException.class,
+                () -> be.stridedCopy(src, 0, new long[] {1, 1}, dst, 0, new long[] {0, 1}, new int[] {2, 2}));
+        assertTrue(overlap.getMessage().contains("more than once"), overlap.getMessage());
+    }
+
     @ParameterizedTest
     @EnumSource(DType.class)
     void binaryMayWriteIntoItsFirstOperand(DType dtype) {

@@ -29,6 +29,7 @@ import jcuda.driver.JCudaDriver;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -573,24 +574,29 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public synchronized void stridedCopy(Storage src, long[] srcStrides, Storage dst, int[] shape) {
+    public synchronized void stridedCopy(Storage src, long srcOffset, long[] srcStrides, Storage dst, long dstOffset,
+                                         long[] dstStrides, int[] shape) {
         CudaStorage s = cuda(src);
         CudaStorage d = cuda(dst);
         sameDtype("stridedCopy", s, d);
-        StridedLayout l = KernelDims.layout("stridedCopy", shape, srcStrides, s.length(), null, 0, d.length());
+        StridedLayout l = StridedLayout.ofCopy("stridedCopy", shape, srcOffset, srcStrides, s.length(), dstOffset,
+                dstStrides, d.length());
         if (l.elements() == 0) {
             return;
         }
-        if (l.rank() == 1 && l.aStrides()[0] == 1 || l.rank() == 0) {
-            if (l.rank() == 0) {
-                launch1d(fn("strided_copy", s), 1, s, d, 1L, 0, KernelDims.dims(new int[0]), KernelDims.dims(new long[0]));
-            } else {
-                check(JCudaDriver.cuMemcpyDtoDAsync(d.pointer(), s.pointer(), d.bytes(), stream), "cuMemcpyDtoDAsync");
-            }
+        if (l.rank() > KernelDims.MAX_RANK) {
+            throw new IllegalArgumentException("stridedCopy: the cuda backend handles at most " + KernelDims.MAX_RANK
+                    + " non-mergeable axes, got shape " + Arrays.toString(shape) + " with strides "
+                    + Arrays.toString(srcStrides) + " and " + Arrays.toString(dstStrides));
+        }
+        if (l.rank() == 1 && l.aStrides()[0] == 1 && l.bStrides()[0] == 1) { // one contiguous run
+            long bytes = l.elements() * s.dtype().byteSize();
+            check(JCudaDriver.cuMemcpyDtoDAsync(d.pointer().withByteOffset(dstOffset * s.dtype().byteSize()),
+                    s.pointer().withByteOffset(srcOffset * s.dtype().byteSize()), bytes, stream), "cuMemcpyDtoDAsync");
             return;
         }
-        launch1d(fn("strided_copy", s), l.elements(), s, d, l.elements(), l.rank(),
-                KernelDims.dims(l.shape()), KernelDims.dims(l.aStrides()));
+        launch1d(fn("strided_copy", s), l.elements(), s, srcOffset, d, dstOffset, l.elements(), l.rank(),
+                KernelDims.dims(l.shape()), KernelDims.dims(l.aStrides()), KernelDims.dims(l.bStrides()));
     }
 
     // ------------------------------------------------------------------ elementwise
