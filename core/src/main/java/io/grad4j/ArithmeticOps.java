@@ -22,9 +22,11 @@ final class ArithmeticOps {
     private ArithmeticOps() {
     }
 
-    static Tensor apply(BinaryOp op, Tensor a, Tensor b) {
+    static Tensor apply(BinaryOp op, Tensor first, Tensor second) {
         String name = op.name().toLowerCase(Locale.ROOT);
-        Tensor.checkCompatible(name, a, b);
+        Tensor.checkCompatible(name, first, second);
+        Tensor a = first.forKernel();
+        Tensor b = second.forKernel();
         int[] outShape = BroadcastShape.of(name, a.shapeInternal(), b.shapeInternal());
         Tensor y = raw(op, a, b, outShape);
         // read once, here: the saved tensors below depend on them, so the backward must not
@@ -62,8 +64,12 @@ final class ArithmeticOps {
     static Tensor raw(BinaryOp op, Tensor a, Tensor b, int[] outShape) {
         Backend backend = a.backendInternal();
         Tensor out = Tensor.empty(backend, a.dtypeInternal(), outShape);
-        backend.binary(op, a.storage(), BroadcastShape.strides(a.shapeInternal(), outShape),
-                b.storage(), BroadcastShape.strides(b.shapeInternal(), outShape), out.storage(), outShape);
+        Tensor ad = a.denseRaw();
+        Tensor bd = b.denseRaw();
+        backend.binary(op, ad.storage(), BroadcastShape.strides(a.shapeInternal(), outShape),
+                bd.storage(), BroadcastShape.strides(b.shapeInternal(), outShape), out.storage(), outShape);
+        ad.closeIfCopyOf(a);
+        bd.closeIfCopyOf(b);
         Reference.reachabilityFence(a);
         Reference.reachabilityFence(b);
         return out;

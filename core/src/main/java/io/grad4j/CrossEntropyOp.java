@@ -28,8 +28,9 @@ final class CrossEntropyOp {
     private CrossEntropyOp() {
     }
 
-    static Tensor perRow(Tensor logits, int[] labels) {
-        checkArguments(logits, labels);
+    static Tensor perRow(Tensor input, int[] labels) {
+        checkArguments(input, labels);
+        Tensor logits = input.forKernel();
         int[] s = logits.shapeInternal();
         int rows = s[0];
         int classes = s[1];
@@ -52,8 +53,9 @@ final class CrossEntropyOp {
      * a broadcast and the per-row gradient backward: on a GPU, two launches instead of six in
      * every training step. The bits are those of {@code perRow(...).mean()}.
      */
-    static Tensor mean(Tensor logits, int[] labels) {
-        checkArguments(logits, labels);
+    static Tensor mean(Tensor input, int[] labels) {
+        checkArguments(input, labels);
+        Tensor logits = input.forKernel();
         int[] s = logits.shapeInternal();
         int rows = s[0];
         int classes = s[1];

@@ -26,8 +26,8 @@ final class ElementwiseOps {
     private ElementwiseOps() {
     }
 
-    static Tensor apply(UnaryOp op, double param, Tensor x) {
-        x.checkOpen();
+    static Tensor apply(UnaryOp op, double param, Tensor input) {
+        Tensor x = input.forKernel();
         Backend backend = x.backendInternal();
         Tensor y = Tensor.empty(backend, x.dtypeInternal(), x.shapeInternal());
         backend.unary(op, param, x.storage(), y.storage());
@@ -38,8 +38,8 @@ final class ElementwiseOps {
                 t -> derivativeTimes(op, param, x, y, t[0]));
     }
 
-    static Tensor dropout(Tensor x, double p, long seed) {
-        x.checkOpen();
+    static Tensor dropout(Tensor input, double p, long seed) {
+        Tensor x = input.forKernel();
         CounterStream.keepFrom(p); // rejects p outside [0, 1) before any work
         Tensor y = masked(x, p, seed);
         return Graph.record("dropout", y, x,
@@ -51,8 +51,21 @@ final class ElementwiseOps {
     private static Tensor masked(Tensor v, double p, long seed) {
         Backend backend = v.backendInternal();
         Tensor out = Tensor.empty(backend, v.dtypeInternal(), v.shapeInternal());
-        backend.dropout(seed, p, v.storage(), out.storage());
+        Tensor vd = v.denseRaw();
+        backend.dropout(seed, p, vd.storage(), out.storage());
+        vd.closeIfCopyOf(v);
         Reference.reachabilityFence(v);
+        return out;
+    }
+
+    /** f(x) without history, for any layout of x. */
+    static Tensor raw(UnaryOp op, double param, Tensor x) {
+        Backend backend = x.backendInternal();
+        Tensor out = Tensor.empty(backend, x.dtypeInternal(), x.shapeInternal());
+        Tensor xd = x.denseRaw();
+        backend.unary(op, param, xd.storage(), out.storage());
+        xd.closeIfCopyOf(x);
+        Reference.reachabilityFence(x);
         return out;
     }
 
@@ -60,7 +73,9 @@ final class ElementwiseOps {
     static Tensor derivativeTimes(UnaryOp op, double param, Tensor x, Tensor y, Tensor v) {
         Backend backend = x.backendInternal();
         Tensor out = Tensor.empty(backend, x.dtypeInternal(), x.shapeInternal());
-        backend.unaryBackward(op, param, x.storage(), y.storage(), v.storage(), out.storage());
+        Tensor vd = v.denseRaw();
+        backend.unaryBackward(op, param, x.storage(), y.storage(), vd.storage(), out.storage());
+        vd.closeIfCopyOf(v);
         Reference.reachabilityFence(x);
         Reference.reachabilityFence(y);
         Reference.reachabilityFence(v);

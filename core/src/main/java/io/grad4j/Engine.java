@@ -96,7 +96,7 @@ public final class Engine {
                 if (g == null) {
                     continue;
                 }
-                g = runHooks(t, g);
+                g = runHooks(t, g.denseRaw()); // VJPs and leaves take row-major gradients; a view's VJP may hand back a view
                 if (captured != null && captured.containsKey(t)) {
                     captured.merge(t, g, Engine::sum);
                 }
@@ -195,7 +195,7 @@ public final class Engine {
                             + replaced.backendInternal().name() + " for a " + t.dtypeInternal() + " tensor on "
                             + t.backendInternal().name() + "; return it in the tensor's dtype and backend");
                 }
-                g = replaced;
+                g = replaced.denseRaw();
             }
         }
         return g;

@@ -65,7 +65,7 @@ final class Graph {
         }
         Tensor[] tangents = new Tensor[inputs.length];
         for (int i = 0; i < inputs.length; i++) {
-            tangents[i] = inputs[i].tangent != null ? inputs[i].tangent
+            tangents[i] = inputs[i].tangent != null ? inputs[i].tangent.denseRaw() // a view's JVP gives a view
                     : Tensor.zeros(inputs[i].backend(), inputs[i].dtype(), inputs[i].shapeInternal());
         }
         // the rule itself must neither record history nor push tangents of its own

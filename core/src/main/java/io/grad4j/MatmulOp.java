@@ -85,7 +85,12 @@ final class MatmulOp {
         if (bs.length == 2 && as.length > 2 && rows <= Integer.MAX_VALUE) { // one flattened GEMM needs an int row count
             int k = as[as.length - 1];
             int n = bs[1];
-            return product(a.view(new int[] {(int) rows, k}), true, g.view(new int[] {(int) rows, n}), false);
+            Tensor aRows = ViewOps.reshapeRaw(a, new int[] {(int) rows, k});
+            Tensor gRows = ViewOps.reshapeRaw(g, new int[] {(int) rows, n});
+            Tensor bGrad = product(aRows, true, gRows, false);
+            aRows.close();
+            gRows.close();
+            return bGrad;
         }
         return ReductionOps.sumTo(product(a, true, g, false), bs);
     }
@@ -136,8 +141,53 @@ final class MatmulOp {
         return product(a, transA, b, transB, null);
     }
 
-    /** The same, plus {@code bias} (n elements, or null for none) added to every row. */
-    private static Tensor product(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias) {
+    /**
+     * The same, plus {@code bias} (n elements, or null for none) added to every row. Operands may
+     * be views: one whose last two axes are a dense tensor's swapped (a transpose, such as a
+     * Linear layer's weight W^T) goes to the GEMM as that tensor with its transpose flag flipped,
+     * at no cost; any other layout is copied first.
+     */
+    private static Tensor product(Tensor a0, boolean transA, Tensor b0, boolean transB, Tensor bias0) {
+        GemmOperand a = GemmOperand.of(a0);
+        GemmOperand b = GemmOperand.of(b0);
+        Tensor bias = bias0 == null ? null : bias0.denseRaw();
+        try {
+            return denseProduct(a.dense(), transA != a.swapped(), b.dense(), transB != b.swapped(), bias);
+        } finally {
+            a.dense().closeIfCopyOf(a0);
+            b.dense().closeIfCopyOf(b0);
+            if (bias != null) {
+                bias.closeIfCopyOf(bias0);
+            }
+        }
+    }
+
+    /** A dense tensor for the GEMM and whether it is the operand with its last two axes swapped. */
+    private record GemmOperand(Tensor dense, boolean swapped) {
+        /** x itself if dense; else x with its last two axes swapped if that is dense (a transpose view); else a copy. */
+        static GemmOperand of(Tensor x) {
+            if (x.isDense()) {
+                return new GemmOperand(x, false);
+            }
+            int r = x.shapeInternal().length;
+            if (r >= 2) {
+                int[] order = new int[r];
+                for (int i = 0; i < r; i++) {
+                    order[i] = i;
+                }
+                order[r - 2] = r - 1;
+                order[r - 1] = r - 2;
+                Tensor swapped = ViewOps.permuteRaw(x, order);
+                if (swapped.isDense()) {
+                    return new GemmOperand(swapped, true);
+                }
+                swapped.close();
+            }
+            return new GemmOperand(x.denseRaw(), false);
+        }
+    }
+
+    private static Tensor denseProduct(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias) {
         int[] as = a.shapeInternal();
         int[] bs = b.shapeInternal();
         int ra = as.length;

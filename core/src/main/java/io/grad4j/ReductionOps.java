@@ -21,8 +21,8 @@ final class ReductionOps {
     private ReductionOps() {
     }
 
-    static Tensor sumAll(Tensor x) {
-        x.checkOpen();
+    static Tensor sumAll(Tensor input) {
+        Tensor x = input.forKernel();
         Tensor y = sumEverything(x);
         int[] xShape = x.shapeInternal();
         return Graph.record("sum", y, x,
@@ -30,7 +30,8 @@ final class ReductionOps {
                 t -> sumAll(t[0]));
     }
 
-    static Tensor sum(Tensor x, int axis, boolean keepDim) {
+    static Tensor sum(Tensor input, int axis, boolean keepDim) {
+        Tensor x = input.forKernel();
         Tensor kept = reduceRaw(ReduceOp.SUM, x, axis);
         Tensor y = keepDim ? kept : kept.view(removeAxis(x.shapeInternal(), axis));
         int[] xShape = x.shapeInternal();
@@ -48,7 +49,8 @@ final class ReductionOps {
         return sum(x, axis, keepDim).mul(1.0 / x.shapeInternal()[axis]);
     }
 
-    static Tensor max(Tensor x, int axis, boolean keepDim) {
+    static Tensor max(Tensor input, int axis, boolean keepDim) {
+        Tensor x = input.forKernel();
         if (x.shapeInternal()[axis] == 0) {
             throw new IllegalArgumentException("max: axis " + axis + " of shape " + Arrays.toString(x.shapeInternal())
                     + " is empty; the maximum of nothing is undefined");
@@ -115,7 +117,9 @@ final class ReductionOps {
     static Tensor expand(Tensor g, int[] shape) {
         Backend backend = g.backendInternal();
         Tensor out = Tensor.empty(backend, g.dtypeInternal(), shape);
-        backend.stridedCopy(g.storage(), BroadcastShape.strides(g.shapeInternal(), shape), out.storage(), shape);
+        long[] strides = ViewOps.broadcastStrides(g, shape);
+        backend.stridedCopy(g.storageOfView(), g.offsetInternal(), strides, out.storage(), 0,
+                BroadcastShape.contiguousStrides(shape), shape);
         Reference.reachabilityFence(g);
         return out;
     }
@@ -127,7 +131,9 @@ final class ReductionOps {
         kept[axis] = 1;
         Backend backend = x.backendInternal();
         Tensor out = Tensor.empty(backend, x.dtypeInternal(), kept);
-        backend.reduce(op, x.storage(), out.storage(), outer(shape, axis), shape[axis], inner(shape, axis));
+        Tensor xd = x.denseRaw();
+        backend.reduce(op, xd.storage(), out.storage(), outer(shape, axis), shape[axis], inner(shape, axis));
+        xd.closeIfCopyOf(x);
         Reference.reachabilityFence(x);
         return out;
     }

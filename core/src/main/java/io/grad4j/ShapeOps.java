@@ -6,11 +6,11 @@ import java.lang.ref.Reference;
 import java.util.Arrays;
 
 /**
- * Operations that move or relabel values without arithmetic. Each is linear, so its VJP is the
+ * Operations that move or relabel values without arithmetic (the views are in {@link ViewOps};
+ * reshape is one where the layout allows). Each is linear, so its VJP is the
  * inverse movement applied to g and its JVP the same movement applied to the tangent:
  * <pre>
  *   reshape:        x_grad = reshape(g, x.shape)       y_dot = reshape(x_dot, y.shape)
- *   transpose(a,b): x_grad = transpose(g, a, b)        y_dot = transpose(x_dot, a, b)
  *   cast:           x_grad = cast(g, x.dtype)          y_dot = cast(x_dot, y.dtype)
  *   transfer:       x_grad = g moved back              y_dot = x_dot moved along
  * </pre>
@@ -23,20 +23,19 @@ final class ShapeOps {
         x.checkOpen();
         int[] shape = resolveShape(x, requested);
         int[] xShape = x.shapeInternal();
-        Tensor y = x.view(shape);
+        Tensor y = ViewOps.reshapeRaw(x, shape);
         return Graph.record("reshape", y, x,
-                g -> new Tensor[] {g.view(xShape)},
-                t -> t[0].view(shape));
+                g -> new Tensor[] {ViewOps.reshapeRaw(g, xShape)},
+                t -> ViewOps.reshapeRaw(t[0], shape));
     }
 
     static Tensor transpose(Tensor x, int a, int b) {
-        Tensor y = transposeRaw(x, a, b);
-        return Graph.record("transpose", y, x,
-                g -> new Tensor[] {transposeRaw(g, a, b)},
-                t -> transposeRaw(t[0], a, b));
+        x.checkOpen();
+        return ViewOps.transpose(x, a, b);
     }
 
     static Tensor cast(Tensor x, DType target) {
+        x = x.forKernel();
         DType source = x.dtypeInternal();
         Tensor y = castRaw(x, target);
         return Graph.record("cast", y, x,
@@ -45,38 +44,12 @@ final class ShapeOps {
     }
 
     static Tensor transfer(Tensor x, Backend target) {
+        x = x.forKernel();
         Backend source = x.backendInternal();
         Tensor y = transferRaw(x, target);
         return Graph.record("transfer", y, x,
                 g -> new Tensor[] {transferRaw(g, source)},
                 t -> transferRaw(t[0], target));
-    }
-
-    static Tensor transposeRaw(Tensor x, int a, int b) {
-        int[] shape = x.shapeInternal();
-        int[] outShape = shape.clone();
-        outShape[a] = shape[b];
-        outShape[b] = shape[a];
-        if (a == b) {
-            return copyRaw(x);
-        }
-        long[] src = BroadcastShape.contiguousStrides(shape);
-        long tmp = src[a];
-        src[a] = src[b];
-        src[b] = tmp;
-        Backend backend = x.backendInternal();
-        Tensor out = Tensor.empty(backend, x.dtypeInternal(), outShape);
-        backend.stridedCopy(x.storage(), src, out.storage(), outShape);
-        Reference.reachabilityFence(x);
-        return out;
-    }
-
-    private static Tensor copyRaw(Tensor x) {
-        Backend backend = x.backendInternal();
-        Tensor out = Tensor.empty(backend, x.dtypeInternal(), x.shapeInternal());
-        backend.copy(x.storage(), out.storage());
-        Reference.reachabilityFence(x);
-        return out;
     }
 
     private static Tensor castRaw(Tensor x, DType target) {

@@ -20,7 +20,8 @@ final class SoftmaxOps {
     private SoftmaxOps() {
     }
 
-    static Tensor softmax(Tensor x, int axis, boolean log) {
+    static Tensor softmax(Tensor input, int axis, boolean log) {
+        Tensor x = input.forKernel();
         int[] shape = x.shapeInternal();
         long outer = ReductionOps.outer(shape, axis);
         int len = shape[axis];
@@ -37,7 +38,9 @@ final class SoftmaxOps {
     private static Tensor backwardKernel(Tensor y, Tensor g, long outer, int len, long inner, boolean log) {
         Backend backend = y.backendInternal();
         Tensor out = Tensor.empty(backend, y.dtypeInternal(), y.shapeInternal());
-        backend.softmaxBackward(y.storage(), g.storage(), out.storage(), outer, len, inner, log);
+        Tensor gd = g.denseRaw();
+        backend.softmaxBackward(y.storage(), gd.storage(), out.storage(), outer, len, inner, log);
+        gd.closeIfCopyOf(g);
         Reference.reachabilityFence(y);
         Reference.reachabilityFence(g);
         return out;

@@ -121,6 +121,11 @@ final class StorageRef {
         OWING.remove(this);
     }
 
+    /** The buffer's length in elements (reads nothing, writes no owed zeros). */
+    long length() {
+        return storage.length();
+    }
+
     StorageRef retain() {
         int before = users.getAndIncrement();
         if (before <= 0) {

@@ -14,13 +14,20 @@ import java.util.List;
 import java.util.function.UnaryOperator;
 
 /**
- * An n-dimensional array of FLOAT32 or FLOAT64 numbers on one {@link Backend}, row-major and
- * contiguous, with optional autograd history.
+ * An n-dimensional array of FLOAT32 or FLOAT64 numbers on one {@link Backend}, with optional
+ * autograd history. A tensor is a layout over a storage: (storage, offset, shape, strides, dtype),
+ * offsets and strides counted in elements.
+ *
+ * <p>Views ({@link #transpose}, {@link #permute}, {@link #expand}, {@link #narrow},
+ * {@link #select}, {@link #squeeze}, {@link #unsqueeze}, {@link #reshape} where the layout allows,
+ * {@link #detach}) change only the layout: they share their base's storage, so writes through one
+ * show in the other, and they are differentiable. Kernels take whole contiguous storages, so an
+ * operation handed a view that is not one copies it first ({@link #contiguous}, recorded like any
+ * operation, so gradients reach the base).
  *
  * <p>Tensors own backend memory. {@link #close()} frees it at once (the way to run on a GPU);
- * a {@link Cleaner} frees it when an unclosed tensor is garbage-collected. Views made by
- * {@link #reshape} and {@link #detach} share memory with their source; the memory goes when the
- * last of them is closed.
+ * a {@link Cleaner} frees it when an unclosed tensor is garbage-collected. Views share memory
+ * with their source; the memory goes when the last of them is closed.
  *
  * <p>Every operation listed in the API works in reverse mode ({@link #backward()}) and forward mode
  * ({@link io.grad4j.autograd.Autograd#jvp}). Binary operations follow NumPy broadcasting and never
@@ -32,7 +39,16 @@ public final class Tensor implements AutoCloseable {
     private final Backend backend;
     private final DType dtype;
     private final int[] shape;
+    /** Element strides per axis; a size-1 axis may have any stride, a broadcast axis has 0. */
+    private final long[] strides;
+    /** Index of element [0, ..., 0] in the storage. */
+    private final long offset;
     private final long numel;
+    /**
+     * Row-major, from element 0, covering the whole storage: the layout kernels take as is. Every
+     * tensor an operation allocates is dense; only views may not be.
+     */
+    private final boolean dense;
     private final StorageRef ref;
     private final Cleaner.Cleanable cleanable;
     /** Non-null only with the leak detector on ({@link TensorLeaks}). */
@@ -47,11 +63,14 @@ public final class Tensor implements AutoCloseable {
     /** Forward-mode tangent, set only inside {@link io.grad4j.autograd.Autograd#jvp}. */
     Tensor tangent;
 
-    private Tensor(Backend backend, DType dtype, int[] shape, StorageRef ref) {
+    private Tensor(Backend backend, DType dtype, int[] shape, long[] strides, long offset, StorageRef ref) {
         this.backend = backend;
         this.dtype = dtype;
         this.shape = shape;
+        this.strides = strides;
+        this.offset = offset;
         this.numel = BroadcastShape.numel(shape);
+        this.dense = offset == 0 && numel == ref.length() && Layouts.isContiguous(shape, strides);
         this.ref = ref;
         this.release = TensorLeaks.ENABLED ? new Release(ref, TensorLeaks.created(shape)) : null;
         this.cleanable = CLEANER.register(this, release != null ? release : ref::releaseOne);
@@ -82,7 +101,8 @@ public final class Tensor implements AutoCloseable {
 
     /** A tensor over freshly made storage (which it now owns). */
     static Tensor wrap(Backend backend, int[] shape, Storage storage) {
-        return new Tensor(backend, storage.dtype(), shape, new StorageRef(storage));
+        return new Tensor(backend, storage.dtype(), shape, BroadcastShape.contiguousStrides(shape), 0,
+                new StorageRef(storage));
     }
 
     /** Uninitialised tensor: the caller fills it. */
@@ -90,10 +110,23 @@ public final class Tensor implements AutoCloseable {
         return wrap(backend, shape, backend.allocate(dtype, BroadcastShape.numel(shape)));
     }
 
-    /** A view sharing this tensor's memory, with another shape of the same size and no history. */
+    /**
+     * A view sharing this tensor's memory, with another shape of the same size and no history: for
+     * dense tensors (what operations compute), whose every reshape is a view.
+     */
     Tensor view(int[] newShape) {
         checkOpen();
-        return new Tensor(backend, dtype, newShape, ref.retain());
+        if (!dense) {
+            throw new IllegalStateException("internal error: view(" + Arrays.toString(newShape) + ") of a tensor that is"
+                    + " not dense (" + describeLayout() + "); use ShapeOps.reshape");
+        }
+        return new Tensor(backend, dtype, newShape, BroadcastShape.contiguousStrides(newShape), 0, ref.retain());
+    }
+
+    /** A view with any layout over this tensor's storage, no history; the caller checked the layout's bounds. */
+    Tensor viewOf(int[] newShape, long[] newStrides, long newOffset) {
+        checkOpen();
+        return new Tensor(backend, dtype, newShape, newStrides, newOffset, ref.retain());
     }
 
     // ---------------------------------------------------------------- creation
@@ -198,10 +231,39 @@ public final class Tensor implements AutoCloseable {
         return backend;
     }
 
+    /** Element strides per axis (how far apart neighbours along each axis lie in the storage). */
+    public long[] strides() {
+        checkOpen();
+        return strides.clone();
+    }
+
+    /** Where element [0, ..., 0] lies in the storage, in elements. */
+    public long storageOffset() {
+        checkOpen();
+        return offset;
+    }
+
+    /** Whether the elements lie in row-major order without gaps (PyTorch's is_contiguous; any offset). */
+    public boolean isContiguous() {
+        checkOpen();
+        return Layouts.isContiguous(shape, strides);
+    }
+
+    /**
+     * This tensor if it is contiguous, else a row-major copy of it (differentiable: the gradient
+     * passes through to this tensor).
+     */
+    public Tensor contiguous() {
+        checkOpen();
+        return isContiguous() ? this : ViewOps.contiguous(this);
+    }
+
     /** Row-major copy of the values, converted to double. */
     public double[] toDoubleArray() {
         double[] out = new double[checkedHostLength()];
-        backend.download(storage(), out);
+        Tensor d = denseRaw();
+        backend.download(d.storage(), out);
+        d.closeIfCopyOf(this);
         Reference.reachabilityFence(this);
         return out;
     }
@@ -209,7 +271,9 @@ public final class Tensor implements AutoCloseable {
     /** Row-major copy of the values, converted to float. */
     public float[] toFloatArray() {
         float[] out = new float[checkedHostLength()];
-        backend.download(storage(), out);
+        Tensor d = denseRaw();
+        backend.download(d.storage(), out);
+        d.closeIfCopyOf(this);
         Reference.reachabilityFence(this);
         return out;
     }
@@ -355,9 +419,51 @@ public final class Tensor implements AutoCloseable {
         return ShapeOps.transpose(this, normalizeAxis("transpose", axisA), normalizeAxis("transpose", axisB));
     }
 
-    /** Same data in another shape of the same size; one axis may be -1 (inferred). Shares memory. */
+    /**
+     * Same data in another shape of the same size; one axis may be -1 (inferred). A view sharing
+     * memory wherever the layout allows (always for a contiguous tensor), a copy otherwise.
+     */
     public Tensor reshape(int... newShape) {
         return ShapeOps.reshape(this, newShape);
+    }
+
+    /** The axes in a new order: axis i of the result is axis {@code axes[i]} of this. A view. */
+    public Tensor permute(int... axes) {
+        return ViewOps.permute(this, axes);
+    }
+
+    /**
+     * A broadcast view: each axis of size 1 may take a larger size (read with stride 0) and new
+     * leading axes may be added; -1 keeps an axis's size. Writing into it is refused.
+     */
+    public Tensor expand(int... shape) {
+        return ViewOps.expand(this, shape);
+    }
+
+    /** Elements {@code start .. start+length-1} along an axis (negative axes count from the end). A view. */
+    public Tensor narrow(int axis, long start, long length) {
+        return ViewOps.narrow(this, normalizeAxis("narrow", axis), start, length);
+    }
+
+    /** The slice at {@code index} along an axis, which is dropped (negative indices count from the end). A view. */
+    public Tensor select(int axis, long index) {
+        return ViewOps.select(this, normalizeAxis("select", axis), index);
+    }
+
+    /** A new axis of size 1 at {@code axis} (from -rank-1 to rank). A view. */
+    public Tensor unsqueeze(int axis) {
+        checkOpen();
+        int r = shape.length + 1;
+        if (axis < -r || axis >= r) {
+            throw new IllegalArgumentException("unsqueeze: axis " + axis + " is out of range for shape "
+                    + Arrays.toString(shape) + " (valid: " + (-r) + ".." + (r - 1) + ")");
+        }
+        return ViewOps.unsqueeze(this, axis < 0 ? axis + r : axis);
+    }
+
+    /** Drops an axis of size 1; an axis of another size is left as it is (PyTorch's rule). A view. */
+    public Tensor squeeze(int axis) {
+        return ViewOps.squeeze(this, normalizeAxis("squeeze", axis));
     }
 
     // ---------------------------------------------------------------- reductions
@@ -470,9 +576,9 @@ public final class Tensor implements AutoCloseable {
         Engine.backward(this, upstream, retainGraph);
     }
 
-    /** The same data without history (shares memory). */
+    /** The same data without history (shares memory and layout). */
     public Tensor detach() {
-        return view(shape);
+        return viewOf(shape, strides, offset);
     }
 
     /**
@@ -540,7 +646,11 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalStateException("assign into a tensor that requires grad must happen inside "
                     + "Autograd.noGrad() (as optimizers do)");
         }
-        backend.copy(source.storage(), storage());
+        if (dense && source.dense) {
+            backend.copy(source.storage(), storage());
+        } else { // into or from a view: one strided copy between the two layouts
+            backend.stridedCopy(source.ref.storage(), source.offset, source.strides, ref.storage(), offset, strides, shape);
+        }
         markModified();
         Reference.reachabilityFence(source);
     }
@@ -560,7 +670,16 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalStateException("updateInPlace on a tensor that requires grad must happen inside "
                     + "Autograd.noGrad() (as optimizers do)");
         }
-        backend.axpby(alpha, x.storage(), beta, storage());
+        if (!dense) { // a view: compute the update, then write it through the view's layout
+            Tensor updated = ArithmeticOps.raw(BinaryOp.ADD, ElementwiseOps.raw(UnaryOp.MUL_SCALAR, beta, this),
+                    ElementwiseOps.raw(UnaryOp.MUL_SCALAR, alpha, x), shape);
+            backend.stridedCopy(updated.storage(), 0, updated.strides, ref.storage(), offset, strides, shape);
+            updated.close();
+        } else {
+            Tensor xd = x.denseRaw();
+            backend.axpby(alpha, xd.storage(), beta, storage());
+            xd.closeIfCopyOf(x);
+        }
         markModified();
         Reference.reachabilityFence(x);
         return this;
@@ -597,6 +716,7 @@ public final class Tensor implements AutoCloseable {
                         + "Autograd.noGrad() (as optimizers do)");
             }
             overlapping |= targetOf.putIfAbsent(t.ref, i) != null;
+            overlapping |= !t.dense || !x.dense; // views go one at a time, through updateInPlace
         }
         for (int i = 0; i < xs.size() && !overlapping; i++) {
             Integer target = targetOf.get(xs.get(i).ref);
@@ -671,9 +791,64 @@ public final class Tensor implements AutoCloseable {
 
     // ---------------------------------------------------------------- internals for ops and engine
 
+    /**
+     * The storage, for handing to a kernel: only for dense tensors (everything operations allocate);
+     * an operation that may receive a view calls {@link #denseRaw} or {@link #forKernel} first.
+     */
     Storage storage() {
         checkOpen();
+        if (!dense) {
+            throw new IllegalStateException("internal error: a kernel was handed a view (" + describeLayout()
+                    + ") as if it were contiguous; the operation must call forKernel() or denseRaw() first");
+        }
         return ref.storage();
+    }
+
+    /** This tensor if dense, else a dense copy of it, without history (see {@link #closeIfCopyOf}). */
+    Tensor denseRaw() {
+        checkOpen();
+        return dense ? this : ViewOps.copyRaw(this);
+    }
+
+    /** Closes this tensor if it is a copy {@link #denseRaw} made of {@code original}. */
+    void closeIfCopyOf(Tensor original) {
+        if (this != original) {
+            close();
+        }
+    }
+
+    /** This tensor if dense, else {@link ViewOps#contiguous a recorded copy}: an operation's input for its kernels. */
+    Tensor forKernel() {
+        checkOpen();
+        return dense ? this : ViewOps.contiguous(this);
+    }
+
+    boolean isDense() {
+        return dense;
+    }
+
+    long[] stridesInternal() {
+        return strides;
+    }
+
+    long offsetInternal() {
+        return offset;
+    }
+
+    /** The storage as it is, for a strided copy that reads or writes this view's layout itself. */
+    Storage storageOfView() {
+        checkOpen();
+        return ref.storage();
+    }
+
+    /** The number of elements of the storage under this tensor (more than numel for many views). */
+    long storageLength() {
+        return ref.length();
+    }
+
+    String describeLayout() {
+        return "shape " + Arrays.toString(shape) + ", strides " + Arrays.toString(strides) + ", offset " + offset
+                + " in a storage of " + ref.length();
     }
 
     /**
@@ -731,6 +906,12 @@ public final class Tensor implements AutoCloseable {
             }
             if (p.requiresGrad && io.grad4j.autograd.GradMode.isEnabled()) {
                 throw new IllegalStateException(op + " must happen inside Autograd.noGrad() (as optimizers do)");
+            }
+            for (Tensor t : new Tensor[] {p, grads.get(i), m.get(i), v.get(i)}) {
+                if (!t.dense) {
+                    throw new IllegalArgumentException(op + ": a view (" + t.describeLayout() + ") cannot be"
+                            + " stepped in place; give the optimizer whole tensors (parameters, not views of them)");
+                }
             }
             overlapping |= !seen.add(p.ref) | !seen.add(m.get(i).ref) | !seen.add(v.get(i).ref);
         }

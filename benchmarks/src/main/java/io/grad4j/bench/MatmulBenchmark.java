@@ -28,10 +28,10 @@ import java.util.concurrent.TimeUnit;
  * k x m); PyTorch's peer runs {@code a @ b}, {@code a @ b.t()} and {@code a.t() @ b}.
  *
  * <p>The product goes through the backend's GEMM primitive with {@link MatmulShape}'s transpose
- * flags, the call core itself makes for the gradients g @ B^T and A^T @ g. It does not go through
- * {@code Tensor.matmul}: the public API has no transposed view, {@code Tensor.transpose()}
- * materialises the transpose ({@code Backend.stridedCopy}) and {@code Tensor.matmul} always passes
- * both flags false, so {@code a.matmul(b.transpose())} is a copy plus an NN GEMM. Verified by
+ * flags, the call core itself makes for the gradients g @ B^T and A^T @ g. Since tensors have
+ * strided views, {@code a.matmul(b.transpose())} makes the same call (the transpose is a view that
+ * reaches the GEMM as a flag, see {@code MatmulBenchmarkLayoutTest.publicApiTransposeIsAGemmFlag});
+ * the benchmark keeps calling the primitive so its numbers stay comparable with earlier runs. Verified by
  * {@code MatmulBenchmarkLayoutTest}, which runs this benchmark on a recording backend: one
  * {@code matmul} call per invocation carrying the layout's flags, no {@code copy} or
  * {@code stridedCopy}, and results equal to a naive op(A) @ op(B); the same test records the copy
