@@ -96,11 +96,14 @@ public final class Engine {
                 if (g == null) {
                     continue;
                 }
-                g = runHooks(t, g.denseRaw()); // VJPs and leaves take row-major gradients; a view's VJP may hand back a view
+                Node node = t.gradFn();
+                if (node == null || !node.takesViews) {
+                    g = g.denseRaw(); // leaves and computing VJPs take row-major gradients; views pass views back
+                }
+                g = runHooks(t, g);
                 if (captured != null && captured.containsKey(t)) {
                     captured.merge(t, g, Engine::sum);
                 }
-                Node node = t.gradFn();
                 if (node == null) {
                     if (captured == null) {
                         accumulateIntoLeaf(t, g, overwrites);

@@ -37,13 +37,26 @@ final class Graph {
      * an in-place write changed one of them in between ({@link Node#checkSavedVersions}).
      */
     static Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved, Node.Vjp vjp, Node.Jvp jvp) {
+        return record(op, out, inputs, saved, vjp, jvp, false);
+    }
+
+    /**
+     * Records a view (an operation that only moves values): its VJP takes the upstream gradient in
+     * whatever layout it comes, so a chain of views passes gradients back as views, copying nothing.
+     */
+    static Tensor recordView(String op, Tensor out, Tensor input, Node.Vjp vjp, Node.Jvp jvp) {
+        return record(op, out, new Tensor[] {input}, NOTHING_SAVED, vjp, jvp, true);
+    }
+
+    private static Tensor record(String op, Tensor out, Tensor[] inputs, Tensor[] saved, Node.Vjp vjp, Node.Jvp jvp,
+                                 boolean takesViews) {
         if (FORWARD_DEPTH.get()[0] > 0) {
             pushTangent(op, out, inputs, jvp);
         }
         if (GradMode.isEnabled()) {
             for (Tensor in : inputs) {
                 if (in.requiresGradInternal()) {
-                    out.attachHistory(new Node(op, inputs, saved, vjp));
+                    out.attachHistory(new Node(op, inputs, saved, vjp, takesViews));
                     break;
                 }
             }

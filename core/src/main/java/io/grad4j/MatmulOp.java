@@ -82,15 +82,26 @@ final class MatmulOp {
         int[] as = a.shapeInternal();
         int[] bs = b.shapeInternal();
         long rows = BroadcastShape.numel(Arrays.copyOf(as, Math.max(0, as.length - 1)));
-        if (bs.length == 2 && as.length > 2 && rows <= Integer.MAX_VALUE) { // one flattened GEMM needs an int row count
+        if (bs.length == 2 && rows <= Integer.MAX_VALUE) { // one flattened GEMM needs an int row count
             int k = as[as.length - 1];
             int n = bs[1];
             Tensor aRows = ViewOps.reshapeRaw(a, new int[] {(int) rows, k});
             Tensor gRows = ViewOps.reshapeRaw(g, new int[] {(int) rows, n});
-            Tensor bGrad = product(aRows, true, gRows, false);
-            aRows.close();
-            gRows.close();
-            return bGrad;
+            try {
+                if (GemmOperand.isTransposeView(b)) {
+                    // B is W^T for a dense W [n, k] (a Linear layer's weight): compute W's gradient
+                    // g^T @ A in W's own layout and hand back its transpose, a view, so the
+                    // transpose's VJP turns it back into W's layout without a copy
+                    Tensor inBaseLayout = product(gRows, true, aRows, false);
+                    Tensor view = ViewOps.permuteRaw(inBaseLayout, new int[] {1, 0});
+                    inBaseLayout.close(); // the view keeps the storage
+                    return view;
+                }
+                return product(aRows, true, gRows, false);
+            } finally {
+                aRows.close();
+                gRows.close();
+            }
         }
         return ReductionOps.sumTo(product(a, true, g, false), bs);
     }
@@ -169,21 +180,36 @@ final class MatmulOp {
             if (x.isDense()) {
                 return new GemmOperand(x, false);
             }
-            int r = x.shapeInternal().length;
-            if (r >= 2) {
-                int[] order = new int[r];
-                for (int i = 0; i < r; i++) {
-                    order[i] = i;
-                }
-                order[r - 2] = r - 1;
-                order[r - 1] = r - 2;
-                Tensor swapped = ViewOps.permuteRaw(x, order);
-                if (swapped.isDense()) {
-                    return new GemmOperand(swapped, true);
-                }
-                swapped.close();
+            if (isTransposeView(x)) {
+                return new GemmOperand(ViewOps.permuteRaw(x, swapLastTwo(x.shapeInternal().length)), true);
             }
             return new GemmOperand(x.denseRaw(), false);
+        }
+
+        /** Whether x is a dense tensor with its last two axes swapped. */
+        static boolean isTransposeView(Tensor x) {
+            int r = x.shapeInternal().length;
+            if (x.isDense() || r < 2 || x.offsetInternal() != 0 || x.numelInternal() != x.storageLength()) {
+                return false;
+            }
+            int[] order = swapLastTwo(r);
+            int[] shape = new int[r];
+            long[] strides = new long[r];
+            for (int i = 0; i < r; i++) {
+                shape[i] = x.shapeInternal()[order[i]];
+                strides[i] = x.stridesInternal()[order[i]];
+            }
+            return Layouts.isContiguous(shape, strides);
+        }
+
+        private static int[] swapLastTwo(int rank) {
+            int[] order = new int[rank];
+            for (int i = 0; i < rank; i++) {
+                order[i] = i;
+            }
+            order[rank - 2] = rank - 1;
+            order[rank - 1] = rank - 2;
+            return order;
         }
     }
 

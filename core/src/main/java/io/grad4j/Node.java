@@ -29,18 +29,24 @@ final class Node {
     private static final int[] NO_VERSIONS = new int[0];
 
     final String op;
+    /**
+     * Whether the VJP takes the upstream gradient in any layout (views, which only move it):
+     * the engine hands every other VJP a dense gradient.
+     */
+    final boolean takesViews;
     private Tensor[] inputs;
     private Vjp vjp;
     private Tensor[] saved;
     private int[] savedVersions;
 
     Node(String op, Tensor[] inputs, Vjp vjp) {
-        this(op, inputs, NOTHING_SAVED, vjp);
+        this(op, inputs, NOTHING_SAVED, vjp, false);
     }
 
     /** {@code saved}: the tensors the VJP reads (null entries are skipped), their versions taken now. */
-    Node(String op, Tensor[] inputs, Tensor[] saved, Vjp vjp) {
+    Node(String op, Tensor[] inputs, Tensor[] saved, Vjp vjp, boolean takesViews) {
         this.op = op;
+        this.takesViews = takesViews;
         this.inputs = inputs;
         this.vjp = vjp;
         int count = 0;

@@ -24,7 +24,7 @@ final class ShapeOps {
         int[] shape = resolveShape(x, requested);
         int[] xShape = x.shapeInternal();
         Tensor y = ViewOps.reshapeRaw(x, shape);
-        return Graph.record("reshape", y, x,
+        return Graph.recordView("reshape", y, x,
                 g -> new Tensor[] {ViewOps.reshapeRaw(g, xShape)},
                 t -> ViewOps.reshapeRaw(t[0], shape));
     }

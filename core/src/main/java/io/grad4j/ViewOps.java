@@ -26,7 +26,7 @@ final class ViewOps {
     /** A row-major copy with the gradient passing straight through: an operation's view input made dense. */
     static Tensor contiguous(Tensor x) {
         Tensor y = copyRaw(x);
-        return Graph.record("contiguous", y, x, g -> new Tensor[] {g}, t -> t[0]);
+        return Graph.recordView("contiguous", y, x, g -> new Tensor[] {g}, t -> t[0]);
     }
 
     /** A dense copy of any layout, without history: one strided copy. */
@@ -48,7 +48,7 @@ final class ViewOps {
             inverse[order[i]] = i;
         }
         Tensor y = permuteRaw(x, order);
-        return Graph.record("permute", y, x,
+        return Graph.recordView("permute", y, x,
                 g -> new Tensor[] {permuteRaw(g, inverse)},
                 t -> permuteRaw(t[0], order));
     }
@@ -58,7 +58,7 @@ final class ViewOps {
         order[a] = b;
         order[b] = a;
         Tensor y = permuteRaw(x, order);
-        return Graph.record("transpose", y, x,
+        return Graph.recordView("transpose", y, x,
                 g -> new Tensor[] {permuteRaw(g, order)},
                 t -> permuteRaw(t[0], order));
     }
@@ -139,7 +139,7 @@ final class ViewOps {
         }
         long from = start;
         Tensor y = narrowRaw(x, axis, from, (int) length);
-        return Graph.record("narrow", y, x,
+        return Graph.recordView("narrow", y, x,
                 g -> new Tensor[] {padRaw(g, shape, axis, from)},
                 t -> narrowRaw(t[0], axis, from, (int) length));
     }
@@ -177,7 +177,7 @@ final class ViewOps {
     static Tensor unsqueeze(Tensor x, int axis) {
         x.checkOpen();
         Tensor y = unsqueezeRaw(x, axis);
-        return Graph.record("unsqueeze", y, x,
+        return Graph.recordView("unsqueeze", y, x,
                 g -> new Tensor[] {squeezeRaw(g, axis)},
                 t -> unsqueezeRaw(t[0], axis));
     }
@@ -188,7 +188,7 @@ final class ViewOps {
             return x; // PyTorch's rule: squeezing an axis longer than 1 leaves the tensor as it is
         }
         Tensor y = squeezeRaw(x, axis);
-        return Graph.record("squeeze", y, x,
+        return Graph.recordView("squeeze", y, x,
                 g -> new Tensor[] {unsqueezeRaw(g, axis)},
                 t -> squeezeRaw(t[0], axis));
     }

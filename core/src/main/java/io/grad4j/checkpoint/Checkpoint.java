@@ -33,7 +33,60 @@ import java.util.Objects;
  * difference before it changes anything.
  */
 public final class Checkpoint {
+    /**
+     * Metadata key every checkpoint {@link #save} writes since Linear weights became [out, in]
+     * (PyTorch's layout); its value is {@link #LAYOUT}. A grad4j checkpoint without it stored them
+     * as [in, out] (see {@link #isLegacyLayout}).
+     */
+    public static final String LAYOUT_KEY = "grad4j.layout";
+    /** {@link #LAYOUT_KEY}'s value: parameters in PyTorch's names and layouts. */
+    public static final String LAYOUT = "pytorch";
+
+    private static final System.Logger LOG = System.getLogger(Checkpoint.class.getName());
+
     private Checkpoint() {
+    }
+
+    /**
+     * Whether a checkpoint with this metadata was written by grad4j before Linear weights became
+     * [out, in]: it records an {@code epoch} (as a {@link TrainingState} and {@code grad4j train}
+     * did) but no {@link #LAYOUT_KEY}. Files from PyTorch or other tools carry neither and are read
+     * as they are.
+     */
+    public static boolean isLegacyLayout(Map<String, String> metadata) {
+        return !metadata.containsKey(LAYOUT_KEY) && metadata.containsKey(TrainingState.EPOCH);
+    }
+
+    /**
+     * A legacy checkpoint's tensors in today's layout: every rank-2 tensor transposed (until then
+     * the only rank-2 parameters, and optimizer buffers, were Linear weights, stored [in, out]),
+     * as views; the rest as they are.
+     */
+    public static Map<String, Tensor> fromLegacyLayout(Map<String, Tensor> tensors) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            Tensor t = e.getValue();
+            out.put(e.getKey(), t != null && !t.isClosed() && t.rank() == 2 ? t.transpose() : t);
+        }
+        return out;
+    }
+
+    /** Closes the views {@link #fromLegacyLayout} made (the tensors it was given stay open). */
+    public static void closeViews(Map<String, Tensor> converted, Map<String, Tensor> original) {
+        for (Map.Entry<String, Tensor> e : converted.entrySet()) {
+            if (e.getValue() != original.get(e.getKey()) && e.getValue() != null) {
+                e.getValue().close();
+            }
+        }
+    }
+
+    private static Map<String, String> withLayout(Map<String, String> metadata) {
+        if (metadata.containsKey(LAYOUT_KEY)) {
+            return metadata;
+        }
+        Map<String, String> out = new LinkedHashMap<>(metadata);
+        out.put(LAYOUT_KEY, LAYOUT);
+        return out;
     }
 
     /**
@@ -120,13 +173,13 @@ public final class Checkpoint {
             }
             meta.put(e.getKey(), e.getValue());
         }
-        Safetensors.save(file, parameters, meta);
+        Safetensors.save(file, parameters, withLayout(meta));
     }
 
     /** Saves the parameters with arbitrary string metadata, replacing {@code file} atomically. */
     public static void save(Path file, Map<String, Tensor> parameters, Map<String, String> metadata)
             throws IOException {
-        Safetensors.save(file, parameters, metadata);
+        Safetensors.save(file, parameters, withLayout(metadata));
     }
 
     /**
@@ -139,7 +192,18 @@ public final class Checkpoint {
     public static Map<String, String> loadInto(Path file, Map<String, Tensor> target) throws IOException {
         Objects.requireNonNull(target, "target");
         try (Safetensors.Loaded loaded = Safetensors.load(file)) {
-            copyInto(file.toString(), loaded.tensors(), target);
+            if (!isLegacyLayout(loaded.metadata())) {
+                copyInto(file.toString(), loaded.tensors(), target);
+                return loaded.metadata();
+            }
+            LOG.log(System.Logger.Level.INFO, file + " was written by grad4j with Linear weights as [in, out];"
+                    + " loading its rank-2 tensors transposed into today's [out, in]");
+            Map<String, Tensor> converted = fromLegacyLayout(loaded.tensors());
+            try {
+                copyInto(file.toString(), converted, target);
+            } finally {
+                closeViews(converted, loaded.tensors());
+            }
             return loaded.metadata();
         }
     }

@@ -6,9 +6,15 @@ import io.grad4j.Tensor;
 import java.util.List;
 
 /**
- * y = x W + b with W of shape [in, out] and b of shape [out]. Initialised as PyTorch's
- * nn.Linear: W and b uniform in [-1/sqrt(in), 1/sqrt(in)] (kaiming-uniform with a = sqrt(5)),
- * drawn from the seed so every backend starts from the same numbers.
+ * y = x W^T + b with W of shape [out, in] and b of shape [out], PyTorch's nn.Linear in layout
+ * and names, so a state dict moves between the two as it is. W^T is a view: the product reaches
+ * the backend as one GEMM with a transpose flag (and the bias added where it is written), and
+ * W's gradient is computed directly in W's layout, so the layout costs no copy either way.
+ *
+ * <p>Initialised as PyTorch's nn.Linear: W and b uniform in [-1/sqrt(in), 1/sqrt(in)]
+ * (kaiming-uniform with a = sqrt(5)), drawn from the seed so every backend starts from the same
+ * numbers. W's values are those the layer drew when it stored W as [in, out], transposed, so a seed
+ * gives the same network as it always did.
  */
 public final class Linear implements Module {
     private final Tensor weight;
@@ -23,7 +29,9 @@ public final class Linear implements Module {
             throw new IllegalArgumentException("Linear needs in > 0 and out > 0, got in=" + in + " out=" + out);
         }
         double bound = 1.0 / Math.sqrt(in);
-        this.weight = uniform(dtype, seed, bound, in, out).requiresGrad(true);
+        try (Tensor drawn = uniform(dtype, seed, bound, in, out)) { // [in, out]: the numbers a seed always gave
+            this.weight = drawn.transpose().contiguous().requiresGrad(true);
+        }
         this.bias = uniform(dtype, seed ^ 0x5DEECE66DL, bound, out).requiresGrad(true);
     }
 
@@ -34,22 +42,25 @@ public final class Linear implements Module {
         }
     }
 
-    public Tensor weight() {
-        return weight;
-    }
-
     public Tensor bias() {
         return bias;
+    }
+
+    /** [out, in]. */
+    public Tensor weight() {
+        return weight;
     }
 
     @Override
     public Tensor forward(Tensor x) {
         int[] s = x.shape();
-        if (s.length == 0 || s[s.length - 1] != weight.shape()[0]) {
-            throw new IllegalArgumentException("Linear(" + weight.shape()[0] + " -> " + weight.shape()[1]
-                    + "): input's last axis must be " + weight.shape()[0] + ", got shape " + java.util.Arrays.toString(s));
+        int in = weight.shape()[1];
+        if (s.length == 0 || s[s.length - 1] != in) {
+            throw new IllegalArgumentException("Linear(" + in + " -> " + weight.shape()[0]
+                    + "): input's last axis must be " + in + ", got shape " + java.util.Arrays.toString(s));
         }
-        return x.matmulAdd(weight, bias); // the bias added as the product is written: one backend call
+        // W^T is a view (no copy); the bias is added as the product is written: one backend call
+        return x.matmulAdd(weight.transpose(), bias);
     }
 
     @Override

@@ -164,7 +164,7 @@ public abstract class BadInputConformanceTest extends BackendTestBase {
                 safetensors(many.append('}').toString().getBytes(StandardCharsets.UTF_8), 0));
 
         Path good = dir.resolve("good.safetensors");
-        Safetensors.save(good, Map.of("w", Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 3, 2)), Map.of("epoch", "1"));
+        Checkpoint.save(good, Map.of("w", Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 3, 2)), Map.of("epoch", "1"));
         byte[] goodBytes = Files.readAllBytes(good);
         Path tiny = write(dir.resolve("tiny.safetensors"), new byte[] {1, 2, 3, 4});
         Path truncatedCkpt = write(dir.resolve("truncated.safetensors"), Arrays.copyOf(goodBytes, goodBytes.length - 5));

@@ -30,6 +30,7 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -245,6 +246,41 @@ public abstract class CheckpointConformanceTest extends BackendTestBase {
         IllegalArgumentException dup = assertThrows(IllegalArgumentException.class,
                 () -> Checkpoint.named(List.of("p", "p"), List.of(a, b)));
         assertTrue(dup.getMessage().contains("'p' is used twice"), dup.getMessage());
+    }
+
+    /**
+     * Checkpoints record that Linear weights are [out, in]; one written before that (a TrainingState,
+     * no layout key) stored them [in, out] and loads transposed, square layers included. A file
+     * from elsewhere (no TrainingState) is read as it is, as PyTorch wrote it.
+     */
+    @Test
+    void checkpointsFromBeforeTheOutInLayoutLoadConverted() throws IOException {
+        Sequential trained = new Sequential(new Linear(3, 4, 1), new ReLU(), new Linear(4, 4, 2)); // layer 2 is square
+        Tensor x = Tensor.of(new float[] {0.5f, -1f, 2f, 1f, 0f, -0.25f}, 2, 3);
+        float[] expected = trained.forward(x).toFloatArray();
+
+        Path current = dir.resolve("current.safetensors");
+        Checkpoint.save(current, Checkpoint.named(trained), new TrainingState(1, 2, 3));
+        assertEquals(Checkpoint.LAYOUT, Safetensors.header(current).metadata().get(Checkpoint.LAYOUT_KEY));
+
+        Map<String, Tensor> oldLayout = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : Checkpoint.named(trained).entrySet()) {
+            Tensor t = e.getValue();
+            oldLayout.put(e.getKey(), t.rank() == 2 ? t.transpose().contiguous() : t);
+        }
+        Path legacy = dir.resolve("legacy.safetensors");
+        Safetensors.save(legacy, oldLayout, new TrainingState(1, 2, 3).toMetadata()); // as Checkpoint.save wrote it
+        assertTrue(Checkpoint.isLegacyLayout(Safetensors.header(legacy).metadata()));
+        Sequential fresh = new Sequential(new Linear(3, 4, 7), new ReLU(), new Linear(4, 4, 8));
+        Checkpoint.loadInto(legacy, Checkpoint.named(fresh));
+        assertArrayEquals(expected, fresh.forward(x).toFloatArray());
+
+        Path foreign = dir.resolve("pytorch.safetensors");
+        Safetensors.save(foreign, Checkpoint.named(trained), Map.of("format", "pt"));
+        assertFalse(Checkpoint.isLegacyLayout(Safetensors.header(foreign).metadata()));
+        Sequential other = new Sequential(new Linear(3, 4, 9), new ReLU(), new Linear(4, 4, 10));
+        Checkpoint.loadInto(foreign, Checkpoint.named(other));
+        assertArrayEquals(expected, other.forward(x).toFloatArray());
     }
 
     @Test

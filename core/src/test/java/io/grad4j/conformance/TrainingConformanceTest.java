@@ -2,6 +2,7 @@ package io.grad4j.conformance;
 
 import io.grad4j.DType;
 import io.grad4j.Tensor;
+import io.grad4j.autograd.GradCheck;
 import io.grad4j.TensorScope;
 import io.grad4j.autograd.Autograd;
 import io.grad4j.backend.Backend;
@@ -371,18 +372,42 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     }
 
     @Test
-    void linearIsXWPlusBWithPyTorchInitialisation() {
+    void linearIsXWTransposedPlusBInPyTorchsLayoutAndInitialisation() {
         Linear layer = new Linear(16, 4, 3);
-        assertArrayEquals(new int[] {16, 4}, layer.weight().shape());
+        assertArrayEquals(new int[] {4, 16}, layer.weight().shape()); // [out, in], as PyTorch
+        assertTrue(layer.weight().isContiguous());
         assertArrayEquals(new int[] {4}, layer.bias().shape());
         double bound = 1 / Math.sqrt(16);
         for (double w : layer.weight().toDoubleArray()) {
             assertTrue(Math.abs(w) <= bound, "weight " + w + " outside +-" + bound);
         }
+        // the numbers a seed gave when W was stored [in, out], transposed: a seed's network is unchanged
+        Tensor drawn = Tensor.rand(DType.FLOAT32, 3, 16, 4).mul(2 * bound).sub(bound);
+        assertArrayEquals(drawn.transpose().contiguous().toFloatArray(), layer.weight().toFloatArray());
         Tensor x = Tensor.randn(DType.FLOAT32, 4, 5, 16);
-        Tensor expected = x.matmul(layer.weight()).add(layer.bias());
+        Tensor expected = x.matmul(layer.weight().transpose().contiguous()).add(layer.bias());
         assertArrayEquals(expected.toDoubleArray(), layer.forward(x).toDoubleArray(), 1e-6);
-        assertThrows(IllegalArgumentException.class, () -> layer.forward(Tensor.zeros(DType.FLOAT32, 5, 15)));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> layer.forward(Tensor.zeros(DType.FLOAT32, 5, 15)));
+        assertTrue(e.getMessage().contains("Linear(16 -> 4)") && e.getMessage().contains("[5, 15]"), e.getMessage());
+    }
+
+    /** W's gradient arrives in W's layout ([out, in]) and equals g^T x; batched inputs share W. */
+    @Test
+    void linearGradientsKeepTheWeightsLayout() {
+        Linear layer = new Linear(3, 2, 5, DType.FLOAT64);
+        Tensor x = Tensor.randn(DType.FLOAT64, 6, 4, 3);
+        Tensor g = Tensor.randn(DType.FLOAT64, 7, 4, 2);
+        layer.forward(x).backward(g);
+        assertArrayEquals(new int[] {2, 3}, layer.weight().grad().shape());
+        assertTrue(layer.weight().grad().isContiguous());
+        double[] expected = g.transpose().matmul(x).toDoubleArray();
+        assertArrayEquals(expected, layer.weight().grad().toDoubleArray(), 1e-12);
+        assertArrayEquals(g.sum(0, false).toDoubleArray(), layer.bias().grad().toDoubleArray(), 1e-12);
+        GradCheck.Result r = GradCheck.check(in -> in[0].matmulAdd(in[1].transpose(), in[2]),
+                Tensor.randn(DType.FLOAT64, 8, 2, 4, 3), layer.weight().detach().requiresGrad(true),
+                layer.bias().detach().requiresGrad(true));
+        assertTrue(r.passed(), r.report());
     }
 
     @Test

@@ -646,7 +646,16 @@ final class TrainCommand implements Callable<Integer> {
         }
         Checkpoint.loadInto(modelFile, Checkpoint.named(model));
         try (Safetensors.Loaded state = Safetensors.load(matching)) {
-            opt.loadState(state.tensors());
+            if (Checkpoint.isLegacyLayout(meta)) { // Linear weights stored [in, out]: their buffers too
+                Map<String, Tensor> converted = Checkpoint.fromLegacyLayout(state.tensors());
+                try {
+                    opt.loadState(converted);
+                } finally {
+                    Checkpoint.closeViews(converted, state.tensors());
+                }
+            } else {
+                opt.loadState(state.tensors());
+            }
         }
         for (int i = 0; i < dropouts.size(); i++) {
             dropouts.get(i).resumeAt(dropoutCalls[i]);

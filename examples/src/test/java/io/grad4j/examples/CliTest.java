@@ -75,6 +75,35 @@ class CliTest {
         assertTrue(mismatch.stderr().contains("hidden"), mismatch.stderr());
     }
 
+    /**
+     * A checkpoint written before Linear weights became [out, in] (rank-2 tensors [in, out], in the
+     * model and in the optimizer's moments; no layout key) resumes converted, to the same epoch as
+     * an uninterrupted run.
+     */
+    @Test
+    void aCheckpointFromBeforeTheOutInLayoutResumesConverted(@TempDir Path ckpt) throws Exception {
+        String[] common = {"--no-progress", "--hidden", "24", "--batch", "256", "--optimizer", "adamw", "--lr", "0.003"};
+        CliRun straight = CliRun.of(concat(common, "train", "--epochs", "2", "--out", out.resolve("a").toString()));
+        assertEquals(0, straight.exit(), straight.stderr());
+        CliRun first = CliRun.of(concat(common, "train", "--epochs", "1", "--checkpoint-dir", ckpt.toString(), "--out", out.resolve("b").toString()));
+        assertEquals(0, first.exit(), first.stderr());
+        for (String file : List.of("model.safetensors", "optimizer.safetensors")) {
+            Path f = ckpt.resolve(file);
+            try (io.grad4j.checkpoint.Safetensors.Loaded loaded = io.grad4j.checkpoint.Safetensors.load(f)) {
+                java.util.Map<String, io.grad4j.Tensor> old = new java.util.LinkedHashMap<>();
+                loaded.tensors().forEach((name, t) -> old.put(name, t.rank() == 2 ? t.transpose().contiguous() : t));
+                java.util.Map<String, String> meta = new java.util.LinkedHashMap<>(loaded.metadata());
+                String layout = meta.remove(io.grad4j.checkpoint.Checkpoint.LAYOUT_KEY);
+                assertEquals(file.startsWith("model") ? "pytorch" : null, layout); // the model file carries it
+                io.grad4j.checkpoint.Safetensors.save(f, old, meta);
+            }
+        }
+        CliRun resumed = CliRun.of(concat(common, "train", "--epochs", "2", "--checkpoint-dir", ckpt.toString(), "--resume",
+                "--out", out.resolve("b").toString()));
+        assertEquals(0, resumed.exit(), resumed.stderr());
+        assertEquals(epochLine(straight.stdout(), 2), epochLine(resumed.stdout(), 2));
+    }
+
     private static String[] concat(String[] common, String... first) {
         String[] all = new String[first.length + common.length];
         System.arraycopy(first, 0, all, 0, 1);

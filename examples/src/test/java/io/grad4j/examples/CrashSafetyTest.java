@@ -209,8 +209,8 @@ class CrashSafetyTest {
         int epoch;
         try (Safetensors.Loaded m = Safetensors.load(model)) {
             assertEquals(List.of("0.weight", "0.bias", "2.weight", "2.bias"), List.copyOf(m.tensors().keySet()));
-            assertArrayEquals(new int[] {784, 32}, m.tensor("0.weight").shape());
-            assertArrayEquals(new int[] {32, 10}, m.tensor("2.weight").shape());
+            assertArrayEquals(new int[] {32, 784}, m.tensor("0.weight").shape()); // [out, in], as PyTorch
+            assertArrayEquals(new int[] {10, 32}, m.tensor("2.weight").shape());
             epoch = Integer.parseInt(m.metadata().get("epoch"));
         }
         boolean matched = false;
