@@ -221,6 +221,53 @@ template <typename T> __device__ void fill_impl(T* out, i64 n, T value) {
 extern "C" __global__ void fill_f32(float* out, i64 n, float value) { fill_impl(out, n, value); }
 extern "C" __global__ void fill_f64(double* out, i64 n, double value) { fill_impl(out, n, value); }
 
+// Integer and bool tensors (indices, labels, masks). BOOL is one byte, 0 or 1.
+extern "C" __global__ void fill_i32(int* out, i64 n, int value) { GRID_STRIDE(i, n) { out[i] = value; } }
+extern "C" __global__ void fill_i64(i64* out, i64 n, i64 value) { GRID_STRIDE(i, n) { out[i] = value; } }
+extern "C" __global__ void fill_u8(unsigned char* out, i64 n, int value) { GRID_STRIDE(i, n) { out[i] = (unsigned char)value; } }
+
+// Dtype codes of cast_any, as CudaBackend.dtypeCode numbers them.
+enum DtypeCode { DT_F32 = 0, DT_F64 = 1, DT_I32 = 2, DT_I64 = 3, DT_BOOL = 4 };
+
+// Java's narrowing of a double to a long: NaN to 0, saturated, rounded toward zero (C++ leaves
+// out-of-range conversions undefined, and x86 and the GPU would disagree).
+__device__ __forceinline__ i64 java_double_to_long(double x) {
+    if (x != x) return 0;
+    if (x >= 9223372036854775807.0) return 9223372036854775807LL; // 2^63 as a double
+    if (x <= -9223372036854775808.0) return (-9223372036854775807LL - 1);
+    return (i64)x;
+}
+__device__ __forceinline__ int java_double_to_int(double x) {
+    if (x != x) return 0;
+    if (x >= 2147483647.0) return 2147483647;
+    if (x <= -2147483648.0) return (-2147483647 - 1);
+    return (int)x;
+}
+
+// Any dtype to any other, converted as Java's casts convert (Backend.cast): the pairs that
+// involve an integer or BOOL type; float <-> double keep their own kernels.
+extern "C" __global__ void cast_any(const void* src, int from, void* dst, int to, i64 n) {
+    GRID_STRIDE(i, n) {
+        double real = 0;   // the value, when it came from a floating-point type
+        i64 whole = 0;     // the value, when it came from an integer or BOOL type
+        bool floating = from == DT_F32 || from == DT_F64;
+        switch (from) {
+            case DT_F32: real = (double)((const float*)src)[i]; break;
+            case DT_F64: real = ((const double*)src)[i]; break;
+            case DT_I32: whole = ((const int*)src)[i]; break;
+            case DT_I64: whole = ((const i64*)src)[i]; break;
+            default: whole = ((const unsigned char*)src)[i] != 0; break;
+        }
+        switch (to) {
+            case DT_F32: ((float*)dst)[i] = floating ? (float)real : (float)whole; break;
+            case DT_F64: ((double*)dst)[i] = floating ? real : (double)whole; break;
+            case DT_I32: ((int*)dst)[i] = floating ? java_double_to_int(real) : (int)(unsigned int)(unsigned long long)whole; break;
+            case DT_I64: ((i64*)dst)[i] = floating ? java_double_to_long(real) : whole; break;
+            default: ((unsigned char*)dst)[i] = floating ? (real != 0.0) : (whole != 0); break;
+        }
+    }
+}
+
 extern "C" __global__ void cast_f2d(const float* src, double* dst, i64 n) {
     GRID_STRIDE(i, n) { dst[i] = (double)src[i]; }
 }
@@ -540,6 +587,18 @@ extern "C" __global__ void strided_copy_f32(const float* src, i64 src_off, float
 }
 extern "C" __global__ void strided_copy_f64(const double* src, i64 src_off, double* dst, i64 dst_off, i64 n, int rank,
                                             Dims shape, Dims s, Dims d) {
+    strided_copy_impl(src, src_off, dst, dst_off, n, rank, shape, s, d);
+}
+extern "C" __global__ void strided_copy_i32(const int* src, i64 src_off, int* dst, i64 dst_off, i64 n, int rank,
+                                            Dims shape, Dims s, Dims d) {
+    strided_copy_impl(src, src_off, dst, dst_off, n, rank, shape, s, d);
+}
+extern "C" __global__ void strided_copy_i64(const i64* src, i64 src_off, i64* dst, i64 dst_off, i64 n, int rank,
+                                            Dims shape, Dims s, Dims d) {
+    strided_copy_impl(src, src_off, dst, dst_off, n, rank, shape, s, d);
+}
+extern "C" __global__ void strided_copy_u8(const unsigned char* src, i64 src_off, unsigned char* dst, i64 dst_off, i64 n,
+                                           int rank, Dims shape, Dims s, Dims d) {
     strided_copy_impl(src, src_off, dst, dst_off, n, rank, shape, s, d);
 }
 

@@ -1693,6 +1693,143 @@ template <typename T> void test_binary_rows() {
     }
 }
 
+// ---------------------------------------------------------------------------- integer and bool tensors
+
+// fill_i32 / fill_i64 / fill_u8 write one value everywhere (BOOL: the int argument's truth).
+void test_fill_integers() {
+    for (const Layout& l : kContiguousLayouts) {
+        for (int value : {0, -7, 2147483647}) {
+            check("fill_i32", l.describe() + " value=" + std::to_string(value), per_element(l.n),
+                  {widen(std::vector<int>(l.n, value)), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+                      launch(fill_i32, s.grid, s.block, b.output<int>("out", l.n, l.out_offset), (i64)l.n, value);
+                  });
+        }
+        for (long long value : {0LL, -7LL, 1LL << 40}) {
+            check("fill_i64", l.describe() + " value=" + std::to_string(value), per_element(l.n),
+                  {widen(std::vector<long long>(l.n, value)), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+                      launch(fill_i64, s.grid, s.block, b.output<long long>("out", l.n, l.out_offset), (i64)l.n, (i64)value);
+                  });
+        }
+        for (int value : {0, 1}) {
+            check("fill_u8", l.describe() + " value=" + std::to_string(value), per_element(l.n),
+                  {widen(std::vector<unsigned char>(l.n, (unsigned char)value)), kExact, {}},
+                  [&](Buffers& b, const LaunchShape& s) {
+                      launch(fill_u8, s.grid, s.block, b.output<unsigned char>("out", l.n, l.out_offset), (i64)l.n, value);
+                  });
+        }
+    }
+}
+
+// Java's casts, written out independently of the kernel: (int) and (long) of a double saturate,
+// take NaN to 0 and round toward zero; (int) of a long keeps its low 32 bits; to BOOL is != 0.
+template <typename To> To java_cast_real(double x) {
+    if constexpr (std::is_same_v<To, float>) return (float)x;
+    else if constexpr (std::is_same_v<To, double>) return x;
+    else if constexpr (std::is_same_v<To, unsigned char>) return x != 0.0 ? 1 : 0;
+    else {
+        using Limits = std::numeric_limits<To>;
+        if (std::isnan(x)) return 0;
+        if (x >= std::ldexp(1.0, Limits::digits)) return Limits::max();
+        if (x < -std::ldexp(1.0, Limits::digits)) return Limits::min();
+        return (To)std::trunc(x);
+    }
+}
+template <typename To> To java_cast_whole(long long v) {
+    if constexpr (std::is_same_v<To, unsigned char>) return v != 0 ? 1 : 0;
+    else if constexpr (std::is_same_v<To, int>) return (int)(std::uint32_t)(std::uint64_t)v;
+    else return (To)v;
+}
+
+template <typename T> constexpr int kDtypeCode = std::is_same_v<T, float> ? 0 : std::is_same_v<T, double> ? 1
+                                                : std::is_same_v<T, int> ? 2 : std::is_same_v<T, long long> ? 3 : 4;
+template <typename T> const char* dtype_label() {
+    const char* names[] = {"f32", "f64", "i32", "i64", "bool"};
+    return names[kDtypeCode<T>];
+}
+
+template <typename T> std::vector<T> cast_sources(size_t n) {
+    std::vector<T> v(n);
+    if constexpr (std::is_floating_point_v<T>) {
+        v = uniform<T>(n, -1e3, 1e3);
+        const T specials[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(),
+                              -std::numeric_limits<T>::infinity(), (T)3e9, (T)-3e9, (T)1e19, (T)-1e19, (T)-0.0,
+                              (T)2.9999, (T)-2.9999, (T)0.5};
+        for (size_t i = 0; i < n && i < std::size(specials); i++) v[i] = specials[i];
+    } else if constexpr (std::is_same_v<T, unsigned char>) {
+        for (size_t i = 0; i < n; i++) v[i] = (unsigned char)(i % 3 == 0);
+    } else {
+        for (size_t i = 0; i < n; i++) v[i] = (T)((long long)i * 2654435761LL - (T)1000);
+        const long long specials[] = {0, -1, 2147483647LL, -2147483648LL, 4294967297LL, -4294967297LL,
+                                      9007199254740993LL, 9223372036854775807LL};
+        for (size_t i = 0; i < n && i < std::size(specials); i++) v[i] = (T)specials[i];
+    }
+    return v;
+}
+
+template <typename From, typename To> void test_cast_any_pair() {
+    if constexpr (std::is_floating_point_v<From> && std::is_floating_point_v<To>) {
+        return; // cast_f2d / cast_d2f
+    } else {
+        for (const Layout& l : kContiguousLayouts) {
+            std::vector<From> src = cast_sources<From>(l.n);
+            std::vector<To> expected(l.n);
+            for (size_t i = 0; i < l.n; i++) {
+                if constexpr (std::is_floating_point_v<From>) expected[i] = java_cast_real<To>((double)src[i]);
+                else if constexpr (std::is_floating_point_v<To>) expected[i] = (To)(long long)src[i];
+                else expected[i] = java_cast_whole<To>((long long)src[i]);
+            }
+            check("cast_any", std::string(dtype_label<From>()) + " -> " + dtype_label<To>() + " " + l.describe(),
+                  per_element(l.n), {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+                      const From* in = b.input("src", src, l.in_offset);
+                      To* out = b.output<To>("dst", l.n, l.out_offset);
+                      launch(cast_any, s.grid, s.block, (const void*)in, kDtypeCode<From>, (void*)out, kDtypeCode<To>,
+                             (i64)l.n);
+                  });
+        }
+    }
+}
+template <typename From> void test_cast_any_from() {
+    test_cast_any_pair<From, float>();
+    test_cast_any_pair<From, double>();
+    test_cast_any_pair<From, int>();
+    test_cast_any_pair<From, long long>();
+    test_cast_any_pair<From, unsigned char>();
+}
+
+// strided_copy_i32 / _i64 / _u8: the layouts of test_strided_copy, moving integer bit patterns.
+template <typename T> void test_strided_copy_integers(void (*kernel)(const T*, i64, T*, i64, i64, int, Dims, Dims, Dims),
+                                                      const char* name) {
+    const i64 src_off = 3;
+    for (const StridedCase& c : strided_cases()) {
+        i64 n = elements(c.shape);
+        std::vector<T> src = cast_sources<T>(storage_for(c.shape, c.a) + src_off);
+        std::vector<int> reversed;
+        for (size_t ax = c.shape.size(); ax-- > 0;) reversed.push_back((int)ax);
+        std::vector<i64> dst_strides = permuted(c.shape, reversed);
+        std::vector<T> expected(n);
+        for (i64 i = 0; i < n; i++) expected[offset_of(i, c.shape, dst_strides)] = src[src_off + offset_of(i, c.shape, c.a)];
+        check(name, std::string(c.name) + ", into a transposed view", per_element(n), {widen(expected), kExact, {}},
+              [&](Buffers& b, const LaunchShape& s) {
+                  const T* in = b.input("src", src);
+                  T* out = b.output<T>("dst", n);
+                  launch(kernel, s.grid, s.block, in, src_off, out, (i64)0, n, (int)c.shape.size(), dims_of(c.shape),
+                         dims_of(c.a), dims_of(dst_strides));
+              });
+    }
+}
+
+void test_integer_kernels() {
+    test_fill_integers();
+    test_cast_any_from<float>();
+    test_cast_any_from<double>();
+    test_cast_any_from<int>();
+    test_cast_any_from<long long>();
+    test_cast_any_from<unsigned char>();
+    test_strided_copy_integers<int>(strided_copy_i32, "strided_copy_i32");
+    test_strided_copy_integers<long long>(strided_copy_i64, "strided_copy_i64");
+    test_strided_copy_integers<unsigned char>(strided_copy_u8, "strided_copy_u8");
+}
+
 // ============================================================================ all of it
 
 template <typename T> void test_all() {
@@ -1726,6 +1863,7 @@ int main() {
     test_cast<double, float>(cast_d2f, "cast_d2f");
     test_all<float>();
     test_all<double>();
+    test_integer_kernels();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     std::printf("kernels tested (%zu):", summary.kernels.size());

@@ -30,6 +30,23 @@ template <> struct NanPatterns<double> {
     static constexpr Bits poison = 0x7ff8deaddeaddeadull;
 };
 
+// Integer buffers (indices, labels, masks): values a kernel does not produce in the tests.
+template <> struct NanPatterns<int> {
+    using Bits = std::uint32_t;
+    static constexpr Bits canary = 0x7fc0ca4au;
+    static constexpr Bits poison = 0x7fc0dead;
+};
+template <> struct NanPatterns<long long> {
+    using Bits = std::uint64_t;
+    static constexpr Bits canary = 0x7ff8ca4aca4aca4aull;
+    static constexpr Bits poison = 0x7ff8deaddeaddeadull;
+};
+template <> struct NanPatterns<unsigned char> { // BOOL holds 0 or 1
+    using Bits = std::uint8_t;
+    static constexpr Bits canary = 0xca;
+    static constexpr Bits poison = 0xde;
+};
+
 template <typename T> inline bool has_bits(T v, typename NanPatterns<T>::Bits bits) {
     typename NanPatterns<T>::Bits b;
     std::memcpy(&b, &v, sizeof b);

@@ -25,6 +25,7 @@ final class ArithmeticOps {
     static Tensor apply(BinaryOp op, Tensor first, Tensor second) {
         String name = op.name().toLowerCase(Locale.ROOT);
         Tensor.checkCompatible(name, first, second);
+        first.requireFloatingPoint(name);
         Tensor a = first.forKernel();
         Tensor b = second.forKernel();
         int[] outShape = BroadcastShape.of(name, a.shapeInternal(), b.shapeInternal());

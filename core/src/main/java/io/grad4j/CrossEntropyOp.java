@@ -29,6 +29,7 @@ final class CrossEntropyOp {
     }
 
     static Tensor perRow(Tensor input, int[] labels) {
+        input.requireFloatingPoint("crossEntropy");
         checkArguments(input, labels);
         Tensor logits = input.forKernel();
         int[] s = logits.shapeInternal();
@@ -54,6 +55,7 @@ final class CrossEntropyOp {
      * every training step. The bits are those of {@code perRow(...).mean()}.
      */
     static Tensor mean(Tensor input, int[] labels) {
+        input.requireFloatingPoint("crossEntropy");
         checkArguments(input, labels);
         Tensor logits = input.forKernel();
         int[] s = logits.shapeInternal();

@@ -27,6 +27,7 @@ final class ElementwiseOps {
     }
 
     static Tensor apply(UnaryOp op, double param, Tensor input) {
+        input.requireFloatingPoint(op.name().toLowerCase(Locale.ROOT));
         Tensor x = input.forKernel();
         Backend backend = x.backendInternal();
         Tensor y = Tensor.empty(backend, x.dtypeInternal(), x.shapeInternal());
@@ -39,6 +40,7 @@ final class ElementwiseOps {
     }
 
     static Tensor dropout(Tensor input, double p, long seed) {
+        input.requireFloatingPoint("dropout");
         Tensor x = input.forKernel();
         CounterStream.keepFrom(p); // rejects p outside [0, 1) before any work
         Tensor y = masked(x, p, seed);

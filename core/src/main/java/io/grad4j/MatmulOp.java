@@ -25,6 +25,7 @@ final class MatmulOp {
 
     static Tensor matmul(Tensor a, Tensor b) {
         Tensor.checkCompatible("matmul", a, b);
+        a.requireFloatingPoint("matmul");
         int ra = a.shapeInternal().length;
         int rb = b.shapeInternal().length;
         if (ra == 0 || rb == 0) {
@@ -119,6 +120,7 @@ final class MatmulOp {
     static Tensor matmulAdd(Tensor x, Tensor w, Tensor bias) {
         Tensor.checkCompatible("matmulAdd", x, w);
         Tensor.checkCompatible("matmulAdd", x, bias);
+        x.requireFloatingPoint("matmulAdd");
         int[] xs = x.shapeInternal();
         int[] ws = w.shapeInternal();
         int[] bs = bias.shapeInternal();

@@ -22,6 +22,7 @@ final class ReductionOps {
     }
 
     static Tensor sumAll(Tensor input) {
+        input.requireFloatingPoint("sum");
         Tensor x = input.forKernel();
         Tensor y = sumEverything(x);
         int[] xShape = x.shapeInternal();
@@ -31,6 +32,7 @@ final class ReductionOps {
     }
 
     static Tensor sum(Tensor input, int axis, boolean keepDim) {
+        input.requireFloatingPoint("sum");
         Tensor x = input.forKernel();
         Tensor kept = reduceRaw(ReduceOp.SUM, x, axis);
         Tensor y = keepDim ? kept : kept.view(removeAxis(x.shapeInternal(), axis));
@@ -50,6 +52,7 @@ final class ReductionOps {
     }
 
     static Tensor max(Tensor input, int axis, boolean keepDim) {
+        input.requireFloatingPoint("max");
         Tensor x = input.forKernel();
         if (x.shapeInternal()[axis] == 0) {
             throw new IllegalArgumentException("max: axis " + axis + " of shape " + Arrays.toString(x.shapeInternal())

@@ -38,6 +38,9 @@ final class ShapeOps {
         x = x.forKernel();
         DType source = x.dtypeInternal();
         Tensor y = castRaw(x, target);
+        if (!source.isFloatingPoint() || !target.isFloatingPoint()) {
+            return y; // to or from an integer or BOOL dtype: no gradient flows (PyTorch's rule)
+        }
         return Graph.record("cast", y, x,
                 g -> new Tensor[] {castRaw(g, source)},
                 t -> castRaw(t[0], target));
@@ -52,7 +55,7 @@ final class ShapeOps {
                 t -> transferRaw(t[0], target));
     }
 
-    private static Tensor castRaw(Tensor x, DType target) {
+    static Tensor castRaw(Tensor x, DType target) {
         Backend backend = x.backendInternal();
         Tensor out = Tensor.empty(backend, target, x.shapeInternal());
         backend.cast(x.storage(), out.storage());
@@ -62,10 +65,13 @@ final class ShapeOps {
 
     private static Tensor transferRaw(Tensor x, Backend target) {
         int[] shape = x.shapeInternal();
-        if (x.dtypeInternal() == DType.FLOAT64) {
-            return Tensor.wrap(target, shape, target.upload(x.toDoubleArray()));
-        }
-        return Tensor.wrap(target, shape, target.upload(x.toFloatArray()));
+        return Tensor.wrap(target, shape, switch (x.dtypeInternal()) {
+            case FLOAT64 -> target.upload(x.toDoubleArray());
+            case FLOAT32 -> target.upload(x.toFloatArray());
+            case INT32 -> target.upload(x.toIntArray());
+            case INT64 -> target.upload(x.toLongArray());
+            case BOOL -> target.upload(x.toBooleanArray());
+        });
     }
 
     private static int[] resolveShape(Tensor x, int[] requested) {

@@ -21,6 +21,7 @@ final class SoftmaxOps {
     }
 
     static Tensor softmax(Tensor input, int axis, boolean log) {
+        input.requireFloatingPoint(log ? "logSoftmax" : "softmax");
         Tensor x = input.forKernel();
         int[] shape = x.shapeInternal();
         long outer = ReductionOps.outer(shape, axis);

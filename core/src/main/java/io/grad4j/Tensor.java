@@ -14,8 +14,10 @@ import java.util.List;
 import java.util.function.UnaryOperator;
 
 /**
- * An n-dimensional array of FLOAT32 or FLOAT64 numbers on one {@link Backend}, with optional
- * autograd history. A tensor is a layout over a storage: (storage, offset, shape, strides, dtype),
+ * An n-dimensional array of numbers on one {@link Backend}, with optional autograd history:
+ * FLOAT32 or FLOAT64, which differentiate and take arithmetic, or INT32, INT64 and BOOL, which hold
+ * indices, labels and masks (created, viewed, copied, converted with {@link #to(DType)} and saved,
+ * but never differentiated). A tensor is a layout over a storage: (storage, offset, shape, strides, dtype),
  * offsets and strides counted in elements.
  *
  * <p>Views ({@link #transpose}, {@link #permute}, {@link #expand}, {@link #narrow},
@@ -149,6 +151,55 @@ public final class Tensor implements AutoCloseable {
         return wrap(b, shape.clone(), b.upload(data));
     }
 
+    /** INT32 tensor holding a copy of {@code data} in row-major order. */
+    public static Tensor of(int[] data, int... shape) {
+        checkData(data);
+        checkShape("Tensor.of", shape);
+        checkLength(data.length, shape);
+        Backend b = Backends.current();
+        return wrap(b, shape.clone(), b.upload(data));
+    }
+
+    /** INT64 tensor holding a copy of {@code data} in row-major order. */
+    public static Tensor of(long[] data, int... shape) {
+        checkData(data);
+        checkShape("Tensor.of", shape);
+        checkLength(data.length, shape);
+        Backend b = Backends.current();
+        return wrap(b, shape.clone(), b.upload(data));
+    }
+
+    /** BOOL tensor holding a copy of {@code data} in row-major order. */
+    public static Tensor of(boolean[] data, int... shape) {
+        checkData(data);
+        checkShape("Tensor.of", shape);
+        checkLength(data.length, shape);
+        Backend b = Backends.current();
+        return wrap(b, shape.clone(), b.upload(data));
+    }
+
+    /** {@code start, start+1, ..., end-1} as a 1-D tensor of {@code dtype} (empty when end <= start). */
+    public static Tensor arange(DType dtype, long start, long end) {
+        checkDtype("Tensor.arange", dtype);
+        long n = Math.max(0, end - start);
+        if (end > start && n <= 0 || n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("Tensor.arange: " + start + " to " + end + " is more than "
+                    + (Integer.MAX_VALUE - 8) + " elements");
+        }
+        long[] values = new long[(int) n];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = start + i;
+        }
+        Backend b = Backends.current();
+        Tensor t = wrap(b, new int[] {values.length}, b.upload(values));
+        if (dtype == DType.INT64) {
+            return t;
+        }
+        Tensor converted = ShapeOps.castRaw(t, dtype); // as Java's casts convert, e.g. to FLOAT32
+        t.close();
+        return converted;
+    }
+
     /** Rank-0 FLOAT64 tensor. */
     public static Tensor scalar(double value) {
         return of(new double[] {value});
@@ -180,14 +231,14 @@ public final class Tensor implements AutoCloseable {
 
     /** Standard normal samples, the same for a seed on every backend (see {@link CounterRandom}). */
     public static Tensor randn(DType dtype, long seed, int... shape) {
-        checkDtype("Tensor.randn", dtype);
+        checkFloatingDtype("Tensor.randn", dtype);
         checkShape("Tensor.randn", shape);
         return fromHost(dtype, CounterRandom.normal(seed, BroadcastShape.numel(shape)), shape.clone());
     }
 
     /** Uniform samples in [0, 1), the same for a seed on every backend. */
     public static Tensor rand(DType dtype, long seed, int... shape) {
-        checkDtype("Tensor.rand", dtype);
+        checkFloatingDtype("Tensor.rand", dtype);
         checkShape("Tensor.rand", shape);
         return fromHost(dtype, CounterRandom.uniform(seed, BroadcastShape.numel(shape)), shape.clone());
     }
@@ -261,6 +312,13 @@ public final class Tensor implements AutoCloseable {
     /** Row-major copy of the values, converted to double. */
     public double[] toDoubleArray() {
         double[] out = new double[checkedHostLength()];
+        if (!dtype.isFloatingPoint()) {
+            long[] values = toLongArray();
+            for (int i = 0; i < out.length; i++) {
+                out[i] = values[i];
+            }
+            return out;
+        }
         Tensor d = denseRaw();
         backend.download(d.storage(), out);
         d.closeIfCopyOf(this);
@@ -271,9 +329,104 @@ public final class Tensor implements AutoCloseable {
     /** Row-major copy of the values, converted to float. */
     public float[] toFloatArray() {
         float[] out = new float[checkedHostLength()];
+        if (!dtype.isFloatingPoint()) {
+            long[] values = toLongArray();
+            for (int i = 0; i < out.length; i++) {
+                out[i] = values[i]; // rounded once, as (float) of a long rounds
+            }
+            return out;
+        }
         Tensor d = denseRaw();
         backend.download(d.storage(), out);
         d.closeIfCopyOf(this);
+        Reference.reachabilityFence(this);
+        return out;
+    }
+
+    /** Row-major copy of the values, converted as Java's casts convert ((int) of a float rounds toward zero and saturates). */
+    public int[] toIntArray() {
+        int[] out = new int[checkedHostLength()];
+        Tensor d = denseRaw();
+        switch (dtype) {
+            case INT32 -> backend.download(d.storage(), out);
+            case INT64 -> {
+                long[] l = new long[out.length];
+                backend.download(d.storage(), l);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = (int) l[i];
+                }
+            }
+            case BOOL -> {
+                boolean[] b = new boolean[out.length];
+                backend.download(d.storage(), b);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = b[i] ? 1 : 0;
+                }
+            }
+            default -> {
+                double[] v = new double[out.length];
+                backend.download(d.storage(), v); // FLOAT32 widens exactly
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = (int) v[i];
+                }
+            }
+        }
+        d.closeIfCopyOf(this);
+        Reference.reachabilityFence(this);
+        return out;
+    }
+
+    /** Row-major copy of the values, converted as Java's casts convert. */
+    public long[] toLongArray() {
+        long[] out = new long[checkedHostLength()];
+        Tensor d = denseRaw();
+        switch (dtype) {
+            case INT64 -> backend.download(d.storage(), out);
+            case INT32 -> {
+                int[] v = new int[out.length];
+                backend.download(d.storage(), v);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = v[i];
+                }
+            }
+            case BOOL -> {
+                boolean[] b = new boolean[out.length];
+                backend.download(d.storage(), b);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = b[i] ? 1 : 0;
+                }
+            }
+            default -> {
+                double[] v = new double[out.length];
+                backend.download(d.storage(), v);
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = (long) v[i];
+                }
+            }
+        }
+        d.closeIfCopyOf(this);
+        Reference.reachabilityFence(this);
+        return out;
+    }
+
+    /** Row-major copy of the values, each {@code != 0} (NaN is true, as in PyTorch). */
+    public boolean[] toBooleanArray() {
+        boolean[] out = new boolean[checkedHostLength()];
+        if (dtype == DType.BOOL) {
+            Tensor d = denseRaw();
+            backend.download(d.storage(), out);
+            d.closeIfCopyOf(this);
+        } else if (dtype.isFloatingPoint()) {
+            double[] v = toDoubleArray();
+            for (int i = 0; i < out.length; i++) {
+                out[i] = v[i] != 0;
+            }
+        } else {
+            long[] v = toLongArray();
+            for (int i = 0; i < out.length; i++) {
+                out[i] = v[i] != 0;
+            }
+        }
         Reference.reachabilityFence(this);
         return out;
     }
@@ -519,6 +672,10 @@ public final class Tensor implements AutoCloseable {
     /** Marks a leaf as a parameter whose gradient {@link #backward()} accumulates. Returns this. */
     public Tensor requiresGrad(boolean flag) {
         checkOpen();
+        if (flag && !dtype.isFloatingPoint()) {
+            throw new IllegalArgumentException("requiresGrad: a " + dtype + " tensor " + Arrays.toString(shape)
+                    + " carries no gradient (only FLOAT32 and FLOAT64 do; convert with to(DType.FLOAT32) first)");
+        }
         if (gradFn != null) {
             throw new IllegalArgumentException("requiresGrad can only be set on leaf tensors; this one was computed by '"
                     + gradFn.op + "' (use detach() to get a leaf)");
@@ -662,6 +819,7 @@ public final class Tensor implements AutoCloseable {
      */
     public Tensor updateInPlace(double beta, double alpha, Tensor x) {
         checkCompatible("updateInPlace", this, x);
+        requireFloatingPoint("updateInPlace");
         if (!Arrays.equals(shape, x.shape)) {
             throw new IllegalArgumentException("updateInPlace: shapes differ: this " + Arrays.toString(shape)
                     + " vs x " + Arrays.toString(x.shape));
@@ -784,7 +942,11 @@ public final class Tensor implements AutoCloseable {
             sb.append(", requiresGrad=true");
         }
         if (numel <= 16) {
-            sb.append(", data=").append(Arrays.toString(toDoubleArray()));
+            sb.append(", data=").append(switch (dtype) {
+                case FLOAT32, FLOAT64 -> Arrays.toString(toDoubleArray());
+                case INT32, INT64 -> Arrays.toString(toLongArray());
+                case BOOL -> Arrays.toString(toBooleanArray());
+            });
         }
         return sb.append(')').toString();
     }
@@ -1090,7 +1252,25 @@ public final class Tensor implements AutoCloseable {
     /** A null dtype would otherwise fall through to one of the two (the cpu backend's FLOAT64) unnoticed. */
     static void checkDtype(String where, DType dtype) {
         if (dtype == null) {
-            throw new IllegalArgumentException(where + ": dtype is null (use DType.FLOAT32 or DType.FLOAT64)");
+            throw new IllegalArgumentException(where + ": dtype is null (use DType.FLOAT32, FLOAT64, INT32, INT64 or BOOL)");
+        }
+    }
+
+    private static void checkFloatingDtype(String where, DType dtype) {
+        if (dtype == null || !dtype.isFloatingPoint()) {
+            throw new IllegalArgumentException(where + ": dtype is " + dtype + "; it draws FLOAT32 or FLOAT64 values");
+        }
+    }
+
+    /**
+     * Refuses an integer or BOOL operand of an arithmetic operation (they hold indices, labels and
+     * masks; arithmetic and gradients are for FLOAT32 and FLOAT64).
+     */
+    void requireFloatingPoint(String op) {
+        checkOpen();
+        if (!dtype.isFloatingPoint()) {
+            throw new IllegalArgumentException(op + " takes FLOAT32 or FLOAT64 tensors, got " + dtype + " "
+                    + Arrays.toString(shape) + " (convert it with to(DType.FLOAT32) or to(DType.FLOAT64))");
         }
     }
 

@@ -30,19 +30,41 @@ public interface Backend {
     /** New FLOAT32 storage holding a copy of {@code data}. */
     Storage upload(float[] data);
 
-    /** Copies the whole storage into {@code dst} (converting to double); lengths must match. */
+    /** New INT32 storage holding a copy of {@code data}. */
+    Storage upload(int[] data);
+
+    /** New INT64 storage holding a copy of {@code data}. */
+    Storage upload(long[] data);
+
+    /** New BOOL storage holding a copy of {@code data}. */
+    Storage upload(boolean[] data);
+
+    /** Copies the whole FLOAT32 or FLOAT64 storage into {@code dst} (converting to double); lengths must match. */
     void download(Storage src, double[] dst);
 
-    /** Copies the whole storage into {@code dst} (converting to float); lengths must match. */
+    /** Copies the whole FLOAT32 or FLOAT64 storage into {@code dst} (converting to float); lengths must match. */
     void download(Storage src, float[] dst);
+
+    /** Copies the whole INT32 storage into {@code dst}; lengths must match. */
+    void download(Storage src, int[] dst);
+
+    /** Copies the whole INT64 storage into {@code dst}; lengths must match. */
+    void download(Storage src, long[] dst);
+
+    /** Copies the whole BOOL storage into {@code dst}; lengths must match. */
+    void download(Storage src, boolean[] dst);
 
     /** dst = src, same dtype and length. */
     void copy(Storage src, Storage dst);
 
-    /** dst = (dst.dtype) src, same length, any dtypes. */
+    /**
+     * dst = (dst.dtype) src, same length, any two dtypes, converted as Java's casts convert: float
+     * to integer rounds toward zero, saturates and takes NaN to 0; INT64 to INT32 keeps the low 32
+     * bits; to BOOL is {@code x != 0} (NaN is true, as in PyTorch); BOOL reads as 0 or 1.
+     */
     void cast(Storage src, Storage dst);
 
-    /** Every element of dst = value. */
+    /** Every element of dst = value, converted to dst's dtype as {@link #cast} converts. */
     void fill(Storage dst, double value);
 
     /**

@@ -33,8 +33,9 @@ import java.util.Objects;
  * "data_offsets": [begin, end]}, ...}}, padded with spaces so the data starts at a multiple of 8;
  * then the raw little-endian values of every tensor, row-major, back to back. Offsets count from
  * the first byte after the header; the tensors cover that data section exactly, without gaps or
- * overlaps. grad4j writes and reads the dtypes {@code F32} ({@link DType#FLOAT32}) and {@code F64}
- * ({@link DType#FLOAT64}); values are copied bit for bit (NaN payloads, -0.0, subnormals).
+ * overlaps. grad4j writes and reads the dtypes {@code F32} ({@link DType#FLOAT32}), {@code F64}
+ * ({@link DType#FLOAT64}), {@code I32}, {@code I64} and {@code BOOL} (one byte, 0 or 1; another
+ * byte value is refused); values are copied bit for bit (NaN payloads, -0.0, subnormals).
  *
  * <p>{@link #save} replaces the file atomically: a failed save leaves the previous file as it was.
  * {@link #load} validates the whole header against the file before it creates any tensor, and
@@ -230,6 +231,10 @@ public final class Safetensors {
 
     private static void writeData(FileChannel channel, ByteBuffer chunk, Tensor t) throws IOException {
         chunk.clear();
+        if (!t.dtype().isFloatingPoint()) {
+            writeIntegers(channel, chunk, t);
+            return;
+        }
         if (t.dtype() == DType.FLOAT32) {
             for (float v : t.toFloatArray()) {
                 if (chunk.remaining() < Float.BYTES) {
@@ -243,6 +248,36 @@ public final class Safetensors {
                     flush(channel, chunk);
                 }
                 chunk.putDouble(v);
+            }
+        }
+        flush(channel, chunk);
+    }
+
+    private static void writeIntegers(FileChannel channel, ByteBuffer chunk, Tensor t) throws IOException {
+        switch (t.dtype()) {
+            case INT32 -> {
+                for (int v : t.toIntArray()) {
+                    if (chunk.remaining() < Integer.BYTES) {
+                        flush(channel, chunk);
+                    }
+                    chunk.putInt(v);
+                }
+            }
+            case INT64 -> {
+                for (long v : t.toLongArray()) {
+                    if (chunk.remaining() < Long.BYTES) {
+                        flush(channel, chunk);
+                    }
+                    chunk.putLong(v);
+                }
+            }
+            default -> {
+                for (int v : t.toIntArray()) { // BOOL: 0 or 1
+                    if (!chunk.hasRemaining()) {
+                        flush(channel, chunk);
+                    }
+                    chunk.put((byte) v);
+                }
             }
         }
         flush(channel, chunk);
@@ -267,7 +302,7 @@ public final class Safetensors {
      * file's dtypes, in the order of their data in the file.
      *
      * @throws SafetensorsFormatException if the file is not valid safetensors or holds a dtype
-     *     other than F32/F64; no tensor is created in that case
+     *     other than F32/F64/I32/I64/BOOL; no tensor is created in that case
      */
     public static Loaded load(Path file) throws IOException {
         Objects.requireNonNull(file, "file");
@@ -431,8 +466,11 @@ public final class Safetensors {
         DType dtype = switch (dtypeName) {
             case "F32" -> DType.FLOAT32;
             case "F64" -> DType.FLOAT64;
+            case "I32" -> DType.INT32;
+            case "I64" -> DType.INT64;
+            case "BOOL" -> DType.BOOL;
             default -> throw new SafetensorsFormatException(file, where + " has dtype '" + dtypeName
-                    + "', which grad4j cannot load (supported: F32, F64)");
+                    + "', which grad4j cannot load (supported: F32, F64, I32, I64, BOOL)");
         };
         List<?> shapeList = list(file, where, "shape", require(file, where, map, "shape"));
         int[] shape = new int[shapeList.size()];
@@ -514,6 +552,9 @@ public final class Safetensors {
         int size = elementBytes(info.dtype());
         long position = dataStart + info.begin();
         int done = 0;
+        if (!info.dtype().isFloatingPoint()) {
+            return readIntegers(file, ch, position, info, chunk, count);
+        }
         float[] f = info.dtype() == DType.FLOAT32 ? new float[count] : null;
         double[] d = f == null ? new double[count] : null;
         while (done < count) {
@@ -530,6 +571,40 @@ public final class Safetensors {
             done += take;
         }
         return f != null ? Tensor.of(f, info.shape()) : Tensor.of(d, info.shape());
+    }
+
+    private static Tensor readIntegers(Path file, FileChannel ch, long position, TensorInfo info, ByteBuffer chunk, int count)
+            throws IOException {
+        int size = elementBytes(info.dtype());
+        int[] i32 = info.dtype() == DType.INT32 ? new int[count] : null;
+        long[] i64 = info.dtype() == DType.INT64 ? new long[count] : null;
+        boolean[] bool = info.dtype() == DType.BOOL ? new boolean[count] : null;
+        int done = 0;
+        long at = position;
+        while (done < count) {
+            int take = Math.min(count - done, CHUNK_BYTES / size);
+            chunk.clear().limit(take * size);
+            readFully(file, ch, chunk, at, "tensor '" + info.name() + "'");
+            chunk.flip();
+            if (i32 != null) {
+                chunk.asIntBuffer().get(i32, done, take);
+            } else if (i64 != null) {
+                chunk.asLongBuffer().get(i64, done, take);
+            } else {
+                for (int k = 0; k < take; k++) {
+                    byte v = chunk.get();
+                    if (v != 0 && v != 1) {
+                        throw new SafetensorsFormatException(file, "tensor '" + info.name() + "' is BOOL but element "
+                                + (done + k) + " is the byte " + (v & 0xff) + " (BOOL bytes are 0 or 1)");
+                    }
+                    bool[done + k] = v == 1;
+                }
+            }
+            at += (long) take * size;
+            done += take;
+        }
+        return i32 != null ? Tensor.of(i32, info.shape()) : i64 != null ? Tensor.of(i64, info.shape())
+                : Tensor.of(bool, info.shape());
     }
 
     private static void readFully(Path file, FileChannel ch, ByteBuffer b, long position, String what)
@@ -549,13 +624,15 @@ public final class Safetensors {
         return switch (dtype) {
             case FLOAT32 -> "F32";
             case FLOAT64 -> "F64";
+            case INT32 -> "I32";
+            case INT64 -> "I64";
+            case BOOL -> "BOOL";
         };
     }
 
     static int elementBytes(DType dtype) {
         return switch (dtype) {
-            case FLOAT32 -> Float.BYTES;
-            case FLOAT64 -> Double.BYTES;
+            case FLOAT32, FLOAT64, INT32, INT64, BOOL -> dtype.byteSize();
         };
     }
 

@@ -1,5 +1,6 @@
 package io.grad4j.nn;
 
+import io.grad4j.DType;
 import io.grad4j.Tensor;
 
 import java.util.Arrays;
@@ -17,6 +18,40 @@ public final class Losses {
      */
     public static Tensor crossEntropy(Tensor logits, int[] labels) {
         return logits.crossEntropy(labels); // it refuses an empty batch, whose mean is undefined
+    }
+
+    /**
+     * The same with the labels as a tensor: INT32 or INT64, shape [batch], on the logits' backend
+     * (PyTorch's {@code F.cross_entropy(logits, labels)}). The fused kernels take the labels from
+     * the host today, so they are downloaded once per call (a device sync on a GPU).
+     */
+    public static Tensor crossEntropy(Tensor logits, Tensor labels) {
+        if (logits == null || labels == null) {
+            throw new IllegalArgumentException("crossEntropy: " + (logits == null ? "logits" : "labels") + " are null");
+        }
+        if (labels.dtype() != DType.INT32 && labels.dtype() != DType.INT64) {
+            throw new IllegalArgumentException("crossEntropy: labels must be INT32 or INT64 class indices, got "
+                    + labels.dtype() + " " + Arrays.toString(labels.shape()));
+        }
+        if (labels.backend() != logits.backend()) {
+            throw new IllegalArgumentException("crossEntropy: labels are on " + labels.backend().name() + " but logits on "
+                    + logits.backend().name() + " (move one with to(Backend))");
+        }
+        if (labels.rank() != 1) {
+            throw new IllegalArgumentException("crossEntropy: labels must be 1-D [batch], got shape "
+                    + Arrays.toString(labels.shape()));
+        }
+        long[] values = labels.toLongArray();
+        int classes = logits.rank() == 2 ? logits.shape()[1] : Integer.MAX_VALUE;
+        int[] asInts = new int[values.length];
+        for (int i = 0; i < values.length; i++) {
+            if (values[i] < 0 || values[i] >= classes) {
+                throw new IndexOutOfBoundsException("crossEntropy: label " + values[i] + " at batch index " + i
+                        + " is out of range [0, " + classes + ")");
+            }
+            asInts[i] = (int) values[i];
+        }
+        return logits.crossEntropy(asInts);
     }
 
     /** Mean squared error over every element; shapes must match exactly. */

@@ -31,7 +31,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     // ------------------------------------------------------------------ creation and transfer
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void creationFillsAndReportsShape(DType dtype) {
         Tensor z = Tensor.zeros(dtype, 2, 3);
         assertArrayEquals(new int[] {2, 3}, z.shape());
@@ -66,7 +66,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void randomTensorsAreReproducibleAndDistributedRight(DType dtype) {
         Tensor a = Tensor.randn(dtype, 42, 100, 100);
         Tensor b = Tensor.randn(dtype, 42, 100, 100);
@@ -111,7 +111,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void unaryOpsMatchReference(DType dtype) {
         Random rnd = new Random(1);
         for (Object[] u : UNARY) {
@@ -132,7 +132,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void reluPropagatesNaNAndHasZeroSlopeAtZero(DType dtype) {
         Backend be = backend();
         double[] xs = {Double.NaN, -1, -0.0, 0.0, 2};
@@ -149,7 +149,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void sigmoidAndTanhSaturateWithoutNaN(DType dtype) {
         Tensor x = tensor(dtype, new Nd(new double[] {-1000, -80, 0, 80, 1000}, new int[] {5}));
         assertClose(new Nd(new double[] {0, 1.8048513878454153e-35, 0.5, 1, 1}, new int[] {5}), x.sigmoid(), dtype, "sigmoid");
@@ -157,7 +157,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void binaryOpsBroadcastLikeNumPy(DType dtype) {
         Random rnd = new Random(2);
         String[] ops = {"add", "sub", "mul", "div"};
@@ -187,7 +187,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void binaryOpsBroadcastBothWays(DType dtype) {
         Random rnd = new Random(3);
         Nd col = rounded(dtype, random(rnd, new int[] {4, 1}, -2, 2));
@@ -215,7 +215,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     // ------------------------------------------------------------------ matmul
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void matmulMatchesReferenceInEveryForm(DType dtype) {
         Random rnd = new Random(4);
         int[][][] cases = {
@@ -235,7 +235,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
 
     /** Transpose flags and batch strides straight through the SPI, with no copies in core. */
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void matmulPrimitiveHonoursTransposeFlagsAndBatchStrides(DType dtype) {
         Random rnd = new Random(5);
         Backend be = backend();
@@ -265,7 +265,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     // ------------------------------------------------------------------ shape
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void transposeAndReshapeMoveValuesRight(DType dtype) {
         Random rnd = new Random(6);
         Nd x = rounded(dtype, random(rnd, new int[] {2, 3, 4}, -1, 1));
@@ -284,7 +284,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     // ------------------------------------------------------------------ reductions
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void reductionsMatchReferenceOnEveryAxis(DType dtype) {
         Random rnd = new Random(7);
         for (int trial = 0; trial < 12; trial++) {
@@ -314,7 +314,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void maxGradientGoesToTheFirstMaximum(DType dtype) {
         Backend be = backend();
         // two rows over the middle axis with ties: [outer=2, axis=3, inner=1]
@@ -330,7 +330,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     // ------------------------------------------------------------------ softmax
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void softmaxMatchesReferenceOnEveryAxis(DType dtype) {
         Random rnd = new Random(8);
         Nd x = rounded(dtype, random(rnd, new int[] {3, 4, 5}, -4, 4));
@@ -344,7 +344,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void softmaxOfLargeLogitsDoesNotOverflow(DType dtype) {
         Nd x = new Nd(new double[] {1000, 1001, 1002, -1000, -1001, -1e4}, new int[] {2, 3});
         Tensor t = tensor(dtype, x);
@@ -356,7 +356,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void softmaxBackwardPrimitiveMatchesFormula(DType dtype) {
         Random rnd = new Random(9);
         Backend be = backend();
@@ -388,7 +388,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void fusedCrossEntropyMatchesLogSoftmaxAndItsGradient(DType dtype) {
         Random rnd = new Random(13);
         Backend be = backend();
@@ -430,7 +430,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     // ------------------------------------------------------------------ SPI details
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void unaryBackwardIsGradTimesDerivative(DType dtype) {
         Random rnd = new Random(10);
         Backend be = backend();
@@ -456,7 +456,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void stridedCopyBroadcastsAndPermutes(DType dtype) {
         Backend be = backend();
         Storage src = upload(be, dtype, new double[] {1, 2, 3, 4, 5, 6}); // [2,3]
@@ -471,7 +471,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
 
     /** Views: a source read from an offset, a destination written at an offset and strides (a transposed slice). */
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void stridedCopyReadsAndWritesViewsAtOffsets(DType dtype) {
         Backend be = backend();
         Storage src = upload(be, dtype, new double[] {0, 0, 1, 2, 3, 4, 5, 6}); // [2,3] from element 2
@@ -486,7 +486,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void stridedCopyRefusesWritesOutsideOrOverlapping(DType dtype) {
         Backend be = backend();
         Storage src = upload(be, dtype, new double[] {1, 2, 3, 4});
@@ -503,7 +503,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void binaryMayWriteIntoItsFirstOperand(DType dtype) {
         Backend be = backend();
         Storage a = upload(be, dtype, new double[] {1, 2, 3, 4});
@@ -514,7 +514,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void axpbyUpdatesInPlace(DType dtype) {
         Backend be = backend();
         Random rnd = new Random(12);
@@ -538,7 +538,7 @@ public abstract class BackendConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void castAndFillAndCopy(DType dtype) {
         Backend be = backend();
         Storage s = be.allocate(dtype, 5);

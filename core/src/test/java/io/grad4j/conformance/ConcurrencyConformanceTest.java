@@ -87,7 +87,7 @@ public abstract class ConcurrencyConformanceTest extends BackendTestBase {
     private static double[] iteration(long seed) {
         List<double[]> parts = new ArrayList<>();
         try (TensorScope step = TensorScope.open()) {
-            for (DType dtype : DType.values()) {
+            for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
                 Tensor x = Tensor.randn(dtype, seed, 8, 16);
                 Tensor w1 = Tensor.randn(dtype, seed + 1, 16, 32).requiresGrad(true);
                 Tensor b1 = Tensor.randn(dtype, seed + 2, 32).requiresGrad(true);

@@ -263,7 +263,7 @@ public abstract class FuzzConformanceTest extends BackendTestBase {
 
     @TestFactory
     Stream<DynamicTest> primitivesOnRandomShapesMatchTheNaiveReference() {
-        return Stream.of(DType.values()).flatMap(dtype -> seeds().map(seed -> {
+        return Stream.of(DType.FLOAT32, DType.FLOAT64).flatMap(dtype -> seeds().map(seed -> {
             PrimitiveCase p = PrimitiveCase.draw(new Random(seed));
             return onBackend(dtype + " seed " + seed + ": " + p.text, () -> {
                 Tensor[] args = new Tensor[p.inputs.size()];

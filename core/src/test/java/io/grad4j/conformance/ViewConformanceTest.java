@@ -42,7 +42,7 @@ public abstract class ViewConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void viewsReadTheBaseWithoutCopying(DType dtype) {
         Tensor x = iota(dtype, 2, 3, 4);
         Tensor t = x.transpose(0, 2); // [4,3,2]
@@ -80,7 +80,7 @@ public abstract class ViewConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void reshapeIsAViewWhereTheLayoutAllowsAndACopyElsewhere(DType dtype) {
         Tensor x = iota(dtype, 4, 6);
         Tensor r = x.reshape(2, 2, 6);
@@ -98,7 +98,7 @@ public abstract class ViewConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void operationsTakeViews(DType dtype) {
         Tensor a = iota(dtype, 3, 4).mul(0.25);
         Tensor b = iota(dtype, 4, 3).add(1.0);
@@ -171,7 +171,7 @@ public abstract class ViewConformanceTest extends BackendTestBase {
     }
 
     @ParameterizedTest
-    @EnumSource(DType.class)
+    @EnumSource(names = {"FLOAT32", "FLOAT64"})
     void writesIntoAViewReachTheBase(DType dtype) {
         Tensor x = Tensor.zeros(dtype, 3, 4);
         x.narrow(1, 1, 2).assign(iota(dtype, 3, 2).add(1.0));

@@ -7,7 +7,8 @@ import io.grad4j.backend.Storage;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A CPU buffer on the Java heap: float[] for FLOAT32, double[] for FLOAT64. Heap arrays let the
+ * A CPU buffer on the Java heap: float[] for FLOAT32, double[] for FLOAT64, int[] for INT32, long[]
+ * for INT64, boolean[] for BOOL (exactly one of the five is set). Heap arrays let the
  * JIT vectorise the elementwise loops and are passed to OpenBLAS without copies (FFM critical
  * calls pin them for the duration of the call), so no native memory needs managing here. Large
  * arrays are reused through {@link ArrayPool} once released.
@@ -18,19 +19,41 @@ final class CpuStorage implements Storage {
 
     final float[] f;
     final double[] d;
+    final int[] i;
+    final long[] l;
+    final boolean[] b;
+    private final DType dtype;
+    private final int length;
     private final AtomicBoolean released = new AtomicBoolean();
 
-    private CpuStorage(float[] f, double[] d) {
+    private CpuStorage(DType dtype, int length, float[] f, double[] d, int[] i, long[] l, boolean[] b) {
+        this.dtype = dtype;
+        this.length = length;
         this.f = f;
         this.d = d;
+        this.i = i;
+        this.l = l;
+        this.b = b;
     }
 
     static CpuStorage of(float[] f) {
-        return new CpuStorage(f, null);
+        return new CpuStorage(DType.FLOAT32, f.length, f, null, null, null, null);
     }
 
     static CpuStorage of(double[] d) {
-        return new CpuStorage(null, d);
+        return new CpuStorage(DType.FLOAT64, d.length, null, d, null, null, null);
+    }
+
+    static CpuStorage of(int[] i) {
+        return new CpuStorage(DType.INT32, i.length, null, null, i, null, null);
+    }
+
+    static CpuStorage of(long[] l) {
+        return new CpuStorage(DType.INT64, l.length, null, null, null, l, null);
+    }
+
+    static CpuStorage of(boolean[] b) {
+        return new CpuStorage(DType.BOOL, b.length, null, null, null, null, b);
     }
 
     static CpuStorage allocate(DType dtype, long length) {
@@ -40,14 +63,14 @@ final class CpuStorage implements Storage {
         }
         int n = (int) length;
         try {
-            return dtype == DType.FLOAT32 ? of(POOL.floats(n)) : of(POOL.doubles(n));
+            return fresh(dtype, n);
         } catch (OutOfMemoryError first) {
             // the pool's kept arrays may be what fills the heap (as the cuda allocator empties its
             // cache before giving up): drop them and try once more
             POOL.clear();
         }
         try {
-            return dtype == DType.FLOAT32 ? of(POOL.floats(n)) : of(POOL.doubles(n));
+            return fresh(dtype, n);
         } catch (OutOfMemoryError e) {
             // one array too large for the heap: the JVM is still healthy, so say what to do,
             // with the same type a GPU's out-of-memory has
@@ -60,22 +83,56 @@ final class CpuStorage implements Storage {
         }
     }
 
+    /** Floating-point arrays come from the pool; the integer types are rare and small (indices, labels, masks). */
+    private static CpuStorage fresh(DType dtype, int n) {
+        return switch (dtype) {
+            case FLOAT32 -> of(POOL.floats(n));
+            case FLOAT64 -> of(POOL.doubles(n));
+            case INT32 -> of(new int[n]);
+            case INT64 -> of(new long[n]);
+            case BOOL -> of(new boolean[n]);
+        };
+    }
+
+    /** FLOAT32 (the float kernels' test; the arithmetic ones take FLOAT32 or FLOAT64 only). */
     boolean isFloat() {
         return f != null;
     }
 
     @Override
     public DType dtype() {
-        return f != null ? DType.FLOAT32 : DType.FLOAT64;
+        return dtype;
     }
 
     @Override
     public long length() {
-        return f != null ? f.length : d.length;
+        return length;
     }
 
     int size() {
-        return f != null ? f.length : d.length;
+        return length;
+    }
+
+    /** The one array that holds the values. */
+    Object array() {
+        return switch (dtype) {
+            case FLOAT32 -> f;
+            case FLOAT64 -> d;
+            case INT32 -> i;
+            case INT64 -> l;
+            case BOOL -> b;
+        };
+    }
+
+    /** Element k converted to double (for the dtype-generic paths: cast, download, strided copies of integers). */
+    double get(int k) {
+        return switch (dtype) {
+            case FLOAT32 -> f[k];
+            case FLOAT64 -> d[k];
+            case INT32 -> i[k];
+            case INT64 -> l[k];
+            case BOOL -> b[k] ? 1 : 0;
+        };
     }
 
     /**
@@ -88,7 +145,7 @@ final class CpuStorage implements Storage {
         if (released.compareAndSet(false, true)) {
             if (f != null) {
                 POOL.give(f);
-            } else {
+            } else if (d != null) {
                 POOL.give(d);
             }
         }

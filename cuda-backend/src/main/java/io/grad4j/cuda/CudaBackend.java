@@ -65,7 +65,8 @@ public final class CudaBackend implements Backend {
                     "gemm", "gemm_splitk_sum", "cross_entropy", "cross_entropy_backward", "cross_entropy_small",
                     "cross_entropy_small_backward", "cross_entropy_mean", "cross_entropy_mean_backward",
                     "cross_entropy_small_mean_backward", "dropout"),
-            List.of("cast_f2d", "cast_d2f", "gemm128_f32", "gemm_tf32"));
+            List.of("cast_f2d", "cast_d2f", "gemm128_f32", "gemm_tf32", "cast_any", "fill_i32", "fill_i64", "fill_u8",
+                    "strided_copy_i32", "strided_copy_i64", "strided_copy_u8"));
 
     private static List<String> kernelNames(List<String> bothDtypes, List<String> single) {
         List<String> all = new ArrayList<>(single);
@@ -490,8 +491,96 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public synchronized Storage upload(int[] data) {
+        refuseDuringCapture("an INT32 upload");
+        CudaStorage s = (CudaStorage) allocate(DType.INT32, data.length);
+        hostToDevice(Pointer.to(data), s);
+        return s;
+    }
+
+    @Override
+    public synchronized Storage upload(long[] data) {
+        refuseDuringCapture("an INT64 upload");
+        CudaStorage s = (CudaStorage) allocate(DType.INT64, data.length);
+        hostToDevice(Pointer.to(data), s);
+        return s;
+    }
+
+    @Override
+    public synchronized Storage upload(boolean[] data) {
+        refuseDuringCapture("a BOOL upload");
+        byte[] bytes = new byte[data.length];
+        for (int i = 0; i < data.length; i++) {
+            bytes[i] = data[i] ? (byte) 1 : 0;
+        }
+        CudaStorage s = (CudaStorage) allocate(DType.BOOL, data.length);
+        hostToDevice(Pointer.to(bytes), s);
+        return s;
+    }
+
+    /** The unstaged copy of a host array into all of s (indices, labels and masks are small and rare). */
+    private void hostToDevice(Pointer data, CudaStorage s) {
+        uploads++;
+        uploadBytes += s.bytes();
+        if (s.length() > 0) {
+            check(JCudaDriver.cuMemcpyHtoD(s.pointer(), data, s.bytes()), "cuMemcpyHtoD");
+        }
+    }
+
+    @Override
+    public synchronized void download(Storage src, int[] dst) {
+        CudaStorage s = startDownload(src, dst.length);
+        requireDtype("download", s, DType.INT32);
+        if (dst.length > 0) {
+            deviceToHost(Pointer.to(dst), s);
+        }
+    }
+
+    @Override
+    public synchronized void download(Storage src, long[] dst) {
+        CudaStorage s = startDownload(src, dst.length);
+        requireDtype("download", s, DType.INT64);
+        if (dst.length > 0) {
+            deviceToHost(Pointer.to(dst), s);
+        }
+    }
+
+    @Override
+    public synchronized void download(Storage src, boolean[] dst) {
+        CudaStorage s = startDownload(src, dst.length);
+        requireDtype("download", s, DType.BOOL);
+        if (dst.length > 0) {
+            byte[] bytes = new byte[dst.length];
+            deviceToHost(Pointer.to(bytes), s);
+            for (int i = 0; i < dst.length; i++) {
+                dst[i] = bytes[i] != 0;
+            }
+        }
+    }
+
+    private static void requireDtype(String op, CudaStorage s, DType dtype) {
+        if (s.dtype() != dtype) {
+            throw new IllegalArgumentException(op + ": a " + s.dtype() + " storage where " + dtype + " is needed");
+        }
+    }
+
+    /** cast_any's numbering of the dtypes (its DtypeCode enum). */
+    private static int dtypeCode(DType dtype) {
+        return switch (dtype) {
+            case FLOAT32 -> 0;
+            case FLOAT64 -> 1;
+            case INT32 -> 2;
+            case INT64 -> 3;
+            case BOOL -> 4;
+        };
+    }
+
+    @Override
     public synchronized void download(Storage src, double[] dst) {
         CudaStorage s = startDownload(src, dst.length);
+        if (!s.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException("download: a " + s.dtype() + " storage where FLOAT32 or FLOAT64 is needed");
+        }
         if (dst.length > 0 && !staging.download(s.pointer(), s.dtype(), dst)) {
             if (s.dtype() == DType.FLOAT64) {
                 deviceToHost(Pointer.to(dst), s);
@@ -509,6 +598,9 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void download(Storage src, float[] dst) {
         CudaStorage s = startDownload(src, dst.length);
+        if (!s.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException("download: a " + s.dtype() + " storage where FLOAT32 or FLOAT64 is needed");
+        }
         if (dst.length > 0 && !staging.download(s.pointer(), s.dtype(), dst)) {
             if (s.dtype() == DType.FLOAT32) {
                 deviceToHost(Pointer.to(dst), s);
@@ -563,14 +655,23 @@ public final class CudaBackend implements Backend {
             return;
         }
         long n = s.length();
-        launch1d(s.dtype() == DType.FLOAT32 ? "cast_f2d" : "cast_d2f", n, s, d, n);
+        if (s.dtype().isFloatingPoint() && d.dtype().isFloatingPoint()) {
+            launch1d(s.dtype() == DType.FLOAT32 ? "cast_f2d" : "cast_d2f", n, s, d, n);
+        } else {
+            launch1d("cast_any", n, s, dtypeCode(s.dtype()), d, dtypeCode(d.dtype()), n);
+        }
     }
 
     @Override
     public synchronized void fill(Storage dst, double value) {
         CudaStorage d = cuda(dst);
         long n = d.length();
-        launch1d(fn("fill", d), n, d, n, scalar(d.dtype(), value));
+        switch (d.dtype()) { // converted as Backend.cast converts: Java's casts
+            case INT32 -> launch1d("fill_i32", n, d, n, (int) value);
+            case INT64 -> launch1d("fill_i64", n, d, n, (long) value);
+            case BOOL -> launch1d("fill_u8", n, d, n, value != 0 ? 1 : 0);
+            default -> launch1d(fn("fill", d), n, d, n, scalar(d.dtype(), value));
+        }
     }
 
     @Override
@@ -1306,7 +1407,13 @@ public final class CudaBackend implements Backend {
     }
 
     private static String fn(String base, CudaStorage s) {
-        return base + (s.dtype() == DType.FLOAT32 ? "_f32" : "_f64");
+        return base + switch (s.dtype()) {
+            case FLOAT32 -> "_f32";
+            case FLOAT64 -> "_f64";
+            case INT32 -> "_i32";
+            case INT64 -> "_i64";
+            case BOOL -> "_u8";
+        };
     }
 
     private static Object scalar(DType dtype, double value) {

@@ -37,7 +37,7 @@ final class CudaStorage implements Storage {
     }
 
     static long elementSize(DType dtype) {
-        return dtype == DType.FLOAT32 ? Float.BYTES : Double.BYTES;
+        return dtype.byteSize();
     }
 
     CudaBackend owner() {

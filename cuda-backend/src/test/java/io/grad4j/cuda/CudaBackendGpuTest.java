@@ -112,7 +112,7 @@ class CudaBackendGpuTest {
 
     @Test
     void unaryAndItsBackwardMatchTheFormulas() {
-        for (DType t : DType.values()) {
+        for (DType t : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
             for (UnaryOp op : UnaryOp.values()) {
                 double p = op == UnaryOp.POW ? 3.0 : 0.7;
                 double[] x = random(777);
@@ -163,7 +163,7 @@ class CudaBackendGpuTest {
 
     @Test
     void binaryBroadcastsOverStridesAndAccumulatesInPlace() {
-        for (DType t : DType.values()) {
+        for (DType t : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
             int r = 37;
             int c = 70;
             double[] a = random(r * c);
@@ -226,7 +226,7 @@ class CudaBackendGpuTest {
 
     @Test
     void stridedCopyMaterialisesPermutationsAndBroadcasts() {
-        for (DType t : DType.values()) {
+        for (DType t : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
             int[] shape = {3, 4, 5};
             double[] src = random(60);
             Storage s = up(t, src);
@@ -256,7 +256,7 @@ class CudaBackendGpuTest {
 
     @Test
     void reductionsMaxBackwardAndNaN() {
-        for (DType t : DType.values()) {
+        for (DType t : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
             for (int[] dims : new int[][]{{6, 1000, 1}, {2, 50000, 1}, {5, 7, 9}, {1, 3, 1}, {4, 0, 1}, {300, 2, 1}}) {
                 int outer = dims[0];
                 int axis = dims[1];
@@ -317,7 +317,7 @@ class CudaBackendGpuTest {
 
     @Test
     void softmaxAndLogSoftmaxWithTheirBackward() {
-        for (DType t : DType.values()) {
+        for (DType t : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
             for (int[] dims : new int[][]{{8, 300, 1}, {5, 10, 1}, {3, 6, 4}}) {
                 int outer = dims[0];
                 int axis = dims[1];
@@ -370,7 +370,7 @@ class CudaBackendGpuTest {
 
     @Test
     void matmulWithTransposesBatchesAndSharedMatrices() {
-        for (DType t : DType.values()) {
+        for (DType t : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
             int[][] sizes = {{1, 1, 1}, {65, 70, 33}, {128, 64, 200}, {3, 130, 17}};
             for (int[] mnk : sizes) {
                 for (int flags = 0; flags < 4; flags++) {
@@ -466,7 +466,7 @@ class CudaBackendGpuTest {
 
     @Test
     void kernelsQueuedAfterStagedUploadsSeeAllOfThem() {
-        for (DType t : DType.values()) {
+        for (DType t : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
             double[] v = new double[STAGED];
             double absSum = 0;
             double sum = 0;
@@ -503,7 +503,7 @@ class CudaBackendGpuTest {
      */
     @Test
     void kernelsQueuedAfterSmallUploadsSeeAllOfThem() {
-        for (DType t : DType.values()) {
+        for (DType t : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
             int rounds = 20;
             Storage[] sums = new Storage[rounds];
             double[] expected = new double[rounds];
@@ -536,7 +536,7 @@ class CudaBackendGpuTest {
     @Test
     void fusedKernelsGiveTheirCompositionsBits() {
         CudaBackend b = (CudaBackend) cuda;
-        for (DType t : DType.values()) {
+        for (DType t : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
             for (int[] rc : new int[][] {{128, 10}, {5000, 1}, {4096, 2}, {60, 100}}) {
                 int rows = rc[0];
                 int classes = rc[1];

@@ -87,10 +87,35 @@ class Nd4jConversionsTest {
 
     @Test
     void otherDtypesAreRefusedWithTheirName() {
-        INDArray ints = Nd4j.createFromArray(1, 2, 3);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Nd4jConversions.toTensor(ints));
-        assertTrue(e.getMessage().contains("INT"), e.getMessage());
+        INDArray shorts = Nd4j.createFromArray(new short[] {1, 2, 3});
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Nd4jConversions.toTensor(shorts));
+        assertTrue(e.getMessage().contains("SHORT"), e.getMessage());
         assertTrue(e.getMessage().contains("castTo"), e.getMessage());
+    }
+
+    /** Indices, labels and masks: INT32 <-> INT, INT64 <-> LONG, BOOL <-> BOOL, both ways, views included. */
+    @Test
+    void integerAndBoolTensorsRoundTrip() {
+        Tensor ints = Tensor.of(new int[] {1, -2, 3, Integer.MAX_VALUE, 5, 6}, 2, 3);
+        INDArray i = Nd4jConversions.toINDArray(ints);
+        assertEquals(DataType.INT, i.dataType());
+        assertArrayEquals(new long[] {2, 3}, i.shape());
+        assertEquals(Integer.MAX_VALUE, i.getInt(1, 0));
+        assertArrayEquals(ints.toIntArray(), Nd4jConversions.toTensor(i).toIntArray());
+        assertEquals(DType.INT32, Nd4jConversions.toTensor(i).dtype());
+
+        Tensor longs = Tensor.of(new long[] {1L << 40, -3, 7}, 3);
+        INDArray l = Nd4jConversions.toINDArray(longs);
+        assertEquals(DataType.LONG, l.dataType());
+        assertEquals(1L << 40, l.getLong(0));
+        assertArrayEquals(longs.toLongArray(), Nd4jConversions.toTensor(l).toLongArray());
+
+        Tensor mask = Tensor.of(new boolean[] {true, false, true, true}, 2, 2);
+        INDArray b = Nd4jConversions.toINDArray(mask);
+        assertEquals(DataType.BOOL, b.dataType());
+        Tensor back = Nd4jConversions.toTensor(b.transpose()); // a view, read in its logical order
+        assertEquals(DType.BOOL, back.dtype());
+        assertArrayEquals(new boolean[] {true, true, false, true}, back.toBooleanArray());
     }
 
     /** ND4J and the cpu backend on one classpath: one JavaCPP loads both native libraries. */
