@@ -136,7 +136,7 @@ public final class Engine {
         } finally {
             try {
                 // also after a failure: the leaves reached before it keep their gradients, as before
-                Tensor.overwriteEach(overwrites);
+                ForeachUpdates.overwrite(overwrites);
             } catch (RuntimeException e) {
                 if (failure == null) {
                     throw e;

@@ -1,5 +1,6 @@
 package io.grad4j.optim;
 
+import io.grad4j.ForeachUpdates;
 import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.NoGrad;
@@ -67,7 +68,7 @@ abstract sealed class AdamMoments extends ParameterOptimizer permits Adam, AdamW
     }
 
     /**
-     * All parameters with a gradient in one fused step ({@link Tensor#adamStepEach}): one pass
+     * All parameters with a gradient in one fused step ({@link ForeachUpdates#adam}): one pass
      * over each parameter's p, g, m and v instead of about a dozen operations with temporaries,
      * and on cuda one launch per 16 parameters. It rounds as the composed step would.
      */
@@ -75,15 +76,8 @@ abstract sealed class AdamMoments extends ParameterOptimizer permits Adam, AdamW
     public void step() {
         try (NoGrad ignored = Autograd.noGrad()) {
             int n = params.size();
-            List<Tensor> stepped = new ArrayList<>(n);
-            List<Tensor> grads = new ArrayList<>(n);
-            List<Tensor> ms = new ArrayList<>(n);
-            List<Tensor> vs = new ArrayList<>(n);
-            int[] index = new int[n];
-            double[] stepSizes = new double[n];
-            double[] invBc2 = new double[n];
-            boolean[] first = new boolean[n];
-            int k = 0;
+            List<ForeachUpdates.AdamSlot> slots = new ArrayList<>(n);
+            List<Integer> index = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 Tensor p = params.get(i);
                 Tensor g = p.grad();
@@ -91,38 +85,33 @@ abstract sealed class AdamMoments extends ParameterOptimizer permits Adam, AdamW
                     continue;
                 }
                 long t = steps[i] + 1; // committed below, once the step has been issued
-                first[k] = expAvg[i] == null;
-                stepSizes[k] = lr / (1 - Math.pow(beta1, t));
-                invBc2[k] = 1.0 / Math.sqrt(1 - Math.pow(beta2, t));
-                stepped.add(p);
-                grads.add(g);
-                ms.add(first[k] ? newBuffer(p) : expAvg[i]); // a first step writes them without reading
-                vs.add(first[k] ? newBuffer(p) : expAvgSq[i]);
-                index[k] = i;
-                k++;
+                boolean first = expAvg[i] == null;
+                slots.add(new ForeachUpdates.AdamSlot(p, g,
+                        first ? newBuffer(p) : expAvg[i], // a first step writes them without reading
+                        first ? newBuffer(p) : expAvgSq[i],
+                        lr / (1 - Math.pow(beta1, t)), 1.0 / Math.sqrt(1 - Math.pow(beta2, t)), first));
+                index.add(i);
             }
-            if (k == 0) {
+            if (slots.isEmpty()) {
                 return;
             }
             try {
-                Tensor.adamStepEach(new AdamStep(lr, beta1, beta2, eps, weightDecay, decoupledWeightDecay), stepped, grads,
-                        ms, vs, java.util.Arrays.copyOf(stepSizes, k), java.util.Arrays.copyOf(invBc2, k),
-                        java.util.Arrays.copyOf(first, k));
+                ForeachUpdates.adam(new AdamStep(lr, beta1, beta2, eps, weightDecay, decoupledWeightDecay), slots);
             } catch (RuntimeException | Error e) {
                 // nothing is committed: a retried step is again a first step where this one was
-                for (int j = 0; j < k; j++) {
-                    if (first[j]) {
-                        ms.get(j).close();
-                        vs.get(j).close();
+                for (ForeachUpdates.AdamSlot slot : slots) {
+                    if (slot.first()) {
+                        slot.m().close();
+                        slot.v().close();
                     }
                 }
                 throw e;
             }
-            for (int j = 0; j < k; j++) {
-                int i = index[j];
+            for (int j = 0; j < slots.size(); j++) {
+                int i = index.get(j);
                 steps[i]++;
-                expAvg[i] = ms.get(j);
-                expAvgSq[i] = vs.get(j);
+                expAvg[i] = slots.get(j).m();
+                expAvgSq[i] = slots.get(j).v();
             }
         }
     }

@@ -1,5 +1,6 @@
 package io.grad4j.optim;
 
+import io.grad4j.ForeachUpdates;
 import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.NoGrad;
@@ -116,8 +117,8 @@ public final class SGD extends ParameterOptimizer {
             stepped.add(p);
             velocities.add(velocity[i]);
         }
-        Tensor.updateEachInPlace(momentum, 1.0, updated, grads);
-        Tensor.updateEachInPlace(1.0, -lr, stepped, velocities);
+        ForeachUpdates.axpby(momentum, 1.0, updated, grads);
+        ForeachUpdates.axpby(1.0, -lr, stepped, velocities);
     }
 
     /**
@@ -135,7 +136,7 @@ public final class SGD extends ParameterOptimizer {
                 grads.add(grad);
             }
         }
-        Tensor.updateEachInPlace(1 - lr * weightDecay, -lr, stepped, grads);
+        ForeachUpdates.axpby(1 - lr * weightDecay, -lr, stepped, grads);
     }
 
     @Override

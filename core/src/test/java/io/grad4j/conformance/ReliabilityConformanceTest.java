@@ -257,7 +257,7 @@ public abstract class ReliabilityConformanceTest extends BackendTestBase {
             assertEquals(1, w.version());
             w.updateInPlace(1.0, 1.0, Tensor.ones(DType.FLOAT64, 2, 2));
             assertEquals(2, view.version(), "a view shares its base's count");
-            Tensor.updateEachInPlace(1.0, 1.0, List.of(view), List.of(Tensor.ones(DType.FLOAT64, 4)));
+            io.grad4j.ForeachUpdates.axpby(1.0, 1.0, List.of(view), List.of(Tensor.ones(DType.FLOAT64, 4)));
             assertEquals(3, w.version());
         }
         w.mul(w).sum().backward();

@@ -217,7 +217,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                 xs.add(x);
                 expected.add(e);
             }
-            Tensor.updateEachInPlace(0.999, -0.05, targets, xs);
+            io.grad4j.ForeachUpdates.axpby(0.999, -0.05, targets, xs);
             for (int i = 0; i < targets.size(); i++) {
                 assertArrayEquals(expected.get(i).toDoubleArray(), targets.get(i).toDoubleArray(), 0.0, dtype + " pair " + i);
             }
@@ -246,7 +246,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                 targets.add(t);
                 xs.add(x);
             }
-            Tensor.updateEachInPlace(beta, alpha, targets, xs);
+            io.grad4j.ForeachUpdates.axpby(beta, alpha, targets, xs);
             for (int i = 0; i < lengths.length; i++) {
                 assertArrayEquals(expected.get(i), targets.get(i).toDoubleArray(), 0.0, dtype + " pair " + i);
             }
@@ -294,10 +294,10 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
             Tensor b = Tensor.of(new double[] {10, 20, 30, 40}, 4);
             Tensor c = Tensor.of(new double[] {100, 200, 300, 400}, 4);
             // a listed twice (once through a view): a = 0.5 * (0.5 * a + b) + c, as two updateInPlace calls
-            Tensor.updateEachInPlace(0.5, 1.0, List.of(a, a.reshape(2, 2).reshape(4)), List.of(b, c));
+            io.grad4j.ForeachUpdates.axpby(0.5, 1.0, List.of(a, a.reshape(2, 2).reshape(4)), List.of(b, c));
             assertArrayEquals(new double[] {105.25, 210.5, 315.75, 421}, a.toDoubleArray(), 0.0);
             // b is pair 0's x and pair 1's target: pair 0 reads b before pair 1 changes it
-            Tensor.updateEachInPlace(1.0, 1.0, List.of(c, b), List.of(b, a));
+            io.grad4j.ForeachUpdates.axpby(1.0, 1.0, List.of(c, b), List.of(b, a));
             assertArrayEquals(new double[] {110, 220, 330, 440}, c.toDoubleArray(), 0.0);
             assertArrayEquals(new double[] {115.25, 230.5, 345.75, 461}, b.toDoubleArray(), 0.0);
         }
@@ -305,15 +305,15 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
         Tensor f = Tensor.randn(DType.FLOAT32, 1, 4);
         Tensor g = Tensor.randn(DType.FLOAT32, 2, 4);
         IllegalArgumentException shapes = assertThrows(IllegalArgumentException.class,
-                () -> Tensor.updateEachInPlace(1, 1, List.of(f), List.of(Tensor.randn(DType.FLOAT32, 4, 5))));
+                () -> io.grad4j.ForeachUpdates.axpby(1, 1, List.of(f), List.of(Tensor.randn(DType.FLOAT32, 4, 5))));
         assertTrue(shapes.getMessage().contains("pair 0") && shapes.getMessage().contains("[4] vs x [5]"), shapes.getMessage());
         IllegalArgumentException dtypes = assertThrows(IllegalArgumentException.class,
-                () -> Tensor.updateEachInPlace(1, 1, List.of(f), List.of(Tensor.randn(DType.FLOAT64, 5, 4))));
+                () -> io.grad4j.ForeachUpdates.axpby(1, 1, List.of(f), List.of(Tensor.randn(DType.FLOAT64, 5, 4))));
         assertTrue(dtypes.getMessage().contains("dtypes differ"), dtypes.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> Tensor.updateEachInPlace(1, 1, List.of(f, g), List.of(g)));
+        assertThrows(IllegalArgumentException.class, () -> io.grad4j.ForeachUpdates.axpby(1, 1, List.of(f, g), List.of(g)));
         Tensor p = Tensor.randn(DType.FLOAT32, 6, 4).requiresGrad(true);
         IllegalStateException tracked = assertThrows(IllegalStateException.class,
-                () -> Tensor.updateEachInPlace(1, 1, List.of(f, p), List.of(f, f)));
+                () -> io.grad4j.ForeachUpdates.axpby(1, 1, List.of(f, p), List.of(f, f)));
         assertTrue(tracked.getMessage().contains("noGrad"), tracked.getMessage());
         assertArrayEquals(Tensor.randn(DType.FLOAT32, 1, 4).toDoubleArray(), f.toDoubleArray(), 0.0, "nothing was updated");
     }
@@ -605,7 +605,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     }
 
     /**
-     * Tensor.adamStepEach directly, over more parameters than one cuda launch takes (16), first and
+     * ForeachUpdates.adam directly, over more parameters than one cuda launch takes (16), first and
      * later steps mixed in one call: a first step must not read m and v (they hold NaN here), a
      * later one must; both against the composed formulas, bit for bit, Adam and AdamW, both dtypes.
      * Two parameters are long enough for the cpu backend to share the loop between threads.
@@ -651,8 +651,12 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
                     ms.add(m);
                     vs.add(v);
                 }
-                Tensor.adamStepEach(new io.grad4j.backend.AdamStep(lr, b1, b2, eps, wd, decoupled), ps, gs, ms, vs, sizes, inv,
-                        first);
+                List<io.grad4j.ForeachUpdates.AdamSlot> slots = new java.util.ArrayList<>();
+                for (int i = 0; i < count; i++) {
+                    slots.add(new io.grad4j.ForeachUpdates.AdamSlot(ps.get(i), gs.get(i), ms.get(i), vs.get(i), sizes[i], inv[i],
+                            first[i]));
+                }
+                io.grad4j.ForeachUpdates.adam(new io.grad4j.backend.AdamStep(lr, b1, b2, eps, wd, decoupled), slots);
                 for (int i = 0; i < count; i++) {
                     String what = dtype + (decoupled ? " AdamW" : " Adam") + " parameter " + i + (first[i] ? " (first)" : "");
                     assertArrayEquals(expectedP[i], ps.get(i).toDoubleArray(), what);
@@ -666,7 +670,7 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
     /**
      * A parameter listed twice would be stepped twice per step() (it was, before issue 23), and an
      * empty list optimizes nothing: every optimizer refuses both, as PyTorch does, naming the
-     * positions. (Tensor.adamStepEach still steps a tensor listed twice in order: that is the
+     * positions. (ForeachUpdates.adam still steps a tensor listed twice in order: that is the
      * low-level multi-tensor call, tested above.)
      */
     @Test
