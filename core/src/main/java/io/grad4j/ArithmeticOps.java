@@ -34,7 +34,7 @@ final class ArithmeticOps {
         // compute a gradient a later requiresGrad(true) asks for from an operand nobody saved
         boolean aNeedsGrad = a.requiresGradInternal();
         boolean bNeedsGrad = b.requiresGradInternal();
-        return switch (op) {
+        Tensor recorded = switch (op) {
             case ADD -> Graph.record(name, y, a, b,
                     g -> new Tensor[] {ReductionOps.sumTo(g, a.shapeInternal()), ReductionOps.sumTo(g, b.shapeInternal())},
                     t -> raw(BinaryOp.ADD, t[0], t[1], outShape));
@@ -59,6 +59,18 @@ final class ArithmeticOps {
                     },
                     t -> raw(BinaryOp.DIV, raw(BinaryOp.SUB, t[0], raw(BinaryOp.MUL, y, t[1], outShape), outShape), b, outShape));
         };
+        int[] aShape = a.shapeInternal();
+        int[] bShape = b.shapeInternal();
+        // the same rules in differentiable operations, for gradients that are differentiated again
+        return recorded.withRule(switch (op) {
+            case ADD -> g -> new Tensor[] {ReductionOps.sumToDifferentiable(g, aShape), ReductionOps.sumToDifferentiable(g, bShape)};
+            case SUB -> g -> new Tensor[] {ReductionOps.sumToDifferentiable(g, aShape),
+                    ReductionOps.sumToDifferentiable(g.neg(), bShape)};
+            case MUL -> g -> new Tensor[] {aNeedsGrad ? ReductionOps.sumToDifferentiable(g.mul(b), aShape) : null,
+                    bNeedsGrad ? ReductionOps.sumToDifferentiable(g.mul(a), bShape) : null};
+            case DIV -> g -> new Tensor[] {aNeedsGrad ? ReductionOps.sumToDifferentiable(g.div(b), aShape) : null,
+                    bNeedsGrad ? ReductionOps.sumToDifferentiable(g.mul(y).div(b).neg(), bShape) : null};
+        });
     }
 
     /** The broadcast elementwise kernel without history; operands must broadcast to outShape. */

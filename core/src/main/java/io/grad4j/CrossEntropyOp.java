@@ -45,7 +45,8 @@ final class CrossEntropyOp {
         Reference.reachabilityFence(logits);
         return Graph.record("crossEntropy", loss, new Tensor[] {logits}, new Tensor[] {logits},
                 g -> new Tensor[] {gradient(logits, current(labels, y), g, false)},
-                t -> rowSlopes(logits, y, t[0]));
+                t -> rowSlopes(logits, y, t[0]))
+                .withRule(g -> new Tensor[] {logits.softmax(1).sub(oneHot(logits, y)).mul(g.reshape(rows, 1))});
     }
 
     /**
@@ -74,7 +75,26 @@ final class CrossEntropyOp {
                 t -> {
                     Tensor total = ReductionOps.reduceRaw(ReduceOp.SUM, rowSlopes(logits, y, t[0]), 0).view(new int[0]);
                     return ElementwiseOps.derivativeTimes(UnaryOp.MUL_SCALAR, 1.0 / rows, total, total, total);
-                });
+                })
+                .withRule(g -> new Tensor[] {logits.softmax(1).sub(oneHot(logits, y)).mul(g.mul(1.0 / rows))});
+    }
+
+    /** [rows, classes] with 1 at each row's label: a constant of the differentiable rules. */
+    private static Tensor oneHot(Tensor logits, int[] labels) {
+        int[] s = logits.shapeInternal();
+        double[] values = new double[s[0] * s[1]];
+        for (int r = 0; r < labels.length; r++) {
+            values[r * s[1] + labels[r]] = 1;
+        }
+        Backend b = logits.backendInternal();
+        if (logits.dtypeInternal() == io.grad4j.DType.FLOAT64) {
+            return Tensor.wrap(b, s, b.upload(values));
+        }
+        float[] f = new float[values.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) values[i];
+        }
+        return Tensor.wrap(b, s, b.upload(f));
     }
 
     private static void checkArguments(Tensor logits, int[] labels) {

@@ -36,7 +36,36 @@ final class ElementwiseOps {
         return Graph.record(op.name().toLowerCase(Locale.ROOT), y, new Tensor[] {x},
                 new Tensor[] {op.derivativeNeedsInput() ? x : null, op.derivativeNeedsOutput() ? y : null},
                 g -> new Tensor[] {derivativeTimes(op, param, x, y, g)},
-                t -> derivativeTimes(op, param, x, y, t[0]));
+                t -> derivativeTimes(op, param, x, y, t[0]))
+                .withRule(g -> new Tensor[] {derivativeRule(op, param, x, y, g)});
+    }
+
+    /**
+     * g * f'(x) in differentiable operations (the formulas of {@link UnaryOp}), so a gradient can
+     * be differentiated again: f' is written in x or in y = f(x) (whose history leads back to x).
+     * Where f'' is 0 almost everywhere (abs, relu) f'(x) enters as a constant, computed by the
+     * fused kernel from a gradient of ones.
+     */
+    static Tensor derivativeRule(UnaryOp op, double p, Tensor x, Tensor y, Tensor g) {
+        return switch (op) {
+            case NEG -> g.neg();
+            case EXP -> g.mul(y);
+            case LOG -> g.div(x);
+            case SQRT -> g.div(y).mul(0.5);
+            case TANH -> g.mul(y.mul(y).neg().add(1.0));
+            case SIGMOID -> g.mul(y.mul(y.neg().add(1.0)));
+            case POW -> p == 0 ? g.mul(0.0) : g.mul(x.pow(p - 1).mul(p));
+            case ADD_SCALAR -> g;
+            case MUL_SCALAR -> g.mul(p);
+            case ABS, RELU -> {
+                Tensor slope;
+                try (io.grad4j.autograd.NoGrad ignored = io.grad4j.autograd.Autograd.noGrad()) {
+                    Tensor ones = Tensor.full(x.backendInternal(), x.dtypeInternal(), 1.0, x.shapeInternal());
+                    slope = derivativeTimes(op, p, x.detach(), y.detach(), ones);
+                }
+                yield g.mul(slope);
+            }
+        };
     }
 
     static Tensor dropout(Tensor input, double p, long seed) {
@@ -46,7 +75,8 @@ final class ElementwiseOps {
         Tensor y = masked(x, p, seed);
         return Graph.record("dropout", y, x,
                 g -> new Tensor[] {masked(g, p, seed)},
-                t -> masked(t[0], p, seed));
+                t -> masked(t[0], p, seed))
+                .withRule(g -> new Tensor[] {g.dropout(p, seed)});
     }
 
     /** v times the dropout mask of (seed, p), computed by the backend in one pass. */

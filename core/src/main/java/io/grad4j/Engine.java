@@ -24,7 +24,7 @@ public final class Engine {
 
     /** Accumulates d root / d leaf into every reachable leaf that requires grad. */
     static void backward(Tensor root, Tensor seed, boolean retainGraph) {
-        run(root, seed, retainGraph, null);
+        run(root, seed, retainGraph, null, false);
     }
 
     /**
@@ -32,13 +32,22 @@ public final class Engine {
      * leaves' {@code grad()} is left untouched. An input the root does not depend on gets null.
      */
     public static Tensor[] gradients(Tensor root, Tensor seed, boolean retainGraph, Tensor... inputs) {
+        return gradients(root, seed, retainGraph, false, inputs);
+    }
+
+    /**
+     * {@link #gradients(Tensor, Tensor, boolean, Tensor...)}; with {@code createGraph} the pass
+     * runs each operation's differentiable rule with history recorded, so the gradients returned
+     * can be differentiated again (the graph is then kept).
+     */
+    public static Tensor[] gradients(Tensor root, Tensor seed, boolean retainGraph, boolean createGraph, Tensor... inputs) {
         Map<Tensor, Tensor> captured = new IdentityHashMap<>();
         for (Tensor in : inputs) {
             in.checkOpen();
             captured.put(in, null);
         }
         if (root.requiresGradInternal()) {
-            run(root, seed, retainGraph, captured);
+            run(root, seed, retainGraph || createGraph, captured, createGraph);
         }
         Tensor[] out = new Tensor[inputs.length];
         for (int i = 0; i < inputs.length; i++) {
@@ -57,7 +66,7 @@ public final class Engine {
         // the user's backward is handed the inputs and the output: all of them count as saved
         Tensor[] saved = java.util.Arrays.copyOf(inputs, inputs.length + 1);
         saved[inputs.length] = fresh;
-        return Graph.record(op, fresh, inputs, saved, vjp::apply, null);
+        return Graph.record(op, fresh, inputs, saved, vjp::apply, null).withRule(vjp::apply);
     }
 
     /** Runs {@code f} on a copy of x carrying tangent v and returns f(x) with its tangent. */
@@ -81,7 +90,8 @@ public final class Engine {
         }
     }
 
-    private static void run(Tensor root, Tensor seed, boolean retainGraph, Map<Tensor, Tensor> captured) {
+    private static void run(Tensor root, Tensor seed, boolean retainGraph, Map<Tensor, Tensor> captured,
+                            boolean createGraph) {
         List<Tensor> order = topologicalOrder(root);
         Map<Tensor, Tensor> pending = new IdentityHashMap<>();
         pending.put(root, seed);
@@ -89,7 +99,7 @@ public final class Engine {
         // {leaf gradient with zeros owed, its new gradient}: copied together once the pass is done
         List<Tensor[]> overwrites = new ArrayList<>();
         Throwable failure = null;
-        try (NoGrad ignored = Autograd.noGrad()) {
+        try (NoGrad ignored = createGraph ? null : Autograd.noGrad()) {
             for (int i = order.size() - 1; i >= 0; i--) {
                 Tensor t = order.get(i);
                 Tensor g = pending.remove(t);
@@ -97,7 +107,7 @@ public final class Engine {
                     continue;
                 }
                 Node node = t.gradFn();
-                if (node == null || !node.takesViews) {
+                if (!createGraph && (node == null || !node.takesViews)) {
                     g = g.denseRaw(); // leaves and computing VJPs take row-major gradients; views pass views back
                 }
                 g = runHooks(t, g);
@@ -112,7 +122,7 @@ public final class Engine {
                 }
                 Tensor[] inputs = node.inputsOrFail();
                 node.checkSavedVersions();
-                Tensor[] grads = node.vjpOrFail().apply(g);
+                Tensor[] grads = createGraph ? node.ruleOrFail().apply(g) : node.vjpOrFail().apply(g);
                 for (int j = 0; j < inputs.length; j++) {
                     Tensor in = inputs[j];
                     Tensor gin = grads[j];

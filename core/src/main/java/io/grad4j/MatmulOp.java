@@ -71,7 +71,17 @@ final class MatmulOp {
                 g -> new Tensor[] {aNeedsGrad ? gradA(a, b, g) : null,
                         bNeedsGrad ? gradB(a, b, g) : null},
                 t -> ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, b, false), product(a, false, t[1], false),
-                        y.shapeInternal()));
+                        y.shapeInternal()))
+                .withRule(g -> new Tensor[] {aNeedsGrad ? gradARule(a, b, g) : null, bNeedsGrad ? gradBRule(a, b, g) : null});
+    }
+
+    /** A_grad = g @ B^T and B_grad = A^T @ g in differentiable operations (summed over a shared operand's batch). */
+    private static Tensor gradARule(Tensor a, Tensor b, Tensor g) {
+        return ReductionOps.sumToDifferentiable(g.matmul(b.transpose()), a.shapeInternal());
+    }
+
+    private static Tensor gradBRule(Tensor a, Tensor b, Tensor g) {
+        return ReductionOps.sumToDifferentiable(a.transpose().matmul(g), b.shapeInternal());
     }
 
     private static Tensor gradA(Tensor a, Tensor b, Tensor g) {
@@ -146,7 +156,9 @@ final class MatmulOp {
                             : ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, w, false), product(x, false, t[1], false),
                                     yShape);
                     return ArithmeticOps.raw(BinaryOp.ADD, productTangent, t[2], yShape);
-                });
+                })
+                .withRule(g -> new Tensor[] {xNeedsGrad ? gradARule(x, w, g) : null, wNeedsGrad ? gradBRule(x, w, g) : null,
+                        biasNeedsGrad ? ReductionOps.sumToDifferentiable(g, bs) : null});
     }
 
     /** op(a) @ op(b) without history, batched as described in the class comment. */

@@ -36,6 +36,12 @@ final class Node {
     final boolean takesViews;
     private Tensor[] inputs;
     private Vjp vjp;
+    /**
+     * The VJP written in differentiable tensor operations, for backward passes that build a graph
+     * of their own ({@code Autograd.grad(..., createGraph)}, Hessian-vector products); null where
+     * the operation has none. {@link #vjp} computes the same gradient with fused kernels.
+     */
+    private Vjp rule;
     private Tensor[] saved;
     private int[] savedVersions;
 
@@ -125,8 +131,25 @@ final class Node {
         return vjp == null;
     }
 
+    void setRule(Vjp rule) {
+        this.rule = rule;
+    }
+
+    /** The differentiable VJP, or an exception naming the operation that has none. */
+    Vjp ruleOrFail() {
+        if (vjp == null) {
+            throw freed();
+        }
+        if (rule == null) {
+            throw new UnsupportedOperationException("'" + op + "' has no differentiable gradient rule, so a gradient"
+                    + " with createGraph (or a Hessian-vector product) cannot pass through it");
+        }
+        return rule;
+    }
+
     void release() {
         vjp = null;
+        rule = null;
         inputs = null;
         saved = null;
     }

@@ -28,7 +28,8 @@ final class ReductionOps {
         int[] xShape = x.shapeInternal();
         return Graph.record("sum", y, x,
                 g -> new Tensor[] {expand(g, xShape)},
-                t -> sumAll(t[0]));
+                t -> sumAll(t[0]))
+                .withRule(g -> new Tensor[] {g.expand(xShape)});
     }
 
     static Tensor sum(Tensor input, int axis, boolean keepDim) {
@@ -40,7 +41,8 @@ final class ReductionOps {
         int[] keptShape = kept.shapeInternal();
         return Graph.record("sum", y, x,
                 g -> new Tensor[] {expand(g.view(keptShape), xShape)},
-                t -> sum(t[0], axis, keepDim));
+                t -> sum(t[0], axis, keepDim))
+                .withRule(g -> new Tensor[] {g.reshape(keptShape).expand(xShape)});
     }
 
     static Tensor meanAll(Tensor x) {
@@ -69,6 +71,14 @@ final class ReductionOps {
                     Tensor picked = ArithmeticOps.raw(io.grad4j.backend.BinaryOp.MUL, argmaxMask, t[0], x.shapeInternal());
                     Tensor s = reduceRaw(ReduceOp.SUM, picked, axis);
                     return keepDim ? s : s.view(removeAxis(x.shapeInternal(), axis));
+                })
+                .withRule(g -> {
+                    Tensor argmaxMask; // where the gradient goes: constant, as the argmax is
+                    try (io.grad4j.autograd.NoGrad ignored = io.grad4j.autograd.Autograd.noGrad()) {
+                        argmaxMask = maxBackward(x, kept, Tensor.full(x.backendInternal(), x.dtypeInternal(), 1.0, keptShape),
+                                axis);
+                    }
+                    return new Tensor[] {g.reshape(keptShape).expand(x.shapeInternal()).mul(argmaxMask)};
                 });
     }
 
@@ -114,6 +124,25 @@ final class ReductionOps {
             }
         }
         return t.view(shape.clone());
+    }
+
+    /** {@link #sumTo} in differentiable operations (sums over the broadcast axes, then a reshape). */
+    static Tensor sumToDifferentiable(Tensor g, int[] shape) {
+        int[] gShape = g.shapeInternal();
+        if (Arrays.equals(gShape, shape)) {
+            return g;
+        }
+        Tensor t = g;
+        int lead = gShape.length - shape.length;
+        for (int i = 0; i < lead; i++) {
+            t = t.sum(0, false);
+        }
+        for (int axis = 0; axis < shape.length; axis++) {
+            if (shape[axis] == 1 && t.shapeInternal()[axis] != 1) {
+                t = t.sum(axis, true);
+            }
+        }
+        return t.reshape(shape);
     }
 
     /** Broadcasts g (whose shape broadcasts to {@code shape}) into a new contiguous tensor. */

@@ -26,7 +26,8 @@ final class ShapeOps {
         Tensor y = ViewOps.reshapeRaw(x, shape);
         return Graph.recordView("reshape", y, x,
                 g -> new Tensor[] {ViewOps.reshapeRaw(g, xShape)},
-                t -> ViewOps.reshapeRaw(t[0], shape));
+                t -> ViewOps.reshapeRaw(t[0], shape))
+                .withRule(g -> new Tensor[] {g.reshape(xShape)});
     }
 
     static Tensor transpose(Tensor x, int a, int b) {
@@ -43,7 +44,8 @@ final class ShapeOps {
         }
         return Graph.record("cast", y, x,
                 g -> new Tensor[] {castRaw(g, source)},
-                t -> castRaw(t[0], target));
+                t -> castRaw(t[0], target))
+                .withRule(g -> new Tensor[] {g.to(source)});
     }
 
     static Tensor transfer(Tensor x, Backend target) {
@@ -52,7 +54,8 @@ final class ShapeOps {
         Tensor y = transferRaw(x, target);
         return Graph.record("transfer", y, x,
                 g -> new Tensor[] {transferRaw(g, source)},
-                t -> transferRaw(t[0], target));
+                t -> transferRaw(t[0], target))
+                .withRule(g -> new Tensor[] {g.to(source)});
     }
 
     static Tensor castRaw(Tensor x, DType target) {

@@ -33,7 +33,10 @@ final class SoftmaxOps {
         Reference.reachabilityFence(x);
         return Graph.record(log ? "logSoftmax" : "softmax", y, new Tensor[] {x}, new Tensor[] {y},
                 g -> new Tensor[] {backwardKernel(y, g, outer, len, inner, log)},
-                t -> log ? logSoftmaxJvp(y, t[0], axis) : backwardKernel(y, t[0], outer, len, inner, false));
+                t -> log ? logSoftmaxJvp(y, t[0], axis) : backwardKernel(y, t[0], outer, len, inner, false))
+                .withRule(g -> new Tensor[] {log
+                        ? g.sub(y.exp().mul(g.sum(axis, true)))      // g - softmax * sum(g)
+                        : y.mul(g.sub(g.mul(y).sum(axis, true)))});   // y * (g - sum(g * y))
     }
 
     private static Tensor backwardKernel(Tensor y, Tensor g, long outer, int len, long inner, boolean log) {

@@ -1009,6 +1009,17 @@ public final class Tensor implements AutoCloseable {
         return gradFn;
     }
 
+    /**
+     * Gives the operation that computed this tensor its VJP in differentiable operations (see
+     * {@link Node}); nothing when no history was recorded. Returns this.
+     */
+    Tensor withRule(Node.Vjp rule) {
+        if (gradFn != null) {
+            gradFn.setRule(rule);
+        }
+        return this;
+    }
+
     void attachHistory(Node node) {
         gradFn = node;
         requiresGrad = true;

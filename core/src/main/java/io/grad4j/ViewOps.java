@@ -26,7 +26,7 @@ final class ViewOps {
     /** A row-major copy with the gradient passing straight through: an operation's view input made dense. */
     static Tensor contiguous(Tensor x) {
         Tensor y = copyRaw(x);
-        return Graph.recordView("contiguous", y, x, g -> new Tensor[] {g}, t -> t[0]);
+        return Graph.recordView("contiguous", y, x, g -> new Tensor[] {g}, t -> t[0]).withRule(g -> new Tensor[] {g});
     }
 
     /** A dense copy of any layout, without history: one strided copy. */
@@ -50,7 +50,8 @@ final class ViewOps {
         Tensor y = permuteRaw(x, order);
         return Graph.recordView("permute", y, x,
                 g -> new Tensor[] {permuteRaw(g, inverse)},
-                t -> permuteRaw(t[0], order));
+                t -> permuteRaw(t[0], order))
+                .withRule(g -> new Tensor[] {g.permute(inverse)});
     }
 
     static Tensor transpose(Tensor x, int a, int b) {
@@ -60,7 +61,8 @@ final class ViewOps {
         Tensor y = permuteRaw(x, order);
         return Graph.recordView("transpose", y, x,
                 g -> new Tensor[] {permuteRaw(g, order)},
-                t -> permuteRaw(t[0], order));
+                t -> permuteRaw(t[0], order))
+                .withRule(g -> new Tensor[] {g.permute(order)});
     }
 
     static Tensor permuteRaw(Tensor x, int[] order) {
@@ -104,7 +106,8 @@ final class ViewOps {
         Tensor y = expandRaw(x, target);
         return Graph.record("expand", y, x,
                 g -> new Tensor[] {ReductionOps.sumTo(g, shape)},
-                t -> expandRaw(t[0], target));
+                t -> expandRaw(t[0], target))
+                .withRule(g -> new Tensor[] {ReductionOps.sumToDifferentiable(g, shape)});
     }
 
     /** A broadcast view of x as target (x's shape broadcasts to it, checked by the caller). */
@@ -141,7 +144,8 @@ final class ViewOps {
         Tensor y = narrowRaw(x, axis, from, (int) length);
         return Graph.recordView("narrow", y, x,
                 g -> new Tensor[] {padRaw(g, shape, axis, from)},
-                t -> narrowRaw(t[0], axis, from, (int) length));
+                t -> narrowRaw(t[0], axis, from, (int) length))
+                .withRule(g -> new Tensor[] {pad(g, shape, axis, from)});
     }
 
     static Tensor narrowRaw(Tensor x, int axis, long start, int length) {
@@ -150,6 +154,19 @@ final class ViewOps {
         long[] strides = x.stridesInternal();
         long offset = length == 0 ? x.offsetInternal() : x.offsetInternal() + start * strides[axis];
         return x.viewOf(outShape, strides.clone(), offset);
+    }
+
+    /**
+     * {@link #padRaw} as a differentiable operation (narrow's gradient, differentiated again):
+     * it is linear, and its VJP is the narrow it undoes.
+     */
+    private static Tensor pad(Tensor g, int[] shape, int axis, long start) {
+        int length = g.shapeInternal()[axis];
+        Tensor y = padRaw(g, shape, axis, start);
+        return Graph.record("pad", y, g,
+                h -> new Tensor[] {narrowRaw(h, axis, start, length)},
+                t -> padRaw(t[0], shape, axis, start))
+                .withRule(h -> new Tensor[] {h.narrow(axis, start, length)});
     }
 
     /** Zeros of {@code shape} with g written at {@code start..} along axis: the VJP of narrow. */
@@ -179,7 +196,8 @@ final class ViewOps {
         Tensor y = unsqueezeRaw(x, axis);
         return Graph.recordView("unsqueeze", y, x,
                 g -> new Tensor[] {squeezeRaw(g, axis)},
-                t -> unsqueezeRaw(t[0], axis));
+                t -> unsqueezeRaw(t[0], axis))
+                .withRule(g -> new Tensor[] {g.squeeze(axis)});
     }
 
     static Tensor squeeze(Tensor x, int axis) {
@@ -190,7 +208,8 @@ final class ViewOps {
         Tensor y = squeezeRaw(x, axis);
         return Graph.recordView("squeeze", y, x,
                 g -> new Tensor[] {unsqueezeRaw(g, axis)},
-                t -> squeezeRaw(t[0], axis));
+                t -> squeezeRaw(t[0], axis))
+                .withRule(g -> new Tensor[] {g.unsqueeze(axis)});
     }
 
     static Tensor unsqueezeRaw(Tensor x, int axis) {

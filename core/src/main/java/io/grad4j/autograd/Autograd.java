@@ -47,6 +47,52 @@ public final class Autograd {
         return grads;
     }
 
+    /**
+     * d output / d input for each input, as {@link #grad(Tensor, Tensor...)}; with
+     * {@code createGraph} the backward pass runs every operation's gradient rule in differentiable
+     * operations and records it, so the gradients returned can be differentiated again (second
+     * derivatives, Hessian-vector products, gradient penalties), and the graph is kept. An
+     * operation without such a rule (a user's {@link CustomFunction} has its own backward as one)
+     * makes the pass fail with its name.
+     */
+    public static Tensor[] grad(Tensor output, Tensor[] inputs, boolean createGraph) {
+        if (output.numel() != 1) {
+            throw new IllegalArgumentException("Autograd.grad needs an output with one element, got shape "
+                    + Arrays.toString(output.shape()) + "; use vjp for other outputs");
+        }
+        Tensor[] grads = Engine.gradients(output, seed(output, 1.0), createGraph, createGraph, inputs);
+        for (int i = 0; i < grads.length; i++) {
+            if (grads[i] == null) {
+                grads[i] = zerosLike(inputs[i]);
+            }
+        }
+        return grads;
+    }
+
+    /**
+     * The Hessian of a scalar f at x times v, shape of x: the gradient of {@code grad f(x) . v},
+     * by reverse mode over a reverse pass built with {@code createGraph} (exact, no step size).
+     */
+    public static Tensor hvp(Function<Tensor, Tensor> f, Tensor x, Tensor v) {
+        Objects.requireNonNull(f, "f");
+        if (!Arrays.equals(x.shape(), v.shape()) || x.dtype() != v.dtype() || x.backend() != v.backend()) {
+            throw new IllegalArgumentException("hvp: v is " + v.dtype() + " " + Arrays.toString(v.shape()) + " on "
+                    + v.backend().name() + " but x is " + x.dtype() + " " + Arrays.toString(x.shape()) + " on "
+                    + x.backend().name() + "; they must match");
+        }
+        try (NoGrad ignored = enableGrad()) { // the two passes need history, wherever hvp is called
+            Tensor leaf = x.detach().requiresGrad(true);
+            Tensor y = f.apply(leaf);
+            if (y.numel() != 1) {
+                throw new IllegalArgumentException("hvp: f must return one element (a scalar function), got shape "
+                        + Arrays.toString(y.shape()));
+            }
+            Tensor gradient = grad(y, new Tensor[] {leaf}, true)[0];
+            Tensor directional = gradient.mul(v).sum(); // grad f . v, still a function of x
+            return grad(directional, new Tensor[] {leaf}, false)[0];
+        }
+    }
+
     /** v^T J of f at x (reverse mode); v has f(x)'s shape, the result x's shape. */
     public static Tensor vjp(Function<Tensor, Tensor> f, Tensor x, Tensor v) {
         Tensor leaf = x.detach().requiresGrad(true);
@@ -109,6 +155,15 @@ public final class Autograd {
     /** A scope in which operations record no history (thread-local; scopes nest). */
     public static NoGrad noGrad() {
         return GradMode.enterNoGrad();
+    }
+
+    /**
+     * A scope in which operations record history again, inside a {@link #noGrad()} scope too
+     * (PyTorch's {@code enable_grad}): for a function that takes gradients itself, evaluated by
+     * code that turned history off. Closing it restores the state it found.
+     */
+    public static NoGrad enableGrad() {
+        return GradMode.enterEnableGrad();
     }
 
     /**

@@ -28,6 +28,30 @@ public final class GradMode {
         return new Scope(s, NO_GRAD_DEPTH);
     }
 
+    /** History is recorded inside, even within a no-grad scope; the outer state returns on close. */
+    static NoGrad enterEnableGrad() {
+        int[] s = STATE.get();
+        int saved = s[NO_GRAD_DEPTH];
+        s[NO_GRAD_DEPTH] = 0;
+        Thread owner = Thread.currentThread();
+        return new NoGrad() {
+            private boolean closed;
+
+            @Override
+            public void close() {
+                if (closed) {
+                    return;
+                }
+                if (Thread.currentThread() != owner) {
+                    throw new IllegalStateException("an autograd scope must be closed on the thread that opened it ("
+                            + owner.getName() + "), not on " + Thread.currentThread().getName());
+                }
+                closed = true;
+                s[NO_GRAD_DEPTH] = saved;
+            }
+        };
+    }
+
     static NoGrad enterAnomaly() {
         int[] s = STATE.get();
         s[ANOMALY_DEPTH]++;
