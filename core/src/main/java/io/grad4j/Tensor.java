@@ -136,46 +136,31 @@ public final class Tensor implements AutoCloseable {
     /** FLOAT64 tensor holding a copy of {@code data} in row-major order. */
     public static Tensor of(double[] data, int... shape) {
         checkData(data);
-        checkShape("Tensor.of", shape);
-        checkLength(data.length, shape);
-        Backend b = Backends.current();
-        return wrap(b, shape.clone(), b.upload(data));
+        return uploaded(data.length, shape, b -> b.upload(data));
     }
 
     /** FLOAT32 tensor holding a copy of {@code data} in row-major order. */
     public static Tensor of(float[] data, int... shape) {
         checkData(data);
-        checkShape("Tensor.of", shape);
-        checkLength(data.length, shape);
-        Backend b = Backends.current();
-        return wrap(b, shape.clone(), b.upload(data));
+        return uploaded(data.length, shape, b -> b.upload(data));
     }
 
     /** INT32 tensor holding a copy of {@code data} in row-major order. */
     public static Tensor of(int[] data, int... shape) {
         checkData(data);
-        checkShape("Tensor.of", shape);
-        checkLength(data.length, shape);
-        Backend b = Backends.current();
-        return wrap(b, shape.clone(), b.upload(data));
+        return uploaded(data.length, shape, b -> b.upload(data));
     }
 
     /** INT64 tensor holding a copy of {@code data} in row-major order. */
     public static Tensor of(long[] data, int... shape) {
         checkData(data);
-        checkShape("Tensor.of", shape);
-        checkLength(data.length, shape);
-        Backend b = Backends.current();
-        return wrap(b, shape.clone(), b.upload(data));
+        return uploaded(data.length, shape, b -> b.upload(data));
     }
 
     /** BOOL tensor holding a copy of {@code data} in row-major order. */
     public static Tensor of(boolean[] data, int... shape) {
         checkData(data);
-        checkShape("Tensor.of", shape);
-        checkLength(data.length, shape);
-        Backend b = Backends.current();
-        return wrap(b, shape.clone(), b.upload(data));
+        return uploaded(data.length, shape, b -> b.upload(data));
     }
 
     /** {@code start, start+1, ..., end-1} as a 1-D tensor of {@code dtype} (empty when end <= start). */
@@ -198,6 +183,14 @@ public final class Tensor implements AutoCloseable {
         Tensor converted = ShapeOps.castRaw(t, dtype); // as Java's casts convert, e.g. to FLOAT32
         t.close();
         return converted;
+    }
+
+    /** A tensor over a copy of a host array of {@code length} elements, checked against the shape. */
+    private static Tensor uploaded(int length, int[] shape, java.util.function.Function<Backend, Storage> upload) {
+        checkShape("Tensor.of", shape);
+        checkLength(length, shape);
+        Backend b = Backends.current();
+        return wrap(b, shape.clone(), upload.apply(b));
     }
 
     /** Rank-0 FLOAT64 tensor. */

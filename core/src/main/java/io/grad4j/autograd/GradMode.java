@@ -25,7 +25,7 @@ public final class GradMode {
     static NoGrad enterNoGrad() {
         int[] s = STATE.get();
         s[NO_GRAD_DEPTH]++;
-        return new Scope(s, NO_GRAD_DEPTH);
+        return new Scope(() -> s[NO_GRAD_DEPTH]--);
     }
 
     /** History is recorded inside, even within a no-grad scope; the outer state returns on close. */
@@ -33,41 +33,23 @@ public final class GradMode {
         int[] s = STATE.get();
         int saved = s[NO_GRAD_DEPTH];
         s[NO_GRAD_DEPTH] = 0;
-        Thread owner = Thread.currentThread();
-        return new NoGrad() {
-            private boolean closed;
-
-            @Override
-            public void close() {
-                if (closed) {
-                    return;
-                }
-                if (Thread.currentThread() != owner) {
-                    throw new IllegalStateException("an autograd scope must be closed on the thread that opened it ("
-                            + owner.getName() + "), not on " + Thread.currentThread().getName());
-                }
-                closed = true;
-                s[NO_GRAD_DEPTH] = saved;
-            }
-        };
+        return new Scope(() -> s[NO_GRAD_DEPTH] = saved);
     }
 
     static NoGrad enterAnomaly() {
         int[] s = STATE.get();
         s[ANOMALY_DEPTH]++;
-        return new Scope(s, ANOMALY_DEPTH);
+        return new Scope(() -> s[ANOMALY_DEPTH]--);
     }
 
-    /** Closes once, on the thread that opened it. */
+    /** Closes once, on the thread that opened it, undoing what opening it did. */
     private static final class Scope implements NoGrad {
-        private final int[] state;
-        private final int slot;
+        private final Runnable undo;
         private final Thread owner = Thread.currentThread();
         private boolean closed;
 
-        Scope(int[] state, int slot) {
-            this.state = state;
-            this.slot = slot;
+        Scope(Runnable undo) {
+            this.undo = undo;
         }
 
         @Override
@@ -80,7 +62,7 @@ public final class GradMode {
                         + owner.getName() + "), not on " + Thread.currentThread().getName());
             }
             closed = true;
-            state[slot]--;
+            undo.run();
         }
     }
 }

@@ -1382,6 +1382,7 @@ public final class CudaBackend implements Backend {
     }
 
     private void launch(String name, int gx, int gy, int gz, int block, Object... args) {
+        KernelSignatures.check(name, args);
         bind();
         int rc;
         if (profile != null && captureInputs == null) {
