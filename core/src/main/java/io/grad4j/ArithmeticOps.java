@@ -59,6 +59,9 @@ final class ArithmeticOps {
                     },
                     t -> raw(BinaryOp.DIV, raw(BinaryOp.SUB, t[0], raw(BinaryOp.MUL, y, t[1], outShape), outShape), b, outShape));
         };
+        if (recorded.gradFn() == null) {
+            return recorded; // no history: no rule to keep (and no allocation on the inference path)
+        }
         int[] aShape = a.shapeInternal();
         int[] bShape = b.shapeInternal();
         // the same rules in differentiable operations, for gradients that are differentiated again

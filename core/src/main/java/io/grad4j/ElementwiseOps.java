@@ -33,11 +33,12 @@ final class ElementwiseOps {
         Tensor y = Tensor.empty(backend, x.dtypeInternal(), x.shapeInternal());
         backend.unary(op, param, x.storage(), y.storage());
         Reference.reachabilityFence(x);
-        return Graph.record(op.name().toLowerCase(Locale.ROOT), y, new Tensor[] {x},
+        Tensor recorded = Graph.record(op.name().toLowerCase(Locale.ROOT), y, new Tensor[] {x},
                 new Tensor[] {op.derivativeNeedsInput() ? x : null, op.derivativeNeedsOutput() ? y : null},
                 g -> new Tensor[] {derivativeTimes(op, param, x, y, g)},
-                t -> derivativeTimes(op, param, x, y, t[0]))
-                .withRule(g -> new Tensor[] {derivativeRule(op, param, x, y, g)});
+                t -> derivativeTimes(op, param, x, y, t[0]));
+        return recorded.gradFn() == null ? recorded
+                : recorded.withRule(g -> new Tensor[] {derivativeRule(op, param, x, y, g)});
     }
 
     /**

@@ -4,6 +4,7 @@ import io.grad4j.backend.Backend;
 import io.grad4j.backend.BinaryOp;
 import io.grad4j.backend.ElementCount;
 import io.grad4j.backend.MatmulShape;
+import io.grad4j.backend.Storage;
 
 import java.lang.ref.Reference;
 import java.util.Arrays;
@@ -66,13 +67,14 @@ final class MatmulOp {
         // read once (see ArithmeticOps.apply): what is saved and what backward computes must agree
         boolean aNeedsGrad = a.requiresGradInternal();
         boolean bNeedsGrad = b.requiresGradInternal();
-        return Graph.record("matmul", y, new Tensor[] {a, b},
+        Tensor recorded = Graph.record("matmul", y, new Tensor[] {a, b},
                 new Tensor[] {bNeedsGrad ? a : null, aNeedsGrad ? b : null},
                 g -> new Tensor[] {aNeedsGrad ? gradA(a, b, g) : null,
                         bNeedsGrad ? gradB(a, b, g) : null},
                 t -> ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, b, false), product(a, false, t[1], false),
-                        y.shapeInternal()))
-                .withRule(g -> new Tensor[] {aNeedsGrad ? gradARule(a, b, g) : null, bNeedsGrad ? gradBRule(a, b, g) : null});
+                        y.shapeInternal()));
+        return recorded.gradFn() == null ? recorded
+                : recorded.withRule(g -> new Tensor[] {aNeedsGrad ? gradARule(a, b, g) : null, bNeedsGrad ? gradBRule(a, b, g) : null});
     }
 
     /** A_grad = g @ B^T and B_grad = A^T @ g in differentiable operations (summed over a shared operand's batch). */
@@ -143,7 +145,7 @@ final class MatmulOp {
         boolean xNeedsGrad = x.requiresGradInternal();
         boolean wNeedsGrad = w.requiresGradInternal();
         boolean biasNeedsGrad = bias.requiresGradInternal();
-        return Graph.record("matmulAdd", y, new Tensor[] {x, w, bias},
+        Tensor recorded = Graph.record("matmulAdd", y, new Tensor[] {x, w, bias},
                 new Tensor[] {wNeedsGrad ? x : null, xNeedsGrad ? w : null},
                 g -> new Tensor[] {xNeedsGrad ? gradA(x, w, g) : null,
                         wNeedsGrad ? gradB(x, w, g) : null,
@@ -156,9 +158,10 @@ final class MatmulOp {
                             : ArithmeticOps.raw(BinaryOp.ADD, product(t[0], false, w, false), product(x, false, t[1], false),
                                     yShape);
                     return ArithmeticOps.raw(BinaryOp.ADD, productTangent, t[2], yShape);
-                })
-                .withRule(g -> new Tensor[] {xNeedsGrad ? gradARule(x, w, g) : null, wNeedsGrad ? gradBRule(x, w, g) : null,
-                        biasNeedsGrad ? ReductionOps.sumToDifferentiable(g, bs) : null});
+                });
+        return recorded.gradFn() == null ? recorded
+                : recorded.withRule(g -> new Tensor[] {xNeedsGrad ? gradARule(x, w, g) : null,
+                        wNeedsGrad ? gradBRule(x, w, g) : null, biasNeedsGrad ? ReductionOps.sumToDifferentiable(g, bs) : null});
     }
 
     /** op(a) @ op(b) without history, batched as described in the class comment. */
@@ -177,59 +180,65 @@ final class MatmulOp {
         GemmOperand b = GemmOperand.of(b0);
         Tensor bias = bias0 == null ? null : bias0.denseRaw();
         try {
-            return denseProduct(a.dense(), transA != a.swapped(), b.dense(), transB != b.swapped(), bias);
+            return denseProduct(a, transA != a.swapped(), b, transB != b.swapped(), bias);
         } finally {
-            a.dense().closeIfCopyOf(a0);
-            b.dense().closeIfCopyOf(b0);
+            a.tensor().closeIfCopyOf(a0);
+            b.tensor().closeIfCopyOf(b0);
             if (bias != null) {
                 bias.closeIfCopyOf(bias0);
             }
         }
     }
 
-    /** A dense tensor for the GEMM and whether it is the operand with its last two axes swapped. */
-    private record GemmOperand(Tensor dense, boolean swapped) {
-        /** x itself if dense; else x with its last two axes swapped if that is dense (a transpose view); else a copy. */
+    /**
+     * What the GEMM reads for an operand: a tensor whose storage is dense in {@code shape}, and
+     * whether that shape is the operand's with its last two axes swapped (a transpose view, read
+     * through its base's storage without making a tensor of it).
+     */
+    private record GemmOperand(Tensor tensor, int[] shape, boolean swapped) {
+        /** x itself if dense; x read as its base if it is a transpose view; else a dense copy. */
         static GemmOperand of(Tensor x) {
             if (x.isDense()) {
-                return new GemmOperand(x, false);
+                return new GemmOperand(x, x.shapeInternal(), false);
             }
-            if (isTransposeView(x)) {
-                return new GemmOperand(ViewOps.permuteRaw(x, swapLastTwo(x.shapeInternal().length)), true);
+            int[] swappedShape = transposeViewShape(x);
+            if (swappedShape != null) {
+                return new GemmOperand(x, swappedShape, true);
             }
-            return new GemmOperand(x.denseRaw(), false);
+            Tensor copy = x.denseRaw();
+            return new GemmOperand(copy, copy.shapeInternal(), false);
+        }
+
+        Storage storage() {
+            return swapped ? tensor.storageOfView() : tensor.storage();
         }
 
         /** Whether x is a dense tensor with its last two axes swapped. */
         static boolean isTransposeView(Tensor x) {
-            int r = x.shapeInternal().length;
-            if (x.isDense() || r < 2 || x.offsetInternal() != 0 || x.numelInternal() != x.storageLength()) {
-                return false;
-            }
-            int[] order = swapLastTwo(r);
-            int[] shape = new int[r];
-            long[] strides = new long[r];
-            for (int i = 0; i < r; i++) {
-                shape[i] = x.shapeInternal()[order[i]];
-                strides[i] = x.stridesInternal()[order[i]];
-            }
-            return Layouts.isContiguous(shape, strides);
+            return !x.isDense() && transposeViewShape(x) != null;
         }
 
-        private static int[] swapLastTwo(int rank) {
-            int[] order = new int[rank];
-            for (int i = 0; i < rank; i++) {
-                order[i] = i;
+        /** The shape of the dense tensor x is a transpose view of (last two axes swapped), or null if it is none. */
+        private static int[] transposeViewShape(Tensor x) {
+            int[] shape = x.shapeInternal();
+            long[] strides = x.stridesInternal();
+            int r = shape.length;
+            if (r < 2 || x.offsetInternal() != 0 || x.numelInternal() != x.storageLength()) {
+                return null;
             }
-            order[rank - 2] = rank - 1;
-            order[rank - 1] = rank - 2;
-            return order;
+            int[] swappedShape = shape.clone();
+            long[] swappedStrides = strides.clone();
+            swappedShape[r - 2] = shape[r - 1];
+            swappedShape[r - 1] = shape[r - 2];
+            swappedStrides[r - 2] = strides[r - 1];
+            swappedStrides[r - 1] = strides[r - 2];
+            return Layouts.isContiguous(swappedShape, swappedStrides) ? swappedShape : null;
         }
     }
 
-    private static Tensor denseProduct(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias) {
-        int[] as = a.shapeInternal();
-        int[] bs = b.shapeInternal();
+    private static Tensor denseProduct(GemmOperand a, boolean transA, GemmOperand b, boolean transB, Tensor bias) {
+        int[] as = a.shape();
+        int[] bs = b.shape();
         int ra = as.length;
         int rb = bs.length;
         int m = transA ? as[ra - 1] : as[ra - 2];
@@ -248,15 +257,15 @@ final class MatmulOp {
         int batch = (int) batchCount;
         MatmulShape spec = new MatmulShape(batch, m, n, k, transA, transB,
                 ra > 2 ? (long) m * k : 0, rb > 2 ? (long) k * n : 0);
-        Backend backend = a.backendInternal();
-        Tensor c = Tensor.empty(backend, a.dtypeInternal(), outShape);
+        Backend backend = a.tensor().backendInternal();
+        Tensor c = Tensor.empty(backend, a.tensor().dtypeInternal(), outShape);
         if (bias == null) {
             backend.matmul(a.storage(), b.storage(), c.storage(), spec);
         } else {
             backend.matmulBias(a.storage(), b.storage(), bias.storage(), c.storage(), spec);
         }
-        Reference.reachabilityFence(a);
-        Reference.reachabilityFence(b);
+        Reference.reachabilityFence(a.tensor());
+        Reference.reachabilityFence(b.tensor());
         Reference.reachabilityFence(bias);
         return c;
     }

@@ -41,7 +41,10 @@ public final class Tensor implements AutoCloseable {
     private final Backend backend;
     private final DType dtype;
     private final int[] shape;
-    /** Element strides per axis; a size-1 axis may have any stride, a broadcast axis has 0. */
+    /**
+     * Element strides per axis (a size-1 axis may have any stride, a broadcast axis has 0); null
+     * for row-major strides, which every tensor an operation allocates has, so those carry no array.
+     */
     private final long[] strides;
     /** Index of element [0, ..., 0] in the storage. */
     private final long offset;
@@ -72,7 +75,7 @@ public final class Tensor implements AutoCloseable {
         this.strides = strides;
         this.offset = offset;
         this.numel = BroadcastShape.numel(shape);
-        this.dense = offset == 0 && numel == ref.length() && Layouts.isContiguous(shape, strides);
+        this.dense = offset == 0 && numel == ref.length() && (strides == null || Layouts.isContiguous(shape, strides));
         this.ref = ref;
         this.release = TensorLeaks.ENABLED ? new Release(ref, TensorLeaks.created(shape)) : null;
         this.cleanable = CLEANER.register(this, release != null ? release : ref::releaseOne);
@@ -103,8 +106,7 @@ public final class Tensor implements AutoCloseable {
 
     /** A tensor over freshly made storage (which it now owns). */
     static Tensor wrap(Backend backend, int[] shape, Storage storage) {
-        return new Tensor(backend, storage.dtype(), shape, BroadcastShape.contiguousStrides(shape), 0,
-                new StorageRef(storage));
+        return new Tensor(backend, storage.dtype(), shape, null, 0, new StorageRef(storage));
     }
 
     /** Uninitialised tensor: the caller fills it. */
@@ -122,7 +124,7 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalStateException("internal error: view(" + Arrays.toString(newShape) + ") of a tensor that is"
                     + " not dense (" + describeLayout() + "); use ShapeOps.reshape");
         }
-        return new Tensor(backend, dtype, newShape, BroadcastShape.contiguousStrides(newShape), 0, ref.retain());
+        return new Tensor(backend, dtype, newShape, null, 0, ref.retain());
     }
 
     /** A view with any layout over this tensor's storage, no history; the caller checked the layout's bounds. */
@@ -278,7 +280,7 @@ public final class Tensor implements AutoCloseable {
     /** Element strides per axis (how far apart neighbours along each axis lie in the storage). */
     public long[] strides() {
         checkOpen();
-        return strides.clone();
+        return stridesInternal().clone();
     }
 
     /** Where element [0, ..., 0] lies in the storage, in elements. */
@@ -290,7 +292,7 @@ public final class Tensor implements AutoCloseable {
     /** Whether the elements lie in row-major order without gaps (PyTorch's is_contiguous; any offset). */
     public boolean isContiguous() {
         checkOpen();
-        return Layouts.isContiguous(shape, strides);
+        return strides == null || Layouts.isContiguous(shape, strides);
     }
 
     /**
@@ -799,7 +801,8 @@ public final class Tensor implements AutoCloseable {
         if (dense && source.dense) {
             backend.copy(source.storage(), storage());
         } else { // into or from a view: one strided copy between the two layouts
-            backend.stridedCopy(source.ref.storage(), source.offset, source.strides, ref.storage(), offset, strides, shape);
+            backend.stridedCopy(source.ref.storage(), source.offset, source.stridesInternal(), ref.storage(), offset,
+                    stridesInternal(), shape);
         }
         markModified();
         Reference.reachabilityFence(source);
@@ -824,7 +827,8 @@ public final class Tensor implements AutoCloseable {
         if (!dense) { // a view: compute the update, then write it through the view's layout
             Tensor updated = ArithmeticOps.raw(BinaryOp.ADD, ElementwiseOps.raw(UnaryOp.MUL_SCALAR, beta, this),
                     ElementwiseOps.raw(UnaryOp.MUL_SCALAR, alpha, x), shape);
-            backend.stridedCopy(updated.storage(), 0, updated.strides, ref.storage(), offset, strides, shape);
+            backend.stridedCopy(updated.storage(), 0, updated.stridesInternal(), ref.storage(), offset, stridesInternal(),
+                    shape);
             updated.close();
         } else {
             Tensor xd = x.denseRaw();
@@ -923,8 +927,9 @@ public final class Tensor implements AutoCloseable {
         return dense;
     }
 
+    /** The strides (computed for a row-major tensor, which stores none); callers must not change the array. */
     long[] stridesInternal() {
-        return strides;
+        return strides != null ? strides : BroadcastShape.contiguousStrides(shape);
     }
 
     long offsetInternal() {
@@ -943,7 +948,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     String describeLayout() {
-        return "shape " + Arrays.toString(shape) + ", strides " + Arrays.toString(strides) + ", offset " + offset
+        return "shape " + Arrays.toString(shape) + ", strides " + Arrays.toString(stridesInternal()) + ", offset " + offset
                 + " in a storage of " + ref.length();
     }
 
