@@ -126,7 +126,10 @@ final class OpenBlasGemm implements Gemm {
      * Calls block once per share of C: whole when the product is small or the library threads
      * itself, else cut along the longer of C's sides into one block per thread. Cutting rows gives
      * each thread all of B to pack and cutting columns all of A, so the cut goes where the
-     * operand every thread repeats is the smaller.
+     * operand every thread repeats is the smaller. A read transposed (a weight gradient g^T x,
+     * k the batch) is cut by rows whenever it has enough of them: cut by columns, every thread
+     * packed all of the transposed A, and a Linear layer's [512, 784] gradient at batch 64 took
+     * 430-470 us on two threads against 290-300 us cut by rows (the same work on one thread: 508).
      */
     private void forEachBlock(MatmulShape s, long aOffset, long bOffset, long cOffset, Block block) {
         int m = s.m(), n = s.n(), k = s.k();
@@ -135,7 +138,7 @@ final class OpenBlasGemm implements Gemm {
             block.run(m, n, aOffset, bOffset, cOffset);
             return;
         }
-        if (m >= n) {
+        if (m >= n || s.transposeA() && m >= 4L * BLOCK_ALIGN * loops.threads()) {
             long rowsPerThread = Math.ceilDiv(MIN_FLOPS_PER_THREAD, (long) n * k);
             loops.forRange(m, rowsPerThread, BLOCK_ALIGN, 1, (from, to) -> block.run((int) (to - from), n,
                     aOffset + (s.transposeA() ? from : from * s.lda()), bOffset, cOffset + from * n));
