@@ -129,7 +129,9 @@ public final class Checkpoint {
             }
         } else if (m instanceof Linear l) {
             put(out, prefix + "weight", l.weight());
-            put(out, prefix + "bias", l.bias());
+            if (l.bias() != null) { // a layer made without bias has none, as in PyTorch's state_dict
+                put(out, prefix + "bias", l.bias());
+            }
         } else {
             List<Tensor> ps = m.parameters();
             for (int i = 0; i < ps.size(); i++) {

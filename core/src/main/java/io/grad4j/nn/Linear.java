@@ -18,13 +18,23 @@ import java.util.List;
  */
 public final class Linear implements Module {
     private final Tensor weight;
+    /** Null for a layer without bias. */
     private final Tensor bias;
 
     public Linear(int in, int out, long seed) {
-        this(in, out, seed, DType.FLOAT32);
+        this(in, out, seed, true, DType.FLOAT32);
     }
 
     public Linear(int in, int out, long seed, DType dtype) {
+        this(in, out, seed, true, dtype);
+    }
+
+    /** With {@code bias} false the layer is y = x W^T (PyTorch's {@code bias=False}); W draws the same numbers. */
+    public Linear(int in, int out, long seed, boolean bias) {
+        this(in, out, seed, bias, DType.FLOAT32);
+    }
+
+    public Linear(int in, int out, long seed, boolean bias, DType dtype) {
         if (in <= 0 || out <= 0) {
             throw new IllegalArgumentException("Linear needs in > 0 and out > 0, got in=" + in + " out=" + out);
         }
@@ -32,7 +42,7 @@ public final class Linear implements Module {
         try (Tensor drawn = uniform(dtype, seed, bound, in, out)) { // [in, out]: the numbers a seed always gave
             this.weight = drawn.transpose().contiguous().requiresGrad(true);
         }
-        this.bias = uniform(dtype, seed ^ 0x5DEECE66DL, bound, out).requiresGrad(true);
+        this.bias = bias ? uniform(dtype, seed ^ 0x5DEECE66DL, bound, out).requiresGrad(true) : null;
     }
 
     /** U(-bound, bound), closing the intermediates at once (on a GPU they would wait for the GC). */
@@ -42,6 +52,7 @@ public final class Linear implements Module {
         }
     }
 
+    /** [out], or null for a layer made without bias. */
     public Tensor bias() {
         return bias;
     }
@@ -60,11 +71,11 @@ public final class Linear implements Module {
                     + "): input's last axis must be " + in + ", got shape " + java.util.Arrays.toString(s));
         }
         // W^T is a view (no copy); the bias is added as the product is written: one backend call
-        return x.matmulAdd(weight.transpose(), bias);
+        return bias == null ? x.matmul(weight.transpose()) : x.matmulAdd(weight.transpose(), bias);
     }
 
     @Override
     public List<Tensor> parameters() {
-        return List.of(weight, bias);
+        return bias == null ? List.of(weight) : List.of(weight, bias);
     }
 }

@@ -392,6 +392,21 @@ public abstract class TrainingConformanceTest extends BackendTestBase {
         assertTrue(e.getMessage().contains("Linear(16 -> 4)") && e.getMessage().contains("[5, 15]"), e.getMessage());
     }
 
+    /** bias = false: y = x W^T, one parameter, the same W for the seed, no "bias" in the checkpoint names. */
+    @Test
+    void linearWithoutBias() {
+        Linear plain = new Linear(5, 3, 9, false);
+        Linear withBias = new Linear(5, 3, 9);
+        assertArrayEquals(withBias.weight().toFloatArray(), plain.weight().toFloatArray());
+        assertEquals(null, plain.bias());
+        assertEquals(1, plain.parameters().size());
+        Tensor x = Tensor.randn(DType.FLOAT32, 10, 2, 5);
+        assertArrayEquals(x.matmul(plain.weight().transpose().contiguous()).toFloatArray(), plain.forward(x).toFloatArray(), 1e-6f);
+        plain.forward(x).sum().backward();
+        assertArrayEquals(new int[] {3, 5}, plain.weight().grad().shape());
+        assertEquals(java.util.List.of("weight"), java.util.List.copyOf(io.grad4j.checkpoint.Checkpoint.named(plain).keySet()));
+    }
+
     /** W's gradient arrives in W's layout ([out, in]) and equals g^T x; batched inputs share W. */
     @Test
     void linearGradientsKeepTheWeightsLayout() {
