@@ -168,8 +168,13 @@ public final class Tensor implements AutoCloseable {
     /** {@code start, start+1, ..., end-1} as a 1-D tensor of {@code dtype} (empty when end <= start). */
     public static Tensor arange(DType dtype, long start, long end) {
         checkDtype("Tensor.arange", dtype);
-        long n = Math.max(0, end - start);
-        if (end > start && n <= 0 || n > Integer.MAX_VALUE - 8) {
+        long n;
+        try {
+            n = Math.max(0, Math.subtractExact(end, start));
+        } catch (ArithmeticException e) {
+            n = Long.MAX_VALUE;
+        }
+        if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("Tensor.arange: " + start + " to " + end + " is more than "
                     + (Integer.MAX_VALUE - 8) + " elements");
         }
@@ -308,7 +313,7 @@ public final class Tensor implements AutoCloseable {
     public double[] toDoubleArray() {
         double[] out = new double[checkedHostLength()];
         if (!dtype.isFloatingPoint()) {
-            long[] values = toLongArray();
+            long[] values = wholeNumbers();
             for (int i = 0; i < out.length; i++) {
                 out[i] = values[i];
             }
@@ -325,7 +330,7 @@ public final class Tensor implements AutoCloseable {
     public float[] toFloatArray() {
         float[] out = new float[checkedHostLength()];
         if (!dtype.isFloatingPoint()) {
-            long[] values = toLongArray();
+            long[] values = wholeNumbers();
             for (int i = 0; i < out.length; i++) {
                 out[i] = values[i]; // rounded once, as (float) of a long rounds
             }
@@ -341,38 +346,52 @@ public final class Tensor implements AutoCloseable {
     /** Row-major copy of the values, converted as Java's casts convert ((int) of a float rounds toward zero and saturates). */
     public int[] toIntArray() {
         int[] out = new int[checkedHostLength()];
-        Tensor d = denseRaw();
-        switch (dtype) {
-            case INT32 -> backend.download(d.storage(), out);
-            case INT64 -> {
-                long[] l = new long[out.length];
-                backend.download(d.storage(), l);
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = (int) l[i];
-                }
+        if (dtype.isFloatingPoint()) {
+            double[] v = toDoubleArray(); // FLOAT32 widens exactly; (int) of the double is (int) of the float
+            for (int i = 0; i < out.length; i++) {
+                out[i] = (int) v[i];
             }
-            case BOOL -> {
-                boolean[] b = new boolean[out.length];
-                backend.download(d.storage(), b);
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = b[i] ? 1 : 0;
-                }
-            }
-            default -> {
-                double[] v = new double[out.length];
-                backend.download(d.storage(), v); // FLOAT32 widens exactly
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = (int) v[i];
-                }
+        } else {
+            long[] v = wholeNumbers();
+            for (int i = 0; i < out.length; i++) {
+                out[i] = (int) v[i]; // INT64 keeps its low 32 bits
             }
         }
-        d.closeIfCopyOf(this);
-        Reference.reachabilityFence(this);
         return out;
     }
 
     /** Row-major copy of the values, converted as Java's casts convert. */
     public long[] toLongArray() {
+        if (!dtype.isFloatingPoint()) {
+            return wholeNumbers();
+        }
+        double[] v = toDoubleArray();
+        long[] out = new long[v.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (long) v[i];
+        }
+        return out;
+    }
+
+    /** Row-major copy of the values, each {@code != 0} (NaN is true, as in PyTorch). */
+    public boolean[] toBooleanArray() {
+        boolean[] out = new boolean[checkedHostLength()];
+        if (dtype.isFloatingPoint()) {
+            double[] v = toDoubleArray();
+            for (int i = 0; i < out.length; i++) {
+                out[i] = v[i] != 0;
+            }
+        } else {
+            long[] v = wholeNumbers();
+            for (int i = 0; i < out.length; i++) {
+                out[i] = v[i] != 0;
+            }
+        }
+        return out;
+    }
+
+    /** The values of an INT32, INT64 or BOOL tensor (0 or 1), row-major, exactly: every integer download goes through here. */
+    private long[] wholeNumbers() {
         long[] out = new long[checkedHostLength()];
         Tensor d = denseRaw();
         switch (dtype) {
@@ -385,43 +404,15 @@ public final class Tensor implements AutoCloseable {
                 }
             }
             case BOOL -> {
-                boolean[] b = new boolean[out.length];
-                backend.download(d.storage(), b);
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = b[i] ? 1 : 0;
-                }
-            }
-            default -> {
-                double[] v = new double[out.length];
+                boolean[] v = new boolean[out.length];
                 backend.download(d.storage(), v);
                 for (int i = 0; i < out.length; i++) {
-                    out[i] = (long) v[i];
+                    out[i] = v[i] ? 1 : 0;
                 }
             }
+            default -> throw new IllegalStateException("internal error: wholeNumbers() of a " + dtype + " tensor");
         }
         d.closeIfCopyOf(this);
-        Reference.reachabilityFence(this);
-        return out;
-    }
-
-    /** Row-major copy of the values, each {@code != 0} (NaN is true, as in PyTorch). */
-    public boolean[] toBooleanArray() {
-        boolean[] out = new boolean[checkedHostLength()];
-        if (dtype == DType.BOOL) {
-            Tensor d = denseRaw();
-            backend.download(d.storage(), out);
-            d.closeIfCopyOf(this);
-        } else if (dtype.isFloatingPoint()) {
-            double[] v = toDoubleArray();
-            for (int i = 0; i < out.length; i++) {
-                out[i] = v[i] != 0;
-            }
-        } else {
-            long[] v = toLongArray();
-            for (int i = 0; i < out.length; i++) {
-                out[i] = v[i] != 0;
-            }
-        }
         Reference.reachabilityFence(this);
         return out;
     }

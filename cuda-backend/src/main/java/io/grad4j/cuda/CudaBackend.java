@@ -492,69 +492,60 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Storage upload(int[] data) {
-        refuseDuringCapture("an INT32 upload");
-        CudaStorage s = (CudaStorage) allocate(DType.INT32, data.length);
-        hostToDevice(Pointer.to(data), s);
-        return s;
+        return integersToDevice(DType.INT32, data.length, Pointer.to(data));
     }
 
     @Override
     public synchronized Storage upload(long[] data) {
-        refuseDuringCapture("an INT64 upload");
-        CudaStorage s = (CudaStorage) allocate(DType.INT64, data.length);
-        hostToDevice(Pointer.to(data), s);
-        return s;
+        return integersToDevice(DType.INT64, data.length, Pointer.to(data));
     }
 
     @Override
     public synchronized Storage upload(boolean[] data) {
-        refuseDuringCapture("a BOOL upload");
         byte[] bytes = new byte[data.length];
         for (int i = 0; i < data.length; i++) {
             bytes[i] = data[i] ? (byte) 1 : 0;
         }
-        CudaStorage s = (CudaStorage) allocate(DType.BOOL, data.length);
-        hostToDevice(Pointer.to(bytes), s);
-        return s;
+        return integersToDevice(DType.BOOL, data.length, Pointer.to(bytes));
     }
 
-    /** The unstaged copy of a host array into all of s (indices, labels and masks are small and rare). */
-    private void hostToDevice(Pointer data, CudaStorage s) {
+    /** A new INT32, INT64 or BOOL storage filled by an unstaged copy (indices, labels and masks are small and rare). */
+    private CudaStorage integersToDevice(DType dtype, int length, Pointer host) {
+        refuseDuringCapture("an " + dtype + " upload");
+        CudaStorage s = (CudaStorage) allocate(dtype, length);
         uploads++;
         uploadBytes += s.bytes();
-        if (s.length() > 0) {
-            check(JCudaDriver.cuMemcpyHtoD(s.pointer(), data, s.bytes()), "cuMemcpyHtoD");
+        if (length > 0) {
+            check(JCudaDriver.cuMemcpyHtoD(s.pointer(), host, s.bytes()), "cuMemcpyHtoD");
         }
+        return s;
     }
 
     @Override
     public synchronized void download(Storage src, int[] dst) {
-        CudaStorage s = startDownload(src, dst.length);
-        requireDtype("download", s, DType.INT32);
-        if (dst.length > 0) {
-            deviceToHost(Pointer.to(dst), s);
-        }
+        integersToHost(src, DType.INT32, dst.length, Pointer.to(dst));
     }
 
     @Override
     public synchronized void download(Storage src, long[] dst) {
-        CudaStorage s = startDownload(src, dst.length);
-        requireDtype("download", s, DType.INT64);
-        if (dst.length > 0) {
-            deviceToHost(Pointer.to(dst), s);
-        }
+        integersToHost(src, DType.INT64, dst.length, Pointer.to(dst));
     }
 
     @Override
     public synchronized void download(Storage src, boolean[] dst) {
-        CudaStorage s = startDownload(src, dst.length);
-        requireDtype("download", s, DType.BOOL);
-        if (dst.length > 0) {
-            byte[] bytes = new byte[dst.length];
-            deviceToHost(Pointer.to(bytes), s);
-            for (int i = 0; i < dst.length; i++) {
-                dst[i] = bytes[i] != 0;
-            }
+        byte[] bytes = new byte[dst.length];
+        integersToHost(src, DType.BOOL, dst.length, Pointer.to(bytes));
+        for (int i = 0; i < dst.length; i++) {
+            dst[i] = bytes[i] != 0;
+        }
+    }
+
+    /** The unstaged copy of an INT32, INT64 or BOOL storage into a host array of {@code length} elements. */
+    private void integersToHost(Storage src, DType dtype, int length, Pointer host) {
+        CudaStorage s = startDownload(src, length);
+        requireDtype("download", s, dtype);
+        if (length > 0) {
+            deviceToHost(host, s);
         }
     }
 
