@@ -69,7 +69,8 @@ final class KernelSignatures {{
         for (int i = 0; i < args.length; i++) {{
             Object a = args[i];
             boolean fits = switch (expected.get(i)) {{
-                case PTR -> a instanceof CudaStorage || a instanceof Long address && address == 0; // 0: null
+                case PTR -> a instanceof CudaStorage || a instanceof jcuda.driver.CUdeviceptr // a slot of the backend's own
+                        || a instanceof Long address && address == 0; // 0: null
                 case I32 -> a instanceof Integer;
                 case I64 -> a instanceof Long;
                 case F32 -> a instanceof Float;

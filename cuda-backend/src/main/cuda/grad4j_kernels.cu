@@ -793,6 +793,182 @@ extern "C" __global__ void max_backward_rows_f64(const double* x, const double* 
 extern "C" __global__ void max_backward_cols_f32(const float* x, const float* mx, const float* g, float* out, i64 outer, int axis, i64 inner) { max_backward_cols_impl(x, mx, g, out, outer, axis, inner); }
 extern "C" __global__ void max_backward_cols_f64(const double* x, const double* mx, const double* g, double* out, i64 outer, int axis, i64 inner) { max_backward_cols_impl(x, mx, g, out, outer, axis, inner); }
 
+// =========================================================================== argmax and indexing
+// The indexed tensor is viewed as [outer, axis, inner], the gathered one as [outer, count, inner];
+// the INT64 index is read at index[o * s0 + j * s1 + i * s2] (stride 0 broadcasts it). An index
+// outside [0, axis) is reported in err[0..2] = {1 + op (0 gather, 1 scatter_add), index, axis}
+// with plain stores (several bad threads may race; every value they store is a bad index of this
+// launch, and the host reads err only after the stream is synchronised), and skipped.
+
+enum CompareCode { C_EQ = 0, C_NE, C_LT, C_LE, C_GT, C_GE }; // CompareOp ordinals
+
+// out[o, i] = the first j where x[o, j, i] is largest, a NaN counting as largest (PyTorch's
+// argmax); one thread per output, serial over the axis (neighbouring threads read neighbouring
+// addresses when inner > 1).
+template <typename T> __device__ void argmax_impl(const T* x, i64* out, i64 outer, int axis, i64 inner) {
+    GRID_STRIDE(t, outer * inner) {
+        i64 o = t / inner;
+        i64 i = t - o * inner;
+        const T* base = x + o * axis * inner + i;
+        T m = base[0];
+        int best = 0;
+        for (int j = 1; j < axis && !d_isnan(m); j++) {
+            T v = base[(i64)j * inner];
+            if (v > m || d_isnan(v)) {
+                m = v;
+                best = j;
+            }
+        }
+        out[t] = best;
+    }
+}
+extern "C" __global__ void argmax_f32(const float* x, i64* out, i64 outer, int axis, i64 inner) { argmax_impl(x, out, outer, axis, inner); }
+extern "C" __global__ void argmax_f64(const double* x, i64* out, i64 outer, int axis, i64 inner) { argmax_impl(x, out, outer, axis, inner); }
+
+__device__ __forceinline__ void report_bad_index(i64* err, int op, i64 index, i64 axis) {
+    err[1] = index;
+    err[2] = axis;
+    err[0] = 1 + op;
+}
+
+// out[o, j, i] = src[o, index[.], i], one thread per output element (0 where the index is bad).
+template <typename T> __device__ void gather_impl(const T* src, int axis, const i64* index, i64 s0, i64 s1, i64 s2, T* out,
+                                                  i64 outer, int count, i64 inner, i64* err) {
+    i64 n = outer * count * inner;
+    GRID_STRIDE(e, n) {
+        i64 i = e % inner;
+        i64 rest = e / inner;
+        i64 j = rest % count;
+        i64 o = rest / count;
+        i64 k = index[o * s0 + j * s1 + i * s2];
+        if (k < 0 || k >= axis) {
+            report_bad_index(err, 0, k, axis);
+            out[e] = T(0);
+        } else {
+            out[e] = src[(o * axis + k) * inner + i];
+        }
+    }
+}
+extern "C" __global__ void gather_f32(const float* src, int axis, const i64* index, i64 s0, i64 s1, i64 s2, float* out, i64 outer, int count, i64 inner, i64* err) {
+    gather_impl(src, axis, index, s0, s1, s2, out, outer, count, inner, err);
+}
+extern "C" __global__ void gather_f64(const double* src, int axis, const i64* index, i64 s0, i64 s1, i64 s2, double* out, i64 outer, int count, i64 inner, i64* err) {
+    gather_impl(src, axis, index, s0, s1, s2, out, outer, count, inner, err);
+}
+extern "C" __global__ void gather_i32(const int* src, int axis, const i64* index, i64 s0, i64 s1, i64 s2, int* out, i64 outer, int count, i64 inner, i64* err) {
+    gather_impl(src, axis, index, s0, s1, s2, out, outer, count, inner, err);
+}
+extern "C" __global__ void gather_i64(const i64* src, int axis, const i64* index, i64 s0, i64 s1, i64 s2, i64* out, i64 outer, int count, i64 inner, i64* err) {
+    gather_impl(src, axis, index, s0, s1, s2, out, outer, count, inner, err);
+}
+extern "C" __global__ void gather_u8(const unsigned char* src, int axis, const i64* index, i64 s0, i64 s1, i64 s2, unsigned char* out, i64 outer, int count, i64 inner, i64* err) {
+    gather_impl(src, axis, index, s0, s1, s2, out, outer, count, inner, err);
+}
+
+// out[o, index[o, j, i], i] += src[o, j, i] for j = 0, 1, ... in order: one thread per (o, i)
+// column walks j, so every output element is written by one thread in a fixed order (the same
+// bits every run, no atomics). Parallel over outer * inner only: an embedding's backward has a
+// thread per width element, each walking every token; fast enough beside the products, and a
+// sorted-segment kernel is the way on when it is not.
+template <typename T> __device__ void scatter_add_impl(const T* src, const i64* index, i64 s0, i64 s1, i64 s2, T* out,
+                                                       int axis, i64 outer, int count, i64 inner, i64* err) {
+    GRID_STRIDE(t, outer * inner) {
+        i64 o = t / inner;
+        i64 i = t - o * inner;
+        for (int j = 0; j < count; j++) {
+            i64 k = index[o * s0 + (i64)j * s1 + i * s2];
+            if (k < 0 || k >= axis) {
+                report_bad_index(err, 1, k, axis);
+                continue;
+            }
+            out[(o * axis + k) * inner + i] += src[(o * count + j) * inner + i];
+        }
+    }
+}
+extern "C" __global__ void scatter_add_f32(const float* src, const i64* index, i64 s0, i64 s1, i64 s2, float* out, int axis, i64 outer, int count, i64 inner, i64* err) {
+    scatter_add_impl(src, index, s0, s1, s2, out, axis, outer, count, inner, err);
+}
+extern "C" __global__ void scatter_add_f64(const double* src, const i64* index, i64 s0, i64 s1, i64 s2, double* out, int axis, i64 outer, int count, i64 inner, i64* err) {
+    scatter_add_impl(src, index, s0, s1, s2, out, axis, outer, count, inner, err);
+}
+extern "C" __global__ void scatter_add_i32(const int* src, const i64* index, i64 s0, i64 s1, i64 s2, int* out, int axis, i64 outer, int count, i64 inner, i64* err) {
+    scatter_add_impl(src, index, s0, s1, s2, out, axis, outer, count, inner, err);
+}
+extern "C" __global__ void scatter_add_i64(const i64* src, const i64* index, i64 s0, i64 s1, i64 s2, i64* out, int axis, i64 outer, int count, i64 inner, i64* err) {
+    scatter_add_impl(src, index, s0, s1, s2, out, axis, outer, count, inner, err);
+}
+
+template <typename T> __device__ __forceinline__ bool compare_apply(int op, T a, T b) {
+    switch (op) {
+        case C_EQ: return a == b;
+        case C_NE: return a != b;
+        case C_LT: return a < b;
+        case C_LE: return a <= b;
+        case C_GT: return a > b;
+        default: return a >= b;
+    }
+}
+// out[i] = op(a[.], b[.]) as 0 or 1, operands at strides as binary_strided reads them.
+template <typename T> __device__ void compare_impl(int op, const T* a, const T* b, unsigned char* out, i64 n, int rank,
+                                                   const Dims& shape, const Dims& as, const Dims& bs) {
+    GRID_STRIDE(i, n) {
+        i64 ao, bo;
+        strided_offsets<i64>(i, rank, shape, as, bs, ao, bo);
+        out[i] = compare_apply(op, a[ao], b[bo]) ? 1 : 0;
+    }
+}
+extern "C" __global__ void compare_f32(int op, const float* a, const float* b, unsigned char* out, i64 n, int rank, Dims shape, Dims as, Dims bs) {
+    compare_impl(op, a, b, out, n, rank, shape, as, bs);
+}
+extern "C" __global__ void compare_f64(int op, const double* a, const double* b, unsigned char* out, i64 n, int rank, Dims shape, Dims as, Dims bs) {
+    compare_impl(op, a, b, out, n, rank, shape, as, bs);
+}
+extern "C" __global__ void compare_i32(int op, const int* a, const int* b, unsigned char* out, i64 n, int rank, Dims shape, Dims as, Dims bs) {
+    compare_impl(op, a, b, out, n, rank, shape, as, bs);
+}
+extern "C" __global__ void compare_i64(int op, const i64* a, const i64* b, unsigned char* out, i64 n, int rank, Dims shape, Dims as, Dims bs) {
+    compare_impl(op, a, b, out, n, rank, shape, as, bs);
+}
+extern "C" __global__ void compare_u8(int op, const unsigned char* a, const unsigned char* b, unsigned char* out, i64 n, int rank, Dims shape, Dims as, Dims bs) {
+    compare_impl(op, a, b, out, n, rank, shape, as, bs);
+}
+
+// out[i] = c[.] ? a[.] : b[.], three operands at their own strides over the output's shape.
+template <typename T> __device__ void where_impl(const unsigned char* c, const T* a, const T* b, T* out, i64 n, int rank,
+                                                 const Dims& shape, const Dims& cs, const Dims& as, const Dims& bs) {
+    GRID_STRIDE(e, n) {
+        i64 r = e, co = 0, ao = 0, bo = 0;
+#pragma unroll
+        for (int ax = MAX_RANK - 1; ax >= 0; ax--) {
+            if (ax < rank) {
+                i64 d = shape.v[ax];
+                i64 q = r / d;
+                i64 idx = r - q * d;
+                co += idx * cs.v[ax];
+                ao += idx * as.v[ax];
+                bo += idx * bs.v[ax];
+                r = q;
+            }
+        }
+        out[e] = c[co] ? a[ao] : b[bo];
+    }
+}
+extern "C" __global__ void where_f32(const unsigned char* c, const float* a, const float* b, float* out, i64 n, int rank, Dims shape, Dims cs, Dims as, Dims bs) {
+    where_impl(c, a, b, out, n, rank, shape, cs, as, bs);
+}
+extern "C" __global__ void where_f64(const unsigned char* c, const double* a, const double* b, double* out, i64 n, int rank, Dims shape, Dims cs, Dims as, Dims bs) {
+    where_impl(c, a, b, out, n, rank, shape, cs, as, bs);
+}
+extern "C" __global__ void where_i32(const unsigned char* c, const int* a, const int* b, int* out, i64 n, int rank, Dims shape, Dims cs, Dims as, Dims bs) {
+    where_impl(c, a, b, out, n, rank, shape, cs, as, bs);
+}
+extern "C" __global__ void where_i64(const unsigned char* c, const i64* a, const i64* b, i64* out, i64 n, int rank, Dims shape, Dims cs, Dims as, Dims bs) {
+    where_impl(c, a, b, out, n, rank, shape, cs, as, bs);
+}
+extern "C" __global__ void where_u8(const unsigned char* c, const unsigned char* a, const unsigned char* b, unsigned char* out, i64 n, int rank, Dims shape, Dims cs, Dims as, Dims bs) {
+    where_impl(c, a, b, out, n, rank, shape, cs, as, bs);
+}
+
 // =========================================================================== softmax
 // Accumulates in double for both dtypes (as the CPU does); exp in the element type.
 

@@ -1830,6 +1830,247 @@ void test_integer_kernels() {
     test_strided_copy_integers<unsigned char>(strided_copy_u8, "strided_copy_u8");
 }
 
+// ============================================================================ argmax and indexing
+
+// Values for the indexing kernels of any dtype: floats with ties and specials, integers small.
+template <typename T> std::vector<T> index_values(size_t n) {
+    if constexpr (std::is_floating_point_v<T>) return with_specials(small_integers<T>(n, 5));
+    else if constexpr (std::is_same_v<T, unsigned char>) return small_integers<T>(n, 2);
+    else return small_integers<T>(n, 1000);
+}
+
+struct IndexCase {
+    i64 outer;
+    int axis;
+    int count;
+    i64 inner;
+    bool broadcast; // one index row for every o and i (indexSelect, embedding): strides {0, 1, 0}
+};
+const IndexCase kIndexCases[] = {
+    {1, 1, 1, 1, false}, {3, 7, 5, 1, false}, {2, 5, 9, 3, false}, {4, 6, 6, 5, false}, {1, 65, 300, 1, true},
+    {2, 9, 40, 33, true}, {1, 4, 0, 3, false}, {3, 300, 17, 2, false},
+};
+
+std::vector<i64> index_strides(const IndexCase& c) {
+    if (c.broadcast) return {0, 1, 0};
+    return {(i64)c.count * c.inner, c.inner, 1};
+}
+i64 index_length(const IndexCase& c) { return c.broadcast ? std::max(1, c.count) : std::max<i64>(1, c.outer * c.count * c.inner); }
+std::vector<long long> random_indices(size_t n, int axis) {
+    std::uniform_int_distribution<int> d(0, axis - 1);
+    std::vector<long long> v(n);
+    for (long long& k : v) k = d(rng);
+    return v;
+}
+std::string describe(const IndexCase& c) {
+    return "[outer=" + std::to_string(c.outer) + ", axis=" + std::to_string(c.axis) + ", count=" + std::to_string(c.count) +
+           ", inner=" + std::to_string(c.inner) + (c.broadcast ? "], broadcast index" : "]");
+}
+
+// argmax: the FIRST largest, a NaN larger than everything (the first NaN wins).
+template <typename T> void test_argmax() {
+    auto k = KERNEL(T, argmax);
+    const IndexCase cases[] = {{1, 1, 0, 1, false}, {3, 7, 0, 1, false}, {2, 5, 0, 3, false}, {1, 300, 0, 1, false},
+                               {4, 33, 0, 64, false}};
+    for (const IndexCase& c : cases) {
+        std::vector<T> x = index_values<T>((size_t)(c.outer * c.axis * c.inner));
+        std::vector<long long> expected((size_t)(c.outer * c.inner));
+        for (i64 o = 0; o < c.outer; o++) {
+            for (i64 i = 0; i < c.inner; i++) {
+                int best = 0;
+                for (int j = 0; j < c.axis; j++) {
+                    T v = x[(o * c.axis + j) * c.inner + i];
+                    T m = x[(o * c.axis + best) * c.inner + i];
+                    if (std::isnan(m)) break;
+                    if (std::isnan(v) || v > m) best = j;
+                }
+                expected[o * c.inner + i] = best;
+            }
+        }
+        check(k.name, describe(c), per_element(c.outer * c.inner), {widen(expected), kExact, {}},
+              [&](Buffers& b, const LaunchShape& s) {
+                  const T* xd = b.input("x", x);
+                  long long* out = b.output<long long>("out", expected.size());
+                  launch(k.fn, s.grid, s.block, xd, out, c.outer, c.axis, c.inner);
+              });
+    }
+}
+
+// gather_<T>: out[o, j, i] = src[o, index, i]; the error slot, an input here, must stay zero.
+template <typename T> void test_gather(void (*kernel)(const T*, int, const i64*, i64, i64, i64, T*, i64, int, i64, i64*),
+                                       const char* name) {
+    for (const IndexCase& c : kIndexCases) {
+        std::vector<T> src = index_values<T>((size_t)(c.outer * c.axis * c.inner));
+        std::vector<long long> index = random_indices((size_t)index_length(c), c.axis);
+        std::vector<i64> st = index_strides(c);
+        i64 n = c.outer * c.count * c.inner;
+        std::vector<T> expected((size_t)n);
+        for (i64 e = 0; e < n; e++) {
+            i64 i = e % c.inner, j = (e / c.inner) % c.count, o = e / c.inner / c.count;
+            expected[e] = src[(o * c.axis + index[o * st[0] + j * st[1] + i * st[2]]) * c.inner + i];
+        }
+        std::vector<long long> no_error(3, 0);
+        check(name, describe(c), per_element(n), {widen(expected), kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+            const T* sd = b.input("src", src);
+            const long long* id = b.input("index", index);
+            long long* err = const_cast<long long*>(b.input("err", no_error));
+            T* out = b.output<T>("out", (size_t)n);
+            launch(kernel, s.grid, s.block, sd, c.axis, (const i64*)id, st[0], st[1], st[2], out, c.outer, c.count, c.inner,
+                   (i64*)err);
+        });
+    }
+    // a bad index is reported in the slot (op 0, the index, the axis) and skipped
+    for (long long bad : {-1LL, 7LL}) {
+        IndexCase c{2, 7, 3, 4, false};
+        std::vector<T> src = index_values<T>((size_t)(c.outer * c.axis * c.inner));
+        std::vector<long long> index = random_indices((size_t)index_length(c), c.axis);
+        index[13] = bad;
+        std::vector<i64> st = index_strides(c);
+        std::vector<T> out((size_t)(c.outer * c.count * c.inner));
+        check(name, "index " + std::to_string(bad) + " of an axis of 7", per_element((i64)out.size()),
+              {{1.0, (double)bad, 7.0}, kExact, {}}, [&](Buffers& b, const LaunchShape& s) {
+                  const T* sd = b.input("src", src);
+                  const long long* id = b.input("index", index);
+                  long long* err = b.in_out("err", std::vector<long long>(3, 0));
+                  launch(kernel, s.grid, s.block, sd, c.axis, (const i64*)id, st[0], st[1], st[2], out.data(), c.outer,
+                         c.count, c.inner, (i64*)err);
+              });
+    }
+}
+
+// scatter_add_<T>: out[o, index, i] += src[o, j, i] in j order (the reference adds in that order).
+template <typename T> void test_scatter_add(void (*kernel)(const T*, const i64*, i64, i64, i64, T*, int, i64, int, i64, i64*),
+                                            const char* name) {
+    for (const IndexCase& c : kIndexCases) {
+        std::vector<T> src = std::is_floating_point_v<T> ? uniform<T>((size_t)(c.outer * c.count * c.inner), -3, 3)
+                                                         : index_values<T>((size_t)(c.outer * c.count * c.inner));
+        std::vector<T> base = std::is_floating_point_v<T> ? uniform<T>((size_t)(c.outer * c.axis * c.inner), -3, 3)
+                                                          : index_values<T>((size_t)(c.outer * c.axis * c.inner));
+        std::vector<long long> index = random_indices((size_t)index_length(c), c.axis);
+        std::vector<i64> st = index_strides(c);
+        std::vector<T> expected = base;
+        for (i64 o = 0; o < c.outer; o++)
+            for (i64 i = 0; i < c.inner; i++)
+                for (i64 j = 0; j < c.count; j++)
+                    expected[(o * c.axis + index[o * st[0] + j * st[1] + i * st[2]]) * c.inner + i] +=
+                        src[(o * c.count + j) * c.inner + i];
+        std::vector<long long> no_error(3, 0);
+        check(name, describe(c), per_element(c.outer * c.inner), {widen(expected), kExact, {}},
+              [&](Buffers& b, const LaunchShape& s) {
+                  const T* sd = b.input("src", src);
+                  const long long* id = b.input("index", index);
+                  long long* err = const_cast<long long*>(b.input("err", no_error));
+                  T* out = b.in_out("out", base);
+                  launch(kernel, s.grid, s.block, sd, (const i64*)id, st[0], st[1], st[2], out, c.axis, c.outer, c.count,
+                         c.inner, (i64*)err);
+              });
+    }
+    IndexCase c{2, 5, 4, 3, false};
+    std::vector<T> src = index_values<T>((size_t)(c.outer * c.count * c.inner));
+    std::vector<long long> index = random_indices((size_t)index_length(c), c.axis);
+    index[5] = 5;
+    std::vector<i64> st = index_strides(c);
+    std::vector<T> out((size_t)(c.outer * c.axis * c.inner));
+    check(name, "index 5 of an axis of 5", per_element(c.outer * c.inner), {{2.0, 5.0, 5.0}, kExact, {}},
+          [&](Buffers& b, const LaunchShape& s) {
+              const T* sd = b.input("src", src);
+              const long long* id = b.input("index", index);
+              long long* err = b.in_out("err", std::vector<long long>(3, 0));
+              launch(kernel, s.grid, s.block, sd, (const i64*)id, st[0], st[1], st[2], out.data(), c.axis, c.outer, c.count,
+                     c.inner, (i64*)err);
+          });
+}
+
+// compare_<T> and where_<T> over broadcasting layouts: [3, 4] against a row, a column, a scalar;
+// a transposed operand; rank 3 with a middle broadcast.
+struct ThreeWay {
+    const char* name;
+    std::vector<i64> shape, c, a, b;
+};
+const ThreeWay kThreeWay[] = {
+    {"[3,4], row b, column condition", {3, 4}, {1, 0}, {4, 1}, {0, 1}},
+    {"[3,4], scalar a, transposed b", {3, 4}, {4, 1}, {0, 0}, {1, 3}},
+    {"[2,3,5], middle broadcast", {2, 3, 5}, {5, 0, 1}, {15, 5, 1}, {0, 5, 1}},
+    {"[257], contiguous", {257}, {1}, {1}, {1}},
+    {"[0, 4], empty", {0, 4}, {4, 1}, {4, 1}, {0, 1}},
+};
+i64 reach(const std::vector<i64>& shape, const std::vector<i64>& strides) {
+    i64 last = 0;
+    for (size_t k = 0; k < shape.size(); k++) last += (shape[k] - 1) * strides[k];
+    return std::max<i64>(1, last + 1);
+}
+
+template <typename T> void test_compare(void (*kernel)(int, const T*, const T*, unsigned char*, i64, int, Dims, Dims, Dims),
+                                        const char* name) {
+    for (const ThreeWay& l : kThreeWay) {
+        i64 n = elements(l.shape);
+        std::vector<T> a = index_values<T>((size_t)reach(l.shape, l.a));
+        std::vector<T> b = index_values<T>((size_t)reach(l.shape, l.b));
+        for (int op = 0; op < 6; op++) {
+            std::vector<unsigned char> expected((size_t)n);
+            for (i64 i = 0; i < n; i++) {
+                T x = a[offset_of(i, l.shape, l.a)], y = b[offset_of(i, l.shape, l.b)];
+                bool r = op == 0 ? x == y : op == 1 ? x != y : op == 2 ? x < y : op == 3 ? x <= y : op == 4 ? x > y : x >= y;
+                expected[i] = r ? 1 : 0;
+            }
+            check(name, std::string(l.name) + " op " + std::to_string(op), per_element(n), {widen(expected), kExact, {}},
+                  [&](Buffers& bu, const LaunchShape& s) {
+                      const T* ad = bu.input("a", a);
+                      const T* bd = bu.input("b", b);
+                      unsigned char* out = bu.output<unsigned char>("out", (size_t)std::max<i64>(n, 0));
+                      launch(kernel, s.grid, s.block, op, ad, bd, out, n, (int)l.shape.size(), dims_of(l.shape),
+                             dims_of(l.a), dims_of(l.b));
+                  });
+        }
+    }
+}
+
+template <typename T> void test_where(void (*kernel)(const unsigned char*, const T*, const T*, T*, i64, int, Dims, Dims, Dims, Dims),
+                                      const char* name) {
+    for (const ThreeWay& l : kThreeWay) {
+        i64 n = elements(l.shape);
+        std::vector<unsigned char> c = small_integers<unsigned char>((size_t)reach(l.shape, l.c), 2);
+        std::vector<T> a = index_values<T>((size_t)reach(l.shape, l.a));
+        std::vector<T> b = index_values<T>((size_t)reach(l.shape, l.b));
+        std::vector<T> expected((size_t)n);
+        for (i64 i = 0; i < n; i++) {
+            expected[i] = c[offset_of(i, l.shape, l.c)] ? a[offset_of(i, l.shape, l.a)] : b[offset_of(i, l.shape, l.b)];
+        }
+        check(name, l.name, per_element(n), {widen(expected), kExact, {}}, [&](Buffers& bu, const LaunchShape& s) {
+            const unsigned char* cd = bu.input("condition", c);
+            const T* ad = bu.input("a", a);
+            const T* bd = bu.input("b", b);
+            T* out = bu.output<T>("out", (size_t)n);
+            launch(kernel, s.grid, s.block, cd, ad, bd, out, n, (int)l.shape.size(), dims_of(l.shape), dims_of(l.c),
+                   dims_of(l.a), dims_of(l.b));
+        });
+    }
+}
+
+void test_indexing_kernels() {
+    test_argmax<float>();
+    test_argmax<double>();
+    test_gather<float>(gather_f32, "gather_f32");
+    test_gather<double>(gather_f64, "gather_f64");
+    test_gather<int>(gather_i32, "gather_i32");
+    test_gather<long long>(gather_i64, "gather_i64");
+    test_gather<unsigned char>(gather_u8, "gather_u8");
+    test_scatter_add<float>(scatter_add_f32, "scatter_add_f32");
+    test_scatter_add<double>(scatter_add_f64, "scatter_add_f64");
+    test_scatter_add<int>(scatter_add_i32, "scatter_add_i32");
+    test_scatter_add<long long>(scatter_add_i64, "scatter_add_i64");
+    test_compare<float>(compare_f32, "compare_f32");
+    test_compare<double>(compare_f64, "compare_f64");
+    test_compare<int>(compare_i32, "compare_i32");
+    test_compare<long long>(compare_i64, "compare_i64");
+    test_compare<unsigned char>(compare_u8, "compare_u8");
+    test_where<float>(where_f32, "where_f32");
+    test_where<double>(where_f64, "where_f64");
+    test_where<int>(where_i32, "where_i32");
+    test_where<long long>(where_i64, "where_i64");
+    test_where<unsigned char>(where_u8, "where_u8");
+}
+
 // ============================================================================ all of it
 
 template <typename T> void test_all() {
@@ -1864,6 +2105,7 @@ int main() {
     test_all<float>();
     test_all<double>();
     test_integer_kernels();
+    test_indexing_kernels();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     std::printf("kernels tested (%zu):", summary.kernels.size());

@@ -628,6 +628,121 @@ public final class Tensor implements AutoCloseable {
         return ReductionOps.max(this, normalizeAxis("max", axis), keepDim);
     }
 
+    /** Smallest value along an axis: {@code -(-x).max(axis)}, so its gradient goes to the first position holding it. */
+    public Tensor min(int axis, boolean keepDim) {
+        int a = normalizeAxis("min", axis);
+        return neg().max(a, keepDim).neg();
+    }
+
+    /**
+     * The first position of the largest value along an axis, as INT64 (a NaN counts as largest, as
+     * in PyTorch); no gradient. Integer tensors compare as FLOAT64 (exact up to 2^53).
+     */
+    public Tensor argmax(int axis, boolean keepDim) {
+        return IndexingOps.argmax(this, normalizeAxis("argmax", axis), keepDim);
+    }
+
+    // ---------------------------------------------------------------- joining and indexing
+
+    /** The tensors joined along an axis (all of one dtype and backend, equal in every other axis). */
+    public static Tensor cat(int axis, Tensor... tensors) {
+        return JoinOps.cat(axis, tensors);
+    }
+
+    /** The tensors (of equal shapes) joined along a new axis ({@code -rank-1 .. rank}). */
+    public static Tensor stack(int axis, Tensor... tensors) {
+        return JoinOps.stack(axis, tensors);
+    }
+
+    /** Views of consecutive sections of an axis, of the given sizes (which sum to the axis's size). */
+    public Tensor[] split(int axis, int... sizes) {
+        return JoinOps.split(this, axis, sizes);
+    }
+
+    /** The entries at {@code index} (1-D, INT32 or INT64) along an axis, in its order, repeats allowed. */
+    public Tensor indexSelect(int axis, Tensor index) {
+        return IndexingOps.indexSelect(this, normalizeAxis("indexSelect", axis), index);
+    }
+
+    /**
+     * y[i][j][k] = this[index[i][j][k]][j][k] for axis 0 (and likewise for other axes): index has this
+     * tensor's rank and is no larger off the axis; y has the index's shape.
+     */
+    public Tensor gather(int axis, Tensor index) {
+        return IndexingOps.gather(this, normalizeAxis("gather", axis), index);
+    }
+
+    /**
+     * A copy of this with {@code src}'s entries added at {@code index} along an axis (repeated indices
+     * sum, in a fixed order); out of place, with gradients to this and src.
+     */
+    public Tensor scatterAdd(int axis, Tensor index, Tensor src) {
+        return IndexingOps.scatterAdd(this, normalizeAxis("scatterAdd", axis), index, src);
+    }
+
+    /** condition ? a : b elementwise, the three broadcast together; condition is BOOL. */
+    public static Tensor where(Tensor condition, Tensor a, Tensor b) {
+        if (a == null) {
+            throw new IllegalArgumentException("where: a is null");
+        }
+        return IndexingOps.where(condition, a, b);
+    }
+
+    /** A copy with {@code value} where the BOOL mask (broadcast to this shape) is true. */
+    public Tensor maskedFill(Tensor mask, double value) {
+        return IndexingOps.maskedFill(this, mask, value);
+    }
+
+    /** this == o elementwise, BOOL, broadcasting (mixed dtypes compare in the wider one). */
+    public Tensor eq(Tensor o) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.EQ, this, o);
+    }
+
+    public Tensor ne(Tensor o) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.NE, this, o);
+    }
+
+    public Tensor lt(Tensor o) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.LT, this, o);
+    }
+
+    public Tensor le(Tensor o) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.LE, this, o);
+    }
+
+    public Tensor gt(Tensor o) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.GT, this, o);
+    }
+
+    public Tensor ge(Tensor o) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.GE, this, o);
+    }
+
+    /** this == s elementwise, BOOL (an integer tensor against a fraction compares in FLOAT64). */
+    public Tensor eq(double s) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.EQ, this, s);
+    }
+
+    public Tensor ne(double s) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.NE, this, s);
+    }
+
+    public Tensor lt(double s) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.LT, this, s);
+    }
+
+    public Tensor le(double s) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.LE, this, s);
+    }
+
+    public Tensor gt(double s) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.GT, this, s);
+    }
+
+    public Tensor ge(double s) {
+        return IndexingOps.compare(io.grad4j.backend.CompareOp.GE, this, s);
+    }
+
     /**
      * Softmax cross-entropy of each row of these logits [batch, classes] against its label, fused
      * and max-subtracted: shape [batch]. {@link #crossEntropy} is its mean.

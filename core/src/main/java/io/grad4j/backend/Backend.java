@@ -313,11 +313,67 @@ public interface Backend {
     void reduce(ReduceOp op, Storage x, Storage out, long outer, int axis, long inner);
 
     /**
+     * out[o, i] = the first j at which x[o, j, i] is largest, as an INT64; a NaN counts as larger
+     * than every number (PyTorch's argmax), so the first NaN of a row wins. x is FLOAT32 or
+     * FLOAT64, out has outer * inner elements, axis is at least 1.
+     */
+    void argmax(Storage x, Storage out, long outer, int axis, long inner);
+
+    /**
      * Gradient of a max reduction: out[o, j, i] = grad[o, i] where j is the first index at which
      * x[o, j, i] equals max[o, i], else 0. Only one element per row receives the gradient, as in
-     * PyTorch's {@code max(dim)}.
+     * PyTorch's {@code max(dim)}. An optional fused kernel: this default composes it as {@link
+     * #argmax}, zeros, then {@link #scatterAdd} of grad at the argmax, so it gives those values
+     * (a -0 gradient arrives as +0, as PyTorch's scatter gives it); the cpu and cuda backends find
+     * the position and write in one pass.
      */
-    void maxBackward(Storage x, Storage max, Storage grad, Storage out, long outer, int axis, long inner);
+    default void maxBackward(Storage x, Storage max, Storage grad, Storage out, long outer, int axis, long inner) {
+        Storage at = allocate(DType.INT64, outer * inner);
+        try {
+            argmax(x, at, outer, axis, inner);
+            fill(out, 0.0);
+            scatterAdd(grad, at, new long[] {inner, 0, 1}, out, axis, outer, 1, inner);
+        } finally {
+            at.release();
+        }
+    }
+
+    // --- indexing, comparison, selection ---------------------------------------------------------
+
+    /**
+     * out[o, j, i] = src[o, index[o*s0 + j*s1 + i*s2], i]: src viewed as [outer, srcAxis, inner],
+     * out contiguous [outer, count, inner] of src's dtype (any), index INT64 read at the three
+     * element strides {@code indexStrides} (see {@link IndexLayout}). An index outside
+     * [0, srcAxis) is an {@link IndexOutOfBoundsException} naming it and the size: thrown by the
+     * call, or by an asynchronous backend (a GPU) at the latest from the next download or
+     * {@link #synchronize}, as PyTorch's device-side checks do.
+     */
+    void gather(Storage src, int srcAxis, Storage index, long[] indexStrides, Storage out, long outer, int count,
+                long inner);
+
+    /**
+     * out[o, index[o*s0 + j*s1 + i*s2], i] += src[o, j, i] for j = 0, 1, ..., count - 1 in that
+     * order, so repeated indices sum in a fixed order (the same bits every run: no atomics).
+     * out is [outer, outAxis, inner] and keeps what it held elsewhere; src is contiguous
+     * [outer, count, inner] of out's dtype (FLOAT32, FLOAT64, INT32 or INT64). Indices are checked
+     * as {@link #gather} checks them.
+     */
+    void scatterAdd(Storage src, Storage index, long[] indexStrides, Storage out, int outAxis, long outer, int count,
+                    long inner);
+
+    /**
+     * out[i] = op(a[.], b[.]) as a BOOL over {@code outShape} (out contiguous), operands of one
+     * dtype (any) read at element strides per output axis, 0 broadcasting, as {@link #binary}
+     * reads them.
+     */
+    void compare(CompareOp op, Storage a, long[] aStrides, Storage b, long[] bStrides, Storage out, int[] outShape);
+
+    /**
+     * out[i] = condition[.] ? a[.] : b[.] over {@code outShape} (out contiguous), the BOOL
+     * condition and the operands (one dtype, any) read at element strides per output axis.
+     */
+    void where(Storage condition, long[] conditionStrides, Storage a, long[] aStrides, Storage b, long[] bStrides,
+               Storage out, int[] outShape);
 
     /** y = softmax(x) (or log-softmax) along the middle axis, max-subtracted so large logits are safe. */
     void softmax(Storage x, Storage y, long outer, int axis, long inner, boolean log);

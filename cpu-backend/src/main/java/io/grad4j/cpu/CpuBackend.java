@@ -6,6 +6,7 @@ import io.grad4j.DType;
 import io.grad4j.backend.AdamStep;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.BinaryOp;
+import io.grad4j.backend.CompareOp;
 import io.grad4j.backend.CounterStream;
 import io.grad4j.backend.MatmulShape;
 import io.grad4j.backend.ReduceOp;
@@ -529,6 +530,35 @@ public final class CpuBackend implements Backend {
                 }
             }
         }
+    }
+
+    @Override
+    public void argmax(Storage x, Storage out, long outer, int axis, long inner) {
+        Indexing.argmax(cpu(x), cpu(out), outer, axis, inner);
+    }
+
+    @Override
+    public void gather(Storage src, int srcAxis, Storage index, long[] indexStrides, Storage out, long outer, int count,
+                       long inner) {
+        Indexing.gather(cpu(src), srcAxis, cpu(index), indexStrides, cpu(out), outer, count, inner);
+    }
+
+    @Override
+    public void scatterAdd(Storage src, Storage index, long[] indexStrides, Storage out, int outAxis, long outer,
+                           int count, long inner) {
+        Indexing.scatterAdd(cpu(src), cpu(index), indexStrides, cpu(out), outAxis, outer, count, inner);
+    }
+
+    @Override
+    public void compare(CompareOp op, Storage a, long[] aStrides, Storage b, long[] bStrides, Storage out,
+                        int[] outShape) {
+        Indexing.compare(op, cpu(a), aStrides, cpu(b), bStrides, cpu(out), outShape);
+    }
+
+    @Override
+    public void where(Storage condition, long[] conditionStrides, Storage a, long[] aStrides, Storage b,
+                      long[] bStrides, Storage out, int[] outShape) {
+        Indexing.where(cpu(condition), conditionStrides, cpu(a), aStrides, cpu(b), bStrides, cpu(out), outShape);
     }
 
     @Override

@@ -4,6 +4,8 @@ import io.grad4j.DType;
 import io.grad4j.backend.AdamStep;
 import io.grad4j.backend.Backend;
 import io.grad4j.backend.BinaryOp;
+import io.grad4j.backend.CompareOp;
+import io.grad4j.backend.IndexLayout;
 import io.grad4j.backend.CounterStream;
 import io.grad4j.backend.MatmulShape;
 import io.grad4j.backend.ReduceOp;
@@ -64,9 +66,11 @@ public final class CudaBackend implements Backend {
                     "max_backward_cols", "softmax_rows", "softmax_cols", "softmax_backward_rows", "softmax_backward_cols",
                     "gemm", "gemm_splitk_sum", "cross_entropy", "cross_entropy_backward", "cross_entropy_small",
                     "cross_entropy_small_backward", "cross_entropy_mean", "cross_entropy_mean_backward",
-                    "cross_entropy_small_mean_backward", "dropout"),
+                    "cross_entropy_small_mean_backward", "dropout", "argmax", "gather", "scatter_add", "compare", "where"),
             List.of("cast_f2d", "cast_d2f", "gemm128_f32", "gemm_tf32", "cast_any", "fill_i32", "fill_i64", "fill_u8",
-                    "strided_copy_i32", "strided_copy_i64", "strided_copy_u8"));
+                    "strided_copy_i32", "strided_copy_i64", "strided_copy_u8", "gather_i32", "gather_i64", "gather_u8",
+                    "scatter_add_i32", "scatter_add_i64", "compare_i32", "compare_i64", "compare_u8", "where_i32",
+                    "where_i64", "where_u8"));
 
     private static List<String> kernelNames(List<String> bothDtypes, List<String> single) {
         List<String> all = new ArrayList<>(single);
@@ -140,6 +144,15 @@ public final class CudaBackend implements Backend {
     /** CudaGraphs captured and not yet closed (see canDeferWrites). */
     private int liveGraphs;
     private final ThreadLocal<Boolean> contextBound = ThreadLocal.withInitial(() -> false);
+    /**
+     * Three INT64s on the device where gather and scatter_add report an index out of range
+     * ({flag, index, axis size}); outside the caching allocator, so that it never counts as the
+     * user's memory, and zero unless a kernel found a bad index.
+     */
+    private final CUdeviceptr indexErrors = new CUdeviceptr();
+    /** Whether an index kernel ran (or a graph replayed) since indexErrors was last read. */
+    private boolean indexErrorsUnread;
+    private boolean indexKernelsLaunched;
 
     private CudaBackend(CudaProbe.Result device, CUcontext context, CUstream stream, CUmodule module,
                         GemmEngine cublas, String gemmEngine, boolean tf32, int multiprocessors, KernelLauncher launcher) {
@@ -157,6 +170,8 @@ public final class CudaBackend implements Backend {
         }
         this.staging = new PinnedStaging<>(new DriverStaging(stream, this::bind));
         contextBound.set(true);
+        check(JCudaDriver.cuMemAlloc(indexErrors, INDEX_ERROR_BYTES), "cuMemAlloc(index error slot)");
+        clearIndexErrors();
         this.launcher = proveLauncher(launcher);
     }
 
@@ -1006,6 +1021,103 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public synchronized void argmax(Storage xs, Storage outs, long outer, int axis, long inner) {
+        CudaStorage x = cuda(xs);
+        CudaStorage out = cuda(outs);
+        if (!x.dtype().isFloatingPoint() || out.dtype() != DType.INT64) {
+            throw new IllegalArgumentException("argmax: takes FLOAT32 or FLOAT64 into INT64, got " + x.dtype() + " into "
+                    + out.dtype());
+        }
+        checkAxisView("argmax", x.length(), outer, axis, inner);
+        checkLength("argmax output", outer * inner, out.length());
+        if (axis == 0 && outer * inner > 0) {
+            throw new IllegalArgumentException("argmax: an axis of size 0 has no largest element");
+        }
+        launch1d(fn("argmax", x), outer * inner, x, out, outer, axis, inner);
+    }
+
+    @Override
+    public synchronized void gather(Storage srcs, int srcAxis, Storage indexes, long[] indexStrides, Storage outs,
+                                    long outer, int count, long inner) {
+        CudaStorage src = cuda(srcs);
+        CudaStorage index = cuda(indexes);
+        CudaStorage out = cuda(outs);
+        requireDtype("gather index", index, DType.INT64);
+        sameDtype("gather", src, out);
+        IndexLayout l = IndexLayout.of("gather", outer, srcAxis, count, inner, src.length(), out.length(),
+                index.length(), indexStrides);
+        launchIndexKernel(fn("gather", src), l.outer() * l.count() * l.inner(), src, srcAxis, index, indexStrides[0],
+                indexStrides[1], indexStrides[2], out, outer, count, inner);
+    }
+
+    @Override
+    public synchronized void scatterAdd(Storage srcs, Storage indexes, long[] indexStrides, Storage outs, int outAxis,
+                                        long outer, int count, long inner) {
+        CudaStorage src = cuda(srcs);
+        CudaStorage index = cuda(indexes);
+        CudaStorage out = cuda(outs);
+        requireDtype("scatterAdd index", index, DType.INT64);
+        sameDtype("scatterAdd", src, out);
+        if (out.dtype() == DType.BOOL) {
+            throw new IllegalArgumentException("scatterAdd: BOOL has no sum; use a numeric dtype");
+        }
+        IndexLayout.of("scatterAdd", outer, outAxis, count, inner, out.length(), src.length(), index.length(),
+                indexStrides);
+        if (count == 0) {
+            return;
+        }
+        launchIndexKernel(fn("scatter_add", src), outer * inner, src, index, indexStrides[0], indexStrides[1],
+                indexStrides[2], out, outAxis, outer, count, inner);
+    }
+
+    /** A gather or scatter_add launch, with the error slot as its last argument and a look at it at the next sync. */
+    private void launchIndexKernel(String name, long threads, Object... args) {
+        if (threads == 0) {
+            return;
+        }
+        Object[] withSlot = Arrays.copyOf(args, args.length + 1);
+        withSlot[args.length] = indexErrors;
+        launch1d(name, threads, withSlot);
+        indexKernelsLaunched = true;
+        indexErrorsUnread = true;
+    }
+
+    @Override
+    public synchronized void compare(CompareOp op, Storage as, long[] aStrides, Storage bs, long[] bStrides,
+                                     Storage outs, int[] outShape) {
+        CudaStorage a = cuda(as);
+        CudaStorage b = cuda(bs);
+        CudaStorage out = cuda(outs);
+        sameDtype(op.name(), a, b);
+        requireDtype(op.name() + " output", out, DType.BOOL);
+        StridedLayout l = KernelDims.layout(op.name(), outShape, aStrides, a.length(), bStrides, b.length(),
+                out.length());
+        launch1d(fn("compare", a), l.elements(), op.ordinal(), a, b, out, l.elements(), l.rank(),
+                KernelDims.dims(l.shape()), KernelDims.dims(l.aStrides()), KernelDims.dims(l.bStrides()));
+    }
+
+    @Override
+    public synchronized void where(Storage conditions, long[] conditionStrides, Storage as, long[] aStrides, Storage bs,
+                                   long[] bStrides, Storage outs, int[] outShape) {
+        CudaStorage c = cuda(conditions);
+        CudaStorage a = cuda(as);
+        CudaStorage b = cuda(bs);
+        CudaStorage out = cuda(outs);
+        requireDtype("where condition", c, DType.BOOL);
+        sameDtype("where", a, b);
+        sameDtype("where", a, out);
+        // each operand checked against the output's shape as binary checks its two
+        StridedLayout.of("where", outShape, conditionStrides, c.length(), aStrides, a.length(), out.length());
+        StridedLayout.of("where", outShape, bStrides, b.length(), null, 0, out.length());
+        if (outShape.length > KernelDims.MAX_RANK) {
+            throw new IllegalArgumentException("where: the cuda backend handles at most " + KernelDims.MAX_RANK
+                    + " axes, got shape " + Arrays.toString(outShape));
+        }
+        launch1d(fn("where", a), out.length(), c, a, b, out, out.length(), outShape.length, KernelDims.dims(outShape),
+                KernelDims.dims(conditionStrides), KernelDims.dims(aStrides), KernelDims.dims(bStrides));
+    }
+
+    @Override
     public synchronized void crossEntropy(Storage logits, int[] labels, Storage loss, long rows, int classes) {
         CudaStorage x = cuda(logits);
         CudaStorage l = cuda(loss);
@@ -1325,6 +1437,7 @@ public final class CudaBackend implements Backend {
         }
         check(JCudaDriver.cuGraphLaunch(g.exec(), stream), "cuGraphLaunch");
         launches++;
+        indexErrorsUnread |= indexKernelsLaunched; // the graph may hold some: look at the next sync
     }
 
     synchronized void destroy(CudaGraph g) {
@@ -1427,6 +1540,34 @@ public final class CudaBackend implements Backend {
             throw new IllegalStateException("cuda: a kernel failed (" + CUresult.stringFor(rc)
                     + "); the context is unusable now. Rerun under compute-sanitizer to find it.");
         }
+        if (indexErrorsUnread) {
+            throwIndexError();
+        }
+    }
+
+    private static final long INDEX_ERROR_BYTES = 3 * Long.BYTES;
+
+    /**
+     * After a synchronisation: the index error an index kernel reported since the last look, as
+     * the IndexOutOfBoundsException the cpu backend throws at the call (the slot is cleared, so
+     * the next call starts clean). Device-side, as PyTorch's CUDA index checks are: the kernel
+     * skips the bad index and the host learns of it at the next point it waits.
+     */
+    private void throwIndexError() {
+        indexErrorsUnread = false;
+        long[] slot = new long[3];
+        check(JCudaDriver.cuMemcpyDtoH(Pointer.to(slot), indexErrors, INDEX_ERROR_BYTES), "cuMemcpyDtoH(index errors)");
+        if (slot[0] != 0) {
+            clearIndexErrors();
+            String op = slot[0] == 1 ? "gather" : "scatterAdd";
+            throw new IndexOutOfBoundsException(IndexLayout.outOfRange(op, slot[1], slot[2])
+                    + " (found on the device; reported at the next synchronisation)");
+        }
+    }
+
+    private void clearIndexErrors() {
+        check(JCudaDriver.cuMemcpyHtoD(indexErrors, Pointer.to(new long[3]), INDEX_ERROR_BYTES),
+                "cuMemcpyHtoD(index errors)");
     }
 
     private CudaStorage cuda(Storage s) {

@@ -58,6 +58,7 @@ interface KernelLauncher {
             for (int i = 0; i < args.length; i++) {
                 params[i] = switch (args[i]) {
                     case CudaStorage s -> Pointer.to(s.pointer());
+                    case jcuda.driver.CUdeviceptr p -> Pointer.to(p);
                     case Integer v -> Pointer.to(new int[] {v});
                     case Long v -> Pointer.to(new long[] {v});
                     case Float v -> Pointer.to(new float[] {v});

@@ -19,6 +19,8 @@ final class KernelSignatures {
     static final Map<String, List<Arg>> TABLE = Map.ofEntries(
             Map.entry("adam_list_f32", List.of(Arg.F64, Arg.F64, Arg.F64, Arg.F64, Arg.F64, Arg.F64, Arg.F64, Arg.I32, Arg.STRUCT)),
             Map.entry("adam_list_f64", List.of(Arg.F64, Arg.F64, Arg.F64, Arg.F64, Arg.F64, Arg.F64, Arg.F64, Arg.I32, Arg.STRUCT)),
+            Map.entry("argmax_f32", List.of(Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.I64)),
+            Map.entry("argmax_f64", List.of(Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.I64)),
             Map.entry("axpby_f32", List.of(Arg.F32, Arg.PTR, Arg.F32, Arg.PTR, Arg.I64)),
             Map.entry("axpby_f64", List.of(Arg.F64, Arg.PTR, Arg.F64, Arg.PTR, Arg.I64)),
             Map.entry("axpby_list_f32", List.of(Arg.F32, Arg.F32, Arg.STRUCT)),
@@ -32,6 +34,11 @@ final class KernelSignatures {
             Map.entry("cast_any", List.of(Arg.PTR, Arg.I32, Arg.PTR, Arg.I32, Arg.I64)),
             Map.entry("cast_d2f", List.of(Arg.PTR, Arg.PTR, Arg.I64)),
             Map.entry("cast_f2d", List.of(Arg.PTR, Arg.PTR, Arg.I64)),
+            Map.entry("compare_f32", List.of(Arg.I32, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.DIMS, Arg.DIMS, Arg.DIMS)),
+            Map.entry("compare_f64", List.of(Arg.I32, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.DIMS, Arg.DIMS, Arg.DIMS)),
+            Map.entry("compare_i32", List.of(Arg.I32, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.DIMS, Arg.DIMS, Arg.DIMS)),
+            Map.entry("compare_i64", List.of(Arg.I32, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.DIMS, Arg.DIMS, Arg.DIMS)),
+            Map.entry("compare_u8", List.of(Arg.I32, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.DIMS, Arg.DIMS, Arg.DIMS)),
             Map.entry("copy_list_f32", List.of(Arg.STRUCT)),
             Map.entry("copy_list_f64", List.of(Arg.STRUCT)),
             Map.entry("cross_entropy_backward_f32", List.of(Arg.PTR, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32)),
@@ -55,6 +62,11 @@ final class KernelSignatures {
             Map.entry("fill_i32", List.of(Arg.PTR, Arg.I64, Arg.I32)),
             Map.entry("fill_i64", List.of(Arg.PTR, Arg.I64, Arg.I64)),
             Map.entry("fill_u8", List.of(Arg.PTR, Arg.I64, Arg.I32)),
+            Map.entry("gather_f32", List.of(Arg.PTR, Arg.I32, Arg.PTR, Arg.I64, Arg.I64, Arg.I64, Arg.PTR, Arg.I64, Arg.I32, Arg.I64, Arg.PTR)),
+            Map.entry("gather_f64", List.of(Arg.PTR, Arg.I32, Arg.PTR, Arg.I64, Arg.I64, Arg.I64, Arg.PTR, Arg.I64, Arg.I32, Arg.I64, Arg.PTR)),
+            Map.entry("gather_i32", List.of(Arg.PTR, Arg.I32, Arg.PTR, Arg.I64, Arg.I64, Arg.I64, Arg.PTR, Arg.I64, Arg.I32, Arg.I64, Arg.PTR)),
+            Map.entry("gather_i64", List.of(Arg.PTR, Arg.I32, Arg.PTR, Arg.I64, Arg.I64, Arg.I64, Arg.PTR, Arg.I64, Arg.I32, Arg.I64, Arg.PTR)),
+            Map.entry("gather_u8", List.of(Arg.PTR, Arg.I32, Arg.PTR, Arg.I64, Arg.I64, Arg.I64, Arg.PTR, Arg.I64, Arg.I32, Arg.I64, Arg.PTR)),
             Map.entry("gemm128_f32", List.of(Arg.STRUCT, Arg.PTR, Arg.PTR, Arg.PTR)),
             Map.entry("gemm_f32", List.of(Arg.STRUCT, Arg.PTR, Arg.PTR, Arg.PTR, Arg.PTR)),
             Map.entry("gemm_f64", List.of(Arg.STRUCT, Arg.PTR, Arg.PTR, Arg.PTR, Arg.PTR)),
@@ -73,6 +85,10 @@ final class KernelSignatures {
             Map.entry("reduce_rows_block_f64", List.of(Arg.I32, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32)),
             Map.entry("reduce_rows_f32", List.of(Arg.I32, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32)),
             Map.entry("reduce_rows_f64", List.of(Arg.I32, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32)),
+            Map.entry("scatter_add_f32", List.of(Arg.PTR, Arg.PTR, Arg.I64, Arg.I64, Arg.I64, Arg.PTR, Arg.I32, Arg.I64, Arg.I32, Arg.I64, Arg.PTR)),
+            Map.entry("scatter_add_f64", List.of(Arg.PTR, Arg.PTR, Arg.I64, Arg.I64, Arg.I64, Arg.PTR, Arg.I32, Arg.I64, Arg.I32, Arg.I64, Arg.PTR)),
+            Map.entry("scatter_add_i32", List.of(Arg.PTR, Arg.PTR, Arg.I64, Arg.I64, Arg.I64, Arg.PTR, Arg.I32, Arg.I64, Arg.I32, Arg.I64, Arg.PTR)),
+            Map.entry("scatter_add_i64", List.of(Arg.PTR, Arg.PTR, Arg.I64, Arg.I64, Arg.I64, Arg.PTR, Arg.I32, Arg.I64, Arg.I32, Arg.I64, Arg.PTR)),
             Map.entry("softmax_backward_cols_f32", List.of(Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.I64, Arg.I32)),
             Map.entry("softmax_backward_cols_f64", List.of(Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.I64, Arg.I32)),
             Map.entry("softmax_backward_rows_f32", List.of(Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.I32)),
@@ -89,7 +105,12 @@ final class KernelSignatures {
             Map.entry("unary_backward_f32", List.of(Arg.I32, Arg.F32, Arg.PTR, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64)),
             Map.entry("unary_backward_f64", List.of(Arg.I32, Arg.F64, Arg.PTR, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64)),
             Map.entry("unary_f32", List.of(Arg.I32, Arg.F32, Arg.PTR, Arg.PTR, Arg.I64)),
-            Map.entry("unary_f64", List.of(Arg.I32, Arg.F64, Arg.PTR, Arg.PTR, Arg.I64)));
+            Map.entry("unary_f64", List.of(Arg.I32, Arg.F64, Arg.PTR, Arg.PTR, Arg.I64)),
+            Map.entry("where_f32", List.of(Arg.PTR, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.DIMS, Arg.DIMS, Arg.DIMS, Arg.DIMS)),
+            Map.entry("where_f64", List.of(Arg.PTR, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.DIMS, Arg.DIMS, Arg.DIMS, Arg.DIMS)),
+            Map.entry("where_i32", List.of(Arg.PTR, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.DIMS, Arg.DIMS, Arg.DIMS, Arg.DIMS)),
+            Map.entry("where_i64", List.of(Arg.PTR, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.DIMS, Arg.DIMS, Arg.DIMS, Arg.DIMS)),
+            Map.entry("where_u8", List.of(Arg.PTR, Arg.PTR, Arg.PTR, Arg.PTR, Arg.I64, Arg.I32, Arg.DIMS, Arg.DIMS, Arg.DIMS, Arg.DIMS)));
 
     private KernelSignatures() {
     }
@@ -107,7 +128,8 @@ final class KernelSignatures {
         for (int i = 0; i < args.length; i++) {
             Object a = args[i];
             boolean fits = switch (expected.get(i)) {
-                case PTR -> a instanceof CudaStorage || a instanceof Long address && address == 0; // 0: null
+                case PTR -> a instanceof CudaStorage || a instanceof jcuda.driver.CUdeviceptr // a slot of the backend's own
+                        || a instanceof Long address && address == 0; // 0: null
                 case I32 -> a instanceof Integer;
                 case I64 -> a instanceof Long;
                 case F32 -> a instanceof Float;

@@ -92,6 +92,10 @@ final class NativeKernelLauncher implements KernelLauncher {
                     values.set(JAVA_LONG, at, s.address());
                     yield 8;
                 }
+                case jcuda.driver.CUdeviceptr p -> {
+                    values.set(JAVA_LONG, at, NativeAddress.of(p));
+                    yield 8;
+                }
                 case Integer v -> {
                     values.set(JAVA_LONG, at, 0L); // the slot's other 4 bytes hold nothing from an earlier launch
                     values.set(JAVA_INT, at, v);
