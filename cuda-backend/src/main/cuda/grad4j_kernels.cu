@@ -23,7 +23,13 @@ struct Dims {
 };
 
 // --- UnaryOp ordinals ------------------------------------------------------------------------
-enum { U_NEG = 0, U_EXP, U_LOG, U_SQRT, U_ABS, U_TANH, U_SIGMOID, U_RELU, U_POW, U_ADD_SCALAR, U_MUL_SCALAR };
+enum { U_NEG = 0, U_EXP, U_LOG, U_SQRT, U_ABS, U_TANH, U_SIGMOID, U_RELU, U_POW, U_ADD_SCALAR, U_MUL_SCALAR, U_ERF, U_SIN, U_COS, U_GELU, U_GELU_TANH };
+// GELU's constants as PyTorch writes them: sqrt(1/2), sqrt(2/pi) (kBeta), 0.044715 (kKappa), 1/sqrt(2 pi) (kAlpha)
+#define GELU_SQRT1_2 0.70710678118654752440
+#define GELU_BETA 0.79788456080286535588
+#define GELU_KAPPA 0.044715
+#define GELU_ALPHA 0.39894228040143267794
+#define TWO_OVER_SQRT_PI 1.12837916709551257390
 // --- BinaryOp ordinals -----------------------------------------------------------------------
 enum { B_ADD = 0, B_SUB, B_MUL, B_DIV };
 // --- ReduceOp ordinals -----------------------------------------------------------------------
@@ -41,6 +47,12 @@ __device__ __forceinline__ float  d_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double d_tanh(double x){ return tanh(x); }
 __device__ __forceinline__ float  d_pow(float x, float p)   { return powf(x, p); }
 __device__ __forceinline__ double d_pow(double x, double p) { return pow(x, p); }
+__device__ __forceinline__ float  d_erf(float x)  { return erff(x); }
+__device__ __forceinline__ double d_erf(double x) { return erf(x); }
+__device__ __forceinline__ float  d_sin(float x)  { return sinf(x); }
+__device__ __forceinline__ double d_sin(double x) { return sin(x); }
+__device__ __forceinline__ float  d_cos(float x)  { return cosf(x); }
+__device__ __forceinline__ double d_cos(double x) { return cos(x); }
 __device__ __forceinline__ float  d_abs(float x)  { return fabsf(x); }
 __device__ __forceinline__ double d_abs(double x) { return fabs(x); }
 template <typename T> __device__ __forceinline__ bool d_isnan(T x) { return x != x; }
@@ -70,6 +82,11 @@ template <typename T> __device__ __forceinline__ T unary_apply(int op, T x, T p)
         case U_POW: return d_pow(x, p);
         case U_ADD_SCALAR: return x + p;
         case U_MUL_SCALAR: return x * p;
+        case U_ERF: return d_erf(x);
+        case U_SIN: return d_sin(x);
+        case U_COS: return d_cos(x);
+        case U_GELU: return x * T(0.5) * (T(1) + d_erf(x * T(GELU_SQRT1_2)));
+        case U_GELU_TANH: return T(0.5) * x * (T(1) + d_tanh(T(GELU_BETA) * (x + T(GELU_KAPPA) * (x * x * x))));
         default: return x;
     }
 }
@@ -88,6 +105,15 @@ template <typename T> __device__ __forceinline__ T unary_derivative(int op, T x,
         case U_POW: return p == T(0) ? T(0) : p * d_pow(x, p - T(1));
         case U_ADD_SCALAR: return T(1);
         case U_MUL_SCALAR: return p;
+        case U_ERF: return T(TWO_OVER_SQRT_PI) * d_exp(-x * x);
+        case U_SIN: return d_cos(x);
+        case U_COS: return -d_sin(x);
+        case U_GELU: return T(0.5) * (T(1) + d_erf(x * T(GELU_SQRT1_2))) + x * (d_exp(T(-0.5) * x * x) * T(GELU_ALPHA));
+        case U_GELU_TANH: {
+            T x2 = x * x;
+            T t = d_tanh(T(GELU_BETA) * (x + T(GELU_KAPPA) * (x2 * x)));
+            return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * (T(GELU_BETA) * (T(1) + T(3.0 * GELU_KAPPA) * x2));
+        }
         default: return T(0);
     }
 }
@@ -203,13 +229,14 @@ __device__ __forceinline__ double sqrt_rn(double a)          { return __dsqrt_rn
 // The operation code is a kernel argument; dispatching on it once, outside the loop, lets each
 // instantiation fold unary_apply/unary_derivative/binary_apply to the one formula it needs.
 #define FOR_EACH_UNARY(X) X(U_NEG) X(U_EXP) X(U_LOG) X(U_SQRT) X(U_ABS) X(U_TANH) X(U_SIGMOID) X(U_RELU) \
-    X(U_POW) X(U_ADD_SCALAR) X(U_MUL_SCALAR)
+    X(U_POW) X(U_ADD_SCALAR) X(U_MUL_SCALAR) X(U_ERF) X(U_SIN) X(U_COS) X(U_GELU) X(U_GELU_TANH)
 #define FOR_EACH_BINARY(X) X(B_ADD) X(B_SUB) X(B_MUL) X(B_DIV)
 
 // Which values f'(x) reads (see unary_derivative): the backward pass streams only those, so
 // tanh backward moves y and g (8 bytes in per float), not x as well.
 template <int OP> struct DerivativeReads {
-    static constexpr bool x = OP == U_LOG || OP == U_ABS || OP == U_RELU || OP == U_POW;
+    static constexpr bool x = OP == U_LOG || OP == U_ABS || OP == U_RELU || OP == U_POW || OP == U_ERF || OP == U_SIN ||
+                              OP == U_COS || OP == U_GELU || OP == U_GELU_TANH;
     static constexpr bool y = OP == U_EXP || OP == U_SQRT || OP == U_TANH || OP == U_SIGMOID;
 };
 

@@ -627,6 +627,70 @@ template <typename T> void test_unary_backward() {
     }
 }
 
+// erf, sin, cos and the two GELUs: the reference evaluates the kernel's formula in T with the host's
+// functions (the emulated kernel calls the same ones), and the tolerance is relative to the size of
+// the terms (|x| forward, |g| (1 + |x|) backward), since GELU's 1 + erf(x / sqrt 2) cancels for
+// negative x and a float result is then far from its double value in ulps while still right.
+template <typename T> T special_reference(int op, T x) {
+    switch (op) {
+        case U_ERF: return std::erf(x);
+        case U_SIN: return std::sin(x);
+        case U_COS: return std::cos(x);
+        case U_GELU: return x * T(0.5) * (T(1) + std::erf(x * T(GELU_SQRT1_2)));
+        case U_GELU_TANH: return T(0.5) * x * (T(1) + std::tanh(T(GELU_BETA) * (x + T(GELU_KAPPA) * (x * x * x))));
+    }
+    std::abort();
+}
+template <typename T> T special_derivative(int op, T x) {
+    switch (op) {
+        case U_ERF: return T(TWO_OVER_SQRT_PI) * std::exp(-x * x);
+        case U_SIN: return std::cos(x);
+        case U_COS: return -std::sin(x);
+        case U_GELU: return T(0.5) * (T(1) + std::erf(x * T(GELU_SQRT1_2))) + x * (std::exp(T(-0.5) * x * x) * T(GELU_ALPHA));
+        case U_GELU_TANH: {
+            T x2 = x * x;
+            T t = std::tanh(T(GELU_BETA) * (x + T(GELU_KAPPA) * (x2 * x)));
+            return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * (T(GELU_BETA) * (T(1) + T(3.0 * GELU_KAPPA) * x2));
+        }
+    }
+    std::abort();
+}
+template <typename T> void test_unary_special() {
+    auto forward = KERNEL(T, unary);
+    auto backward = KERNEL(T, unary_backward);
+    const std::pair<int, const char*> ops[] = {{U_ERF, "ERF"}, {U_SIN, "SIN"}, {U_COS, "COS"}, {U_GELU, "GELU"},
+                                               {U_GELU_TANH, "GELU_TANH"}};
+    const Tolerance close = relative(kSingle<T> ? 1e-6 : 1e-14);
+    for (auto [op, name] : ops) {
+        for (const Layout& l : kContiguousLayouts) {
+            std::vector<T> x = with_specials(uniform<T>(l.n, -6, 6));
+            std::vector<T> g = uniform<T>(l.n, -2, 2);
+            std::vector<T> y(l.n), dx(l.n);
+            std::vector<double> ys(l.n), dxs(l.n);
+            for (size_t i = 0; i < l.n; i++) {
+                y[i] = special_reference(op, x[i]);
+                dx[i] = g[i] * special_derivative(op, x[i]);
+                ys[i] = std::fabs((double)x[i]) + 1;
+                dxs[i] = std::fabs((double)g[i]) * (2 + std::fabs((double)x[i]));
+            }
+            check(forward.name, std::string(name) + " " + l.describe(), per_element(l.n), {widen(y), close, ys},
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* in = b.input("x", x, l.in_offset);
+                      T* out = b.output<T>("out", l.n, l.out_offset);
+                      launch(forward.fn, s.grid, s.block, op, T(0), in, out, (i64)l.n);
+                  });
+            check(backward.name, std::string(name) + " " + l.describe(), per_element(l.n), {widen(dx), close, dxs},
+                  [&](Buffers& b, const LaunchShape& s) {
+                      const T* xd = b.input("x", x, l.in_offset);
+                      const T* yd = b.input("y", y, l.in_offset);
+                      const T* gd = b.input("g", g, l.in_offset);
+                      T* out = b.output<T>("out", l.n, l.out_offset);
+                      launch(backward.fn, s.grid, s.block, op, T(0), xd, yd, gd, out, (i64)l.n);
+                  });
+        }
+    }
+}
+
 template <typename T> void test_axpby() {
     auto k = KERNEL(T, axpby);
     const std::pair<double, double> coefficients[] = {{0.9, -0.1}, {1, 1}, {0, 1}, {-1e-3, 0.999}};
@@ -2077,6 +2141,7 @@ template <typename T> void test_all() {
     test_fill<T>();
     test_unary<T>();
     test_unary_backward<T>();
+    test_unary_special<T>();
     test_axpby<T>();
     test_pair_lists<T>();
     test_adam_list<T>();

@@ -8,8 +8,8 @@ import java.lang.ref.Reference;
 import java.util.Locale;
 
 /**
- * Elementwise functions y = f(x): neg, exp, log, sqrt, abs, tanh, sigmoid, relu, pow and the
- * scalar add/mul. Their Jacobian is diagonal, diag(f'(x)), so both modes are one fused product that
+ * Elementwise functions y = f(x): neg, exp, log, sqrt, abs, tanh, sigmoid, relu, pow, the
+ * scalar add/mul, erf, sin, cos and GELU (erf and tanh forms). Their Jacobian is diagonal, diag(f'(x)), so both modes are one fused product that
  * the backend computes in a single pass (the formulas for f' are listed in {@link UnaryOp}):
  * <pre>
  *   forward:  y      = f(x)
@@ -58,6 +58,17 @@ final class ElementwiseOps {
             case POW -> p == 0 ? g.mul(0.0) : g.mul(x.pow(p - 1).mul(p));
             case ADD_SCALAR -> g;
             case MUL_SCALAR -> g.mul(p);
+            case ERF -> g.mul(x.mul(x).neg().exp().mul(2 / Math.sqrt(Math.PI)));
+            case SIN -> g.mul(x.cos());
+            case COS -> g.mul(x.sin().neg());
+            case GELU -> g.mul(x.mul(Math.sqrt(0.5)).erf().add(1.0).mul(0.5)
+                    .add(x.mul(x.mul(x).mul(-0.5).exp().mul(1 / Math.sqrt(2 * Math.PI)))));
+            case GELU_TANH -> {
+                double beta = Math.sqrt(2 / Math.PI);
+                Tensor t = x.add(x.pow(3).mul(0.044715)).mul(beta).tanh();
+                Tensor inner = x.mul(x).mul(3 * 0.044715).add(1.0).mul(beta);
+                yield g.mul(t.add(1.0).mul(0.5).add(x.mul(0.5).mul(t.mul(t).neg().add(1.0)).mul(inner)));
+            }
             case ABS, RELU -> {
                 Tensor slope;
                 try (io.grad4j.autograd.NoGrad ignored = io.grad4j.autograd.Autograd.noGrad()) {

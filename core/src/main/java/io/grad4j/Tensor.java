@@ -505,6 +505,43 @@ public final class Tensor implements AutoCloseable {
         return ElementwiseOps.apply(UnaryOp.TANH, 0, this);
     }
 
+    /** The error function, elementwise. */
+    public Tensor erf() {
+        return ElementwiseOps.apply(UnaryOp.ERF, 0, this);
+    }
+
+    public Tensor sin() {
+        return ElementwiseOps.apply(UnaryOp.SIN, 0, this);
+    }
+
+    public Tensor cos() {
+        return ElementwiseOps.apply(UnaryOp.COS, 0, this);
+    }
+
+    /** x * Phi(x), Phi the standard normal's distribution function: GELU in its exact (erf) form. */
+    public Tensor gelu() {
+        return ElementwiseOps.apply(UnaryOp.GELU, 0, this);
+    }
+
+    /** GELU's tanh approximation: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+    public Tensor geluTanh() {
+        return ElementwiseOps.apply(UnaryOp.GELU_TANH, 0, this);
+    }
+
+    /**
+     * Each element limited to [min, max] (NaN stays NaN); the gradient passes where
+     * min <= x <= max, bounds included, as in PyTorch. Composed of comparisons and where.
+     */
+    public Tensor clamp(double min, double max) {
+        requireFloatingPoint("clamp");
+        if (Double.isNaN(min) || Double.isNaN(max) || min > max) {
+            throw new IllegalArgumentException("clamp: needs min <= max, got min=" + min + " max=" + max);
+        }
+        Tensor lo = Tensor.full(backend, dtype, min, new int[0]);
+        Tensor hi = Tensor.full(backend, dtype, max, new int[0]);
+        return where(lt(lo), lo, where(gt(hi), hi, this));
+    }
+
     public Tensor sigmoid() {
         return ElementwiseOps.apply(UnaryOp.SIGMOID, 0, this);
     }
@@ -587,6 +624,15 @@ public final class Tensor implements AutoCloseable {
     /** The slice at {@code index} along an axis, which is dropped (negative indices count from the end). A view. */
     public Tensor select(int axis, long index) {
         return ViewOps.select(this, normalizeAxis("select", axis), index);
+    }
+
+    /**
+     * Sliding windows of {@code size} elements, {@code step} apart, along an axis: that axis
+     * becomes the number of windows and a new last axis of {@code size} holds each (PyTorch's
+     * {@code unfold}). A view; windows overlap when step < size, and their gradients then sum.
+     */
+    public Tensor unfold(int axis, int size, int step) {
+        return ViewOps.unfold(this, normalizeAxis("unfold", axis), size, step);
     }
 
     /** A new axis of size 1 at {@code axis} (from -rank-1 to rank). A view. */

@@ -244,6 +244,90 @@ final class ViewOps {
         return x.viewOf(outShape, outStrides, x.offsetInternal());
     }
 
+    /**
+     * Sliding windows of {@code size} along an axis, {@code step} apart: the axis becomes the
+     * window count (n - size) / step + 1 and a new last axis of {@code size} holds each window
+     * (PyTorch's {@code Tensor.unfold}). A view; windows overlap when step < size, so writing
+     * into it is refused. Its VJP folds the windows back, summing where they overlap:
+     * <pre>
+     *   y[.., i, .., j] = x[.., i * step + j, ..]     x_grad[.., p, ..] = sum over i * step + j = p of g[.., i, .., j]
+     * </pre>
+     * convolution and pooling are unfold then a product or a reduction.
+     */
+    static Tensor unfold(Tensor x, int axis, int size, int step) {
+        x.checkOpen();
+        int[] shape = x.shapeInternal();
+        if (size < 1 || size > shape[axis] || step < 1) {
+            throw new IllegalArgumentException("unfold: windows of " + size + " every " + step + " along axis " + axis
+                    + " of shape " + Arrays.toString(shape) + " (need 1 <= size <= " + shape[axis] + " and step >= 1)");
+        }
+        Tensor y = unfoldRaw(x, axis, size, step);
+        return Graph.record("unfold", y, x,
+                g -> new Tensor[] {foldRaw(g, shape, axis, size, step)},
+                t -> unfoldRaw(t[0], axis, size, step))
+                .withRule(g -> new Tensor[] {fold(g, shape, axis, size, step)});
+    }
+
+    private static Tensor unfoldRaw(Tensor x, int axis, int size, int step) {
+        int[] shape = x.shapeInternal();
+        long[] strides = x.stridesInternal();
+        int rank = shape.length;
+        int[] outShape = Arrays.copyOf(shape, rank + 1);
+        long[] outStrides = Arrays.copyOf(strides, rank + 1);
+        outShape[axis] = (shape[axis] - size) / step + 1;
+        outStrides[axis] = strides[axis] * step;
+        outShape[rank] = size;
+        outStrides[rank] = strides[axis];
+        return x.viewOf(outShape, outStrides, x.offsetInternal());
+    }
+
+    /** {@link #foldRaw} as a differentiable operation: linear, its VJP the unfold it undoes. */
+    private static Tensor fold(Tensor g, int[] shape, int axis, int size, int step) {
+        Tensor y = foldRaw(g, shape, axis, size, step);
+        return Graph.record("fold", y, g,
+                h -> new Tensor[] {unfoldRaw(h, axis, size, step)},
+                t -> foldRaw(t[0], shape, axis, size, step))
+                .withRule(h -> new Tensor[] {h.unfold(axis, size, step)});
+    }
+
+    /**
+     * unfold's VJP: zeros of {@code shape} with each window of g added back where it came from.
+     * Windows that do not overlap (step >= size: pooling) go in one strided copy; overlapping ones
+     * are added one window offset j at a time (size passes), each pass touching distinct positions.
+     */
+    private static Tensor foldRaw(Tensor g, int[] shape, int axis, int size, int step) {
+        Backend backend = g.backendInternal();
+        Tensor out = Tensor.zeros(backend, g.dtypeInternal(), shape.clone());
+        long[] cs = BroadcastShape.contiguousStrides(shape);
+        int[] gShape = g.shapeInternal();
+        int rank = shape.length;
+        if (step >= size) {
+            long[] dst = Arrays.copyOf(cs, rank + 1);
+            dst[axis] = cs[axis] * step;
+            dst[rank] = cs[axis];
+            backend.stridedCopy(g.storageOfView(), g.offsetInternal(), g.stridesInternal(), out.storage(), 0, dst, gShape);
+            Reference.reachabilityFence(g);
+            return out;
+        }
+        int[] windowShape = Arrays.copyOf(gShape, rank); // g without its last axis
+        long[] dst = cs.clone();
+        dst[axis] = cs[axis] * step;
+        long[] gStrides = g.stridesInternal();
+        long[] srcStrides = Arrays.copyOf(gStrides, rank);
+        for (int j = 0; j < size; j++) {
+            Tensor slot = out.viewOf(windowShape, dst, j * cs[axis]);
+            Tensor window = g.viewOf(windowShape, srcStrides, g.offsetInternal() + j * gStrides[rank]);
+            Tensor sum = ArithmeticOps.raw(io.grad4j.backend.BinaryOp.ADD, slot, window, windowShape);
+            backend.stridedCopy(sum.storage(), 0, BroadcastShape.contiguousStrides(windowShape), out.storage(),
+                    slot.offsetInternal(), dst, windowShape);
+            sum.close();
+            slot.close();
+            window.close();
+        }
+        Reference.reachabilityFence(g);
+        return out;
+    }
+
     /** x in another shape of the same size: a view where the strides allow, else a dense copy reshaped. */
     static Tensor reshapeRaw(Tensor x, int[] shape) {
         if (x.isDense()) {

@@ -5,18 +5,12 @@ import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.GradCheck;
 import io.grad4j.autograd.JacobianMode;
-import io.grad4j.checkpoint.Safetensors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -24,10 +18,8 @@ import java.util.function.Function;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Indexing, joining, selection and comparison on every backend: values and gradients against
@@ -43,91 +35,7 @@ public abstract class IndexingConformanceTest extends BackendTestBase {
 
     @Test
     void matchesPyTorch() throws IOException {
-        Path file = Files.createTempFile("ops_torch", ".safetensors");
-        try (InputStream in = IndexingConformanceTest.class.getResourceAsStream(FIXTURES)) {
-            assertNotNull(in, FIXTURES + " is missing from the test classpath");
-            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-        }
-        List<String> failures = new ArrayList<>();
-        int cases = 0;
-        try (Safetensors.Loaded loaded = Safetensors.load(file)) {
-            for (Map.Entry<String, String> m : loaded.metadata().entrySet()) {
-                if (!m.getValue().startsWith("op=")) {
-                    continue; // generator, torch version
-                }
-                cases++;
-                Map<String, String> params = new LinkedHashMap<>();
-                for (String kv : m.getValue().split(";")) {
-                    int eq = kv.indexOf('=');
-                    params.put(kv.substring(0, eq), kv.substring(eq + 1));
-                }
-                try {
-                    checkCase(m.getKey(), params, loaded.tensors());
-                } catch (AssertionError | RuntimeException e) {
-                    failures.add(m.getKey() + " (" + m.getValue() + "): " + e);
-                }
-            }
-        } finally {
-            Files.deleteIfExists(file);
-        }
-        assertTrue(cases >= 25, "the fixture file holds " + cases + " cases");
-        assertTrue(failures.isEmpty(), failures.size() + " of " + cases + " cases differ from PyTorch:\n"
-                + String.join("\n", failures));
-    }
-
-    private void checkCase(String name, Map<String, String> params, Map<String, Tensor> all) {
-        Map<String, Tensor> inputs = new LinkedHashMap<>();
-        String prefix = name + ".";
-        for (Map.Entry<String, Tensor> e : all.entrySet()) {
-            if (!e.getKey().startsWith(prefix)) {
-                continue;
-            }
-            String role = e.getKey().substring(prefix.length());
-            if (!role.startsWith("out") && !role.startsWith("up") && !role.startsWith("grad.")) {
-                Tensor t = e.getValue().detach();
-                inputs.put(role, t.dtype() == DType.FLOAT64 ? t.requiresGrad(true) : t);
-            }
-        }
-        Tensor[] outs = evaluate(params, inputs);
-        Tensor loss = null;
-        for (int k = 0; k < outs.length; k++) {
-            String suffix = outs.length == 1 && all.containsKey(prefix + "out") ? "" : String.valueOf(k);
-            Tensor expected = all.get(prefix + "out" + suffix);
-            assertNotNull(expected, name + ": no out" + suffix + " in the fixtures");
-            assertArrayEquals(expected.shape(), outs[k].shape(), name + ": shape of out" + suffix);
-            assertEquals(expected.dtype(), outs[k].dtype(), name + ": dtype of out" + suffix);
-            assertValues(name + " out" + suffix, expected, outs[k]);
-            Tensor up = all.get(prefix + "up" + suffix);
-            if (up != null) {
-                Tensor term = outs[k].mul(up).sum();
-                loss = loss == null ? term : loss.add(term);
-            }
-        }
-        if (loss == null) {
-            return; // integer or bool outputs: no gradients
-        }
-        loss.backward();
-        for (Map.Entry<String, Tensor> in : inputs.entrySet()) {
-            Tensor expected = all.get(prefix + "grad." + in.getKey());
-            if (expected == null) {
-                continue;
-            }
-            Tensor got = in.getValue().grad();
-            assertNotNull(got, name + ": no gradient for " + in.getKey());
-            assertArrayEquals(expected.shape(), got.shape(), name + ": shape of grad." + in.getKey());
-            assertValues(name + " grad." + in.getKey(), expected, got);
-        }
-    }
-
-    /** The tolerance for float64 against PyTorch: |a - b| <= 1e-10 + 1e-8 |b|; integers and BOOL exactly. */
-    private static void assertValues(String what, Tensor expected, Tensor actual) {
-        double[] want = expected.toDoubleArray();
-        double[] got = actual.toDoubleArray();
-        for (int i = 0; i < want.length; i++) {
-            if (!(Math.abs(got[i] - want[i]) <= 1e-10 + 1e-8 * Math.abs(want[i]))) {
-                fail(what + "[" + i + "]: got " + got[i] + ", PyTorch " + want[i]);
-            }
-        }
+        TorchFixtures.check(FIXTURES, IndexingConformanceTest::evaluate, 29);
     }
 
     private static Tensor[] evaluate(Map<String, String> p, Map<String, Tensor> in) {

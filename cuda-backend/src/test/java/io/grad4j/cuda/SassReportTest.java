@@ -77,11 +77,21 @@ class SassReportTest {
                 "the report lists exactly the backend's kernels, once per architecture: " + KERNELS.keySet());
     }
 
-    /** Local memory is a spill or an array indexed at run time, an off-chip round trip either way. */
+    /**
+     * Local memory is a spill or an array indexed at run time, an off-chip round trip either way.
+     * One use is CUDA's own: sin and cos (float and double) reduce arguments too large for their
+     * fast path by Payne-Hanek over a small local array, a path only such arguments reach. The
+     * unary kernels holding SIN and COS (each function inlined once per loop of the vectorised map)
+     * may have exactly the accesses measured with nvcc 13, pinned per kernel so a spill there still
+     * fails; every other kernel none.
+     */
+    private static final Map<String, Integer> SIN_COS_LOCAL = Map.of("unary_f32", 50, "unary_backward_f32", 50,
+            "unary_f64", 5, "unary_backward_f64", 5);
+
     @Test
     void noKernelUsesLocalMemory() {
-        KERNELS.forEach((kernel, fields) -> assertEquals(0, fields.get("local"),
-                kernel + " loads or stores local memory (LDL/STL)"));
+        KERNELS.forEach((kernel, fields) -> assertEquals(SIN_COS_LOCAL.getOrDefault(kernel.substring(kernel.indexOf(' ') + 1), 0),
+                fields.get("local"), kernel + " loads or stores local memory (LDL/STL)"));
     }
 
     /** The cpu backend rounds alpha*x and beta*y separately; a contracted FMA made cuda training drift from it. */
