@@ -3,9 +3,7 @@ package io.grad4j.checkpoint;
 import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
 import io.grad4j.autograd.NoGrad;
-import io.grad4j.nn.Linear;
 import io.grad4j.nn.Module;
-import io.grad4j.nn.Sequential;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -108,36 +106,18 @@ public final class Checkpoint {
     }
 
     /**
-     * The module's parameters under PyTorch-style dotted names: a {@link Sequential}'s layer
-     * {@code i} contributes {@code "i."} (PyTorch's naming) + its own names, a {@link Linear} has
-     * {@code "weight"} and {@code "bias"}, and any other module numbers its
-     * {@link Module#parameters()} {@code "0"}, {@code "1"}, ... Names depend only on the
-     * architecture, so a fresh model of the same shape finds its parameters in the file.
+     * The module's state dict ({@link Module#stateDict()}: parameters and buffers under PyTorch's
+     * dotted names, a Sequential's layer {@code i} as {@code "i."}, a Linear's {@code "weight"} and
+     * {@code "bias"}), checked as {@link #named(List, List)} checks names. Names depend only on the
+     * architecture, so a fresh model of the same shape finds its tensors in the file.
      */
     public static Map<String, Tensor> named(Module module) {
         Objects.requireNonNull(module, "module");
         Map<String, Tensor> out = new LinkedHashMap<>();
-        collect("", module, out);
-        return out;
-    }
-
-    private static void collect(String prefix, Module m, Map<String, Tensor> out) {
-        if (m instanceof Sequential s) {
-            List<Module> layers = s.layers();
-            for (int i = 0; i < layers.size(); i++) {
-                collect(prefix + i + ".", layers.get(i), out);
-            }
-        } else if (m instanceof Linear l) {
-            put(out, prefix + "weight", l.weight());
-            if (l.bias() != null) { // a layer made without bias has none, as in PyTorch's state_dict
-                put(out, prefix + "bias", l.bias());
-            }
-        } else {
-            List<Tensor> ps = m.parameters();
-            for (int i = 0; i < ps.size(); i++) {
-                put(out, prefix + i, ps.get(i));
-            }
+        for (Map.Entry<String, Tensor> e : module.stateDict().entrySet()) {
+            put(out, e.getKey(), e.getValue());
         }
+        return out;
     }
 
     private static void put(Map<String, Tensor> out, String name, Tensor t) {

@@ -37,13 +37,8 @@ public final class Dropout implements Module {
     }
 
     @Override
-    public void train() {
-        training = true;
-    }
-
-    @Override
-    public void eval() {
-        training = false;
+    public void train(boolean on) {
+        training = on;
     }
 
     public boolean isTraining() {

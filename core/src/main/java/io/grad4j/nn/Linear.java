@@ -4,6 +4,7 @@ import io.grad4j.DType;
 import io.grad4j.Tensor;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * y = x W^T + b with W of shape [out, in] and b of shape [out], PyTorch's nn.Linear in layout
@@ -77,5 +78,18 @@ public final class Linear implements Module {
     @Override
     public List<Tensor> parameters() {
         return bias == null ? List.of(weight) : List.of(weight, bias);
+    }
+
+    /** "weight", and "bias" unless made without one (PyTorch's state_dict has none then). */
+    @Override
+    public Map<String, Tensor> localParameters() {
+        return bias == null ? Map.of("weight", weight) : orderedMap("weight", weight, "bias", bias);
+    }
+
+    static Map<String, Tensor> orderedMap(String k1, Tensor v1, String k2, Tensor v2) {
+        Map<String, Tensor> m = new java.util.LinkedHashMap<>();
+        m.put(k1, v1);
+        m.put(k2, v2);
+        return m;
     }
 }

@@ -4,7 +4,9 @@ import io.grad4j.Tensor;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /** Layers applied in order. */
 public final class Sequential implements Module {
@@ -30,20 +32,14 @@ public final class Sequential implements Module {
         return h;
     }
 
-    /** Switches every layer to training mode. */
+    /** The layers as children "0", "1", ...: PyTorch's names for a Sequential's layers. */
     @Override
-    public void train() {
-        for (Module m : layers) {
-            m.train();
+    public Map<String, Module> children() {
+        Map<String, Module> named = new LinkedHashMap<>();
+        for (int i = 0; i < layers.size(); i++) {
+            named.put(String.valueOf(i), layers.get(i));
         }
-    }
-
-    /** Switches every layer to evaluation mode. */
-    @Override
-    public void eval() {
-        for (Module m : layers) {
-            m.eval();
-        }
+        return named;
     }
 
     @Override

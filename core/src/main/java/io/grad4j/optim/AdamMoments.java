@@ -38,6 +38,8 @@ abstract sealed class AdamMoments extends ParameterOptimizer permits Adam, AdamW
     private final double beta2;
     private final double eps;
     private final double weightDecay;
+    /** Each parameter's weight decay: weightDecay, or its ParamGroup's. */
+    private final double[] decay;
     private final long[] steps;
     private final Tensor[] expAvg;
     private final Tensor[] expAvgSq;
@@ -62,9 +64,42 @@ abstract sealed class AdamMoments extends ParameterOptimizer permits Adam, AdamW
         this.beta2 = beta2;
         this.eps = eps;
         this.weightDecay = weightDecay;
+        this.decay = new double[this.params.size()];
+        java.util.Arrays.fill(decay, weightDecay);
         this.steps = new long[this.params.size()];
         this.expAvg = new Tensor[this.params.size()];
         this.expAvgSq = new Tensor[this.params.size()];
+    }
+
+    /** Parameters in groups, each with its own weight decay (the other settings shared). */
+    AdamMoments(String name, boolean decoupledWeightDecay, List<ParamGroup> groups, double lr, double beta1,
+                double beta2, double eps) {
+        this(name, decoupledWeightDecay, flatten(name, groups), lr, beta1, beta2, eps, 0.0);
+        int i = 0;
+        for (ParamGroup g : groups) {
+            for (int k = 0; k < g.params().size(); k++) {
+                decay[i++] = g.weightDecay();
+            }
+        }
+    }
+
+    private static List<Tensor> flatten(String name, List<ParamGroup> groups) {
+        if (groups == null || groups.isEmpty()) {
+            throw new IllegalArgumentException(name + ": needs at least one parameter group");
+        }
+        List<Tensor> all = new ArrayList<>();
+        for (ParamGroup g : groups) {
+            if (g == null) {
+                throw new IllegalArgumentException(name + ": a parameter group is null");
+            }
+            all.addAll(g.params());
+        }
+        return all;
+    }
+
+    /** Parameter i's weight decay. */
+    double weightDecayOf(int i) {
+        return decay[i];
     }
 
     /**
@@ -95,23 +130,34 @@ abstract sealed class AdamMoments extends ParameterOptimizer permits Adam, AdamW
             if (slots.isEmpty()) {
                 return;
             }
-            try {
-                ForeachUpdates.adam(new AdamStep(lr, beta1, beta2, eps, weightDecay, decoupledWeightDecay), slots);
-            } catch (RuntimeException | Error e) {
-                // nothing is committed: a retried step is again a first step where this one was
-                for (ForeachUpdates.AdamSlot slot : slots) {
-                    if (slot.first()) {
-                        slot.m().close();
-                        slot.v().close();
-                    }
-                }
-                throw e;
-            }
+            // one fused call per weight decay (one without groups; two for nanoGPT's decay / no-decay split)
+            Map<Double, List<Integer>> byDecay = new LinkedHashMap<>();
             for (int j = 0; j < slots.size(); j++) {
-                int i = index.get(j);
-                steps[i]++;
-                expAvg[i] = slots.get(j).m();
-                expAvgSq[i] = slots.get(j).v();
+                byDecay.computeIfAbsent(decay[index.get(j)], k -> new ArrayList<>()).add(j);
+            }
+            for (Map.Entry<Double, List<Integer>> group : byDecay.entrySet()) {
+                List<ForeachUpdates.AdamSlot> part = new ArrayList<>(group.getValue().size());
+                for (int j : group.getValue()) {
+                    part.add(slots.get(j));
+                }
+                try {
+                    ForeachUpdates.adam(new AdamStep(lr, beta1, beta2, eps, group.getKey(), decoupledWeightDecay), part);
+                } catch (RuntimeException | Error e) {
+                    // this group's parameters are not committed: a retried step is again a first step for them
+                    for (ForeachUpdates.AdamSlot slot : part) {
+                        if (slot.first()) {
+                            slot.m().close();
+                            slot.v().close();
+                        }
+                    }
+                    throw e;
+                }
+                for (int j : group.getValue()) {
+                    int i = index.get(j);
+                    steps[i]++;
+                    expAvg[i] = slots.get(j).m();
+                    expAvgSq[i] = slots.get(j).v();
+                }
             }
         }
     }

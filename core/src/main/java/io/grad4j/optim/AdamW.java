@@ -20,4 +20,13 @@ public final class AdamW extends AdamMoments {
     public AdamW(List<Tensor> params, double lr, double beta1, double beta2, double eps, double weightDecay) {
         super("AdamW", true, params, lr, beta1, beta2, eps, weightDecay);
     }
+
+    /**
+     * Parameters in groups with their own weight decay, the rest shared (PyTorch's param groups):
+     * {@code new AdamW(List.of(new ParamGroup(matrices, 0.1), new ParamGroup(others, 0)), 1e-3, 0.9, 0.99, 1e-8)}.
+     * State keys number the parameters through the groups in order.
+     */
+    public AdamW(List<ParamGroup> groups, double lr, double beta1, double beta2, double eps) {
+        super("AdamW", true, groups, lr, beta1, beta2, eps);
+    }
 }
