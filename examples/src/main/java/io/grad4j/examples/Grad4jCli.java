@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code grad4j} command line. */
 @Command(name = "grad4j", mixinStandardHelpOptions = true, versionProvider = Grad4jCli.BuildVersion.class,
         description = "GPU-accelerated tensors with automatic differentiation for Java.",
-        subcommands = {TrainCommand.class, GradCheckCommand.class, InfoCommand.class})
+        subcommands = {TrainCommand.class, GptCommand.class, GradCheckCommand.class, InfoCommand.class})
 public final class Grad4jCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -56,6 +56,31 @@ final class Plot {
         }
     }
 
+    /** Curves over x (each row: x, then one value per series) as a PNG; skipped, with a line saying so, without java.desktop. */
+    static void writeCurves(Path png, String title, String xName, List<String> series, List<double[]> rows) {
+        System.setProperty("java.awt.headless", "true");
+        try {
+            XYChart chart = new XYChartBuilder().width(800).height(480).title(title).xAxisTitle(xName).yAxisTitle("loss")
+                    .build();
+            chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+            List<Double> x = new ArrayList<>();
+            for (double[] r : rows) {
+                x.add(r[0]);
+            }
+            for (int s = 0; s < series.size(); s++) {
+                List<Double> y = new ArrayList<>();
+                for (double[] r : rows) {
+                    y.add(r[s + 1]);
+                }
+                chart.addSeries(series.get(s), x, y);
+            }
+            BitmapEncoder.saveBitmap(chart, png.toString().replaceFirst("\\.png$", ""), BitmapEncoder.BitmapFormat.PNG);
+            System.out.println("wrote " + png);
+        } catch (IOException | RuntimeException | LinkageError e) {
+            System.out.println("plot skipped (" + e + ")");
+        }
+    }
+
     /** The first four numbers of a metrics row, or null when it has fewer or one does not parse. */
     static double[] numbers(String line) {
         String[] f = line.split(",");

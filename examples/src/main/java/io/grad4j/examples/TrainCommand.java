@@ -58,7 +58,7 @@ import java.util.concurrent.Callable;
  * intermediates are freed deterministically; with --checkpoint-dir each epoch ends with an atomic
  * safetensors checkpoint (model, optimizer state, position) from which --resume continues exactly.
  */
-@Command(name = "train", description = "Train an MLP on the shipped MNIST digits (or --data DIR).")
+@Command(name = "train", description = "Train an MLP (or --model cnn) on the shipped MNIST digits (or --data DIR).")
 final class TrainCommand implements Callable<Integer> {
     private static final String MODEL_FILE = "model.safetensors";
     private static final String OPTIMIZER_FILE = "optimizer.safetensors";
@@ -67,6 +67,11 @@ final class TrainCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
+
+    @Option(names = "--model", defaultValue = "mlp", description = "mlp or cnn (default ${DEFAULT-VALUE}); cnn is two"
+            + " 3x3 convolution + max-pool blocks (32, 64 channels), a 128-unit layer and dropout, and unless given"
+            + " trains with --epochs 10 --weight-decay 5e-4 --schedule cosine --dropout 0.25")
+    String model;
 
     @Option(names = "--hidden", split = ",", defaultValue = "256,128", description = "hidden layer sizes (default ${DEFAULT-VALUE})")
     int[] hidden;
@@ -142,6 +147,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        applyModelDefaults();
         validate();
         Grad4jCli.selectBackend(backend);
         Backend device = Backends.current();
@@ -170,11 +176,48 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
+    private boolean isCnn() {
+        return "cnn".equalsIgnoreCase(model);
+    }
+
+    /** Whether the user named this option (picocli's parse result; false when the command was built by hand). */
+    private boolean given(String option) {
+        return spec != null && spec.commandLine() != null && spec.commandLine().getParseResult() != null
+                && spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
+    /** The CNN's recipe (SGD momentum 0.9, lr 0.05, weight decay 5e-4, cosine over 10 epochs, dropout 0.25) where not given. */
+    private void applyModelDefaults() {
+        if (!isCnn()) {
+            return;
+        }
+        if (!given("--epochs")) {
+            epochs = 10;
+        }
+        if (!given("--weight-decay")) {
+            weightDecay = 5e-4;
+        }
+        if (!given("--schedule")) {
+            schedule = "cosine";
+        }
+        if (!given("--dropout")) {
+            dropout = 0.25;
+        }
+    }
+
     /** Builds the model and optimizer, resumes if asked, and trains every epoch (see the class comment). */
     private int train(Backend device, Dataset train, Dataset test) throws IOException {
-        Mlp mlp = Mlp.build(train.features(), hidden, 10, seed, DType.FLOAT32, dropout);
-        Sequential model = mlp.model();
-        List<Dropout> dropouts = mlp.dropouts();
+        Sequential model;
+        List<Dropout> dropouts;
+        if (isCnn()) {
+            Cnn cnn = Cnn.build(train.features(), seed, DType.FLOAT32, dropout);
+            model = cnn.model();
+            dropouts = cnn.dropouts();
+        } else {
+            Mlp mlp = Mlp.build(train.features(), hidden, 10, seed, DType.FLOAT32, dropout);
+            model = mlp.model();
+            dropouts = mlp.dropouts();
+        }
         Optimizer opt = makeOptimizer(model.parameters());
         LearningRateSchedule lrSchedule = makeSchedule();
         DataLoader loader = new DataLoader(train, batch, true, seed);
@@ -312,6 +355,8 @@ final class TrainCommand implements Callable<Integer> {
 
     private void validate() {
         List<String> problems = new ArrayList<>();
+        if (!"mlp".equalsIgnoreCase(model) && !isCnn()) problems.add("--model must be mlp or cnn, got '" + model + "'");
+        if (isCnn() && given("--hidden")) problems.add("--hidden sets the MLP's layers; --model cnn has its own");
         if (epochs < 1) problems.add("--epochs must be >= 1, got " + epochs);
         if (batch < 1) problems.add("--batch must be >= 1, got " + batch);
         if (!(lr > 0) || !Double.isFinite(lr)) problems.add("--lr must be a positive number, got " + lr);
@@ -498,6 +543,9 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private String describe(int features) {
+        if (isCnn()) {
+            return "CNN 1x28x28 conv32-pool conv64-pool 3136-128-10";
+        }
         StringBuilder sb = new StringBuilder("MLP ").append(features);
         for (int h : hidden) {
             sb.append('-').append(h);
@@ -531,6 +579,7 @@ final class TrainCommand implements Callable<Integer> {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("epoch", Integer.toString(epoch));
         meta.put("seed", Long.toString(seed));
+        meta.put("model", isCnn() ? "cnn" : "mlp");
         meta.put("hidden", Arrays.toString(hidden));
         meta.put("optimizer", optimizer.toLowerCase(Locale.ROOT));
         meta.put("batch", Integer.toString(batch));
@@ -608,6 +657,12 @@ final class TrainCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--resume: the checkpoint was made with " + key + "=" + meta.get(key)
                         + " but this run has " + key + "=" + now + "; resume with the same settings");
             }
+        }
+        // recorded since 2026-12-08; older checkpoints are MLPs
+        String savedModel = meta.getOrDefault("model", "mlp");
+        if (!savedModel.equals(isCnn() ? "cnn" : "mlp")) {
+            throw new IllegalArgumentException("--resume: the checkpoint holds a " + savedModel + " but this run trains --model "
+                    + (isCnn() ? "cnn" : "mlp") + "; resume with the same settings");
         }
         // recorded since 2026-12-04; older checkpoints lack it and are resumed as before
         String savedMomentum = meta.get("momentum");

@@ -28,6 +28,36 @@ class CliTest {
         assertTrue(Files.size(out.resolve("metrics.png")) > 1000, "the loss/accuracy plot is written");
     }
 
+    /**
+     * --model cnn: one epoch of the CNN learns the digits, its checkpoint carries the conv layers
+     * under PyTorch's state dict names, and a resume with the other model is refused by name.
+     */
+    @Test
+    void theCnnTrainsAndCheckpointsUnderTorchNames(@TempDir Path ckpt) throws Exception {
+        CliRun r = CliRun.of("train", "--model", "cnn", "--epochs", "1", "--no-progress", "--checkpoint-dir", ckpt.toString(),
+                "--out", out.toString());
+        assertEquals(0, r.exit(), r.stderr());
+        assertTrue(r.stdout().contains("CNN") && r.stdout().contains("weight decay 5.0E-4")
+                && r.stdout().contains("cosine"), r.stdout());
+        String last = r.stdout().lines().reduce((a, b) -> b).orElseThrow();
+        double accuracy = Double.parseDouble(last.replaceAll(".*test_accuracy=(\\S+).*", "$1"));
+        assertTrue(accuracy > 0.9, "one epoch of the CNN should pass 90%: " + last);
+        var header = io.grad4j.checkpoint.Safetensors.header(ckpt.resolve("model.safetensors"));
+        java.util.Map<String, int[]> shapes = new java.util.LinkedHashMap<>();
+        header.tensors().forEach(t -> shapes.put(t.name(), t.shape()));
+        assertEquals(List.of("1.weight", "1.bias", "4.weight", "4.bias", "8.weight", "8.bias", "11.weight", "11.bias"),
+                List.copyOf(shapes.keySet()));
+        assertTrue(java.util.Arrays.equals(new int[] {32, 1, 3, 3}, shapes.get("1.weight")));
+        assertTrue(java.util.Arrays.equals(new int[] {128, 3136}, shapes.get("8.weight")));
+        CliRun other = CliRun.of("train", "--epochs", "2", "--no-progress", "--checkpoint-dir", ckpt.toString(), "--resume",
+                "--out", out.resolve("b").toString());
+        assertEquals(1, other.exit());
+        assertTrue(other.stderr().contains("cnn") && other.stderr().contains("mlp"), other.stderr());
+        CliRun hidden = CliRun.of("train", "--model", "cnn", "--hidden", "8", "--out", out.resolve("c").toString());
+        assertEquals(2, hidden.exit());
+        assertTrue(hidden.stderr().contains("--hidden"), hidden.stderr());
+    }
+
     @Test
     void versionComesFromTheBuild() {
         CliRun r = CliRun.of("--version");
