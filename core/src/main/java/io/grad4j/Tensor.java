@@ -635,6 +635,16 @@ public final class Tensor implements AutoCloseable {
         return ViewOps.unfold(this, normalizeAxis("unfold", axis), size, step);
     }
 
+    /**
+     * The kh x kw patches of this image batch [N, C, H, W] as columns [N, C kh kw, OH OW] (im2col,
+     * PyTorch's {@code torch.nn.functional.unfold}), zero-padded, with strides and dilation (pairs
+     * for the two axes); OH = (H + 2 ph - dh (kh - 1) - 1) / sh + 1. Its gradient adds each column
+     * entry back where it was read (col2im). Convolution is a matrix product of these columns.
+     */
+    public Tensor im2col(int kh, int kw, int[] stride, int[] padding, int[] dilation) {
+        return ConvOps.im2col(this, kh, kw, stride, padding, dilation);
+    }
+
     /** A new axis of size 1 at {@code axis} (from -rank-1 to rank). A view. */
     public Tensor unsqueeze(int axis) {
         checkOpen();

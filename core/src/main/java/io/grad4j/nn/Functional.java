@@ -77,10 +77,9 @@ public final class Functional {
     /**
      * 2-D convolution (PyTorch's cross-correlation) of x [N, C, H, W] with weight [O, C / groups,
      * kh, kw] and an optional bias [O]: output [N, O, OH, OW], OH = (H + 2 ph - dh (kh - 1) - 1) / sh + 1.
-     * Computed as im2col and one matrix product per group: the input, zero-padded, is unfolded into
-     * its kh x kw patches (a view: {@link Tensor#unfold}), laid out as rows [N OH OW, C kh kw] and
-     * multiplied by the weight rows (the GEMM of the backend, bias fused), so its gradients are the
-     * product's and unfold's, with no convolution kernel in any backend.
+     * Computed as im2col ({@link Tensor#im2col}: columns [N, C kh kw, OH OW]) and one matrix product
+     * per group by the weight [O, C kh kw] (batched GEMMs, the output already [N, O, OH, OW]), so its
+     * gradients are the product's and col2im's, with no convolution kernel in any backend.
      */
     public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int[] stride, int[] padding, int[] dilation,
                                 int groups) {
@@ -116,38 +115,37 @@ public final class Functional {
         }
         int oh = (paddedH - extentH) / stride[0] + 1;
         int ow = (paddedW - extentW) / stride[1] + 1;
-        Tensor patches = pad2d(x, padding[0], padding[1]).unfold(2, extentH, stride[0]).unfold(3, extentW, stride[1]);
-        if (dilation[0] > 1) {
-            patches = patches.indexSelect(4, every(dilation[0], kh, x));
+        Tensor cols = x.im2col(kh, kw, stride, padding, dilation); // [N, C kh kw, OH OW]
+        if (groups > 1) {
+            cols = cols.reshape(n, c, kh * kw, oh * ow);
         }
-        if (dilation[1] > 1) {
-            patches = patches.indexSelect(5, every(dilation[1], kw, x));
-        }
-        Tensor rows = patches.permute(0, 2, 3, 1, 4, 5); // [N, OH, OW, C, kh, kw]
         int cg = c / groups;
         int og = o / groups;
         Tensor[] outs = new Tensor[groups];
         for (int g = 0; g < groups; g++) {
-            Tensor cols = (groups == 1 ? rows : rows.narrow(3, (long) g * cg, cg)).reshape(n * oh * ow, cg * kh * kw);
+            Tensor colsG = groups == 1 ? cols : cols.narrow(1, (long) g * cg, cg).reshape(n, cg * kh * kw, oh * ow);
             Tensor w = (groups == 1 ? weight : weight.narrow(0, (long) g * og, og)).reshape(og, cg * kh * kw);
-            Tensor b = bias == null ? null : groups == 1 ? bias : bias.narrow(0, (long) g * og, og);
-            outs[g] = b == null ? cols.matmul(w.transpose()) : cols.matmulAdd(w.transpose(), b);
+            Tensor y = w.matmul(colsG); // [O/g, C/g kh kw] @ [N, C/g kh kw, OH OW]: [N, O/g, OH OW], the batch broadcast
+            if (bias != null) {
+                y = y.add((groups == 1 ? bias : bias.narrow(0, (long) g * og, og)).reshape(og, 1));
+            }
+            outs[g] = y;
         }
         Tensor out = groups == 1 ? outs[0] : Tensor.cat(1, outs);
-        return out.reshape(n, oh, ow, o).permute(0, 3, 1, 2).contiguous();
+        return out.reshape(n, o, oh, ow); // a view: [N, O, OH OW] is already NCHW
     }
 
     /** The largest value of each kernel x kernel window, windows {@code stride} apart (no padding; sizes round down). */
     public static Tensor maxPool2d(Tensor x, int kernel, int stride) {
-        return windows("maxPool2d", x, kernel, stride).max(4, false);
+        return windows("maxPool2d", x, kernel, stride).max(2, false);
     }
 
     /** The mean of each kernel x kernel window, windows {@code stride} apart (no padding; sizes round down). */
     public static Tensor avgPool2d(Tensor x, int kernel, int stride) {
-        return windows("avgPool2d", x, kernel, stride).mean(4, false);
+        return windows("avgPool2d", x, kernel, stride).mean(2, false);
     }
 
-    /** x [N, C, H, W] as [N, C, OH, OW, kernel * kernel]: each window's values in one axis. */
+    /** x [N, C, H, W] as [N, C, kernel * kernel, OH, OW]: each window's values along axis 2 (im2col). */
     private static Tensor windows(String op, Tensor x, int kernel, int stride) {
         if (x == null || x.rank() != 4) {
             throw new IllegalArgumentException(op + ": x must be [N, C, H, W], got "
@@ -157,9 +155,11 @@ public final class Functional {
             throw new IllegalArgumentException(op + ": kernel " + kernel + " and stride " + stride + " do not fit input "
                     + Arrays.toString(x.shape()) + " (need 1 <= kernel <= H, W and stride >= 1)");
         }
-        Tensor w = x.unfold(2, kernel, stride).unfold(3, kernel, stride); // [N, C, OH, OW, k, k]
-        int[] s = w.shape();
-        return w.reshape(s[0], s[1], s[2], s[3], kernel * kernel);
+        int[] s = x.shape();
+        int oh = (s[2] - kernel) / stride + 1;
+        int ow = (s[3] - kernel) / stride + 1;
+        Tensor cols = x.im2col(kernel, kernel, new int[] {stride, stride}, new int[] {0, 0}, new int[] {1, 1});
+        return cols.reshape(s[0], s[1], kernel * kernel, oh, ow);
     }
 
     /**
@@ -260,34 +260,6 @@ public final class Functional {
     }
 
     // ---------------------------------------------------------------- helpers
-
-    /** x [N, C, H, W] with ph zero rows above and below and pw zero columns left and right. */
-    private static Tensor pad2d(Tensor x, int ph, int pw) {
-        Tensor t = x;
-        int[] s = x.shape();
-        try (var scope = Backends.use(x.backend())) {
-            if (ph > 0) {
-                Tensor rows = Tensor.zeros(x.dtype(), s[0], s[1], ph, s[3]);
-                t = Tensor.cat(2, rows, t, rows);
-            }
-            if (pw > 0) {
-                Tensor cols = Tensor.zeros(x.dtype(), s[0], s[1], s[2] + 2 * ph, pw);
-                t = Tensor.cat(3, cols, t, cols);
-            }
-        }
-        return t;
-    }
-
-    /** 0, step, 2 step, ..., (count - 1) step as an INT64 index on x's backend: the taps of a dilated kernel. */
-    private static Tensor every(int step, int count, Tensor x) {
-        long[] v = new long[count];
-        for (int i = 0; i < count; i++) {
-            v[i] = (long) i * step;
-        }
-        try (var scope = Backends.use(x.backend())) {
-            return Tensor.of(v, count);
-        }
-    }
 
     private static void requirePair(String what, int[] v, int min) {
         if (v == null || v.length != 2 || v[0] < min || v[1] < min) {

@@ -101,6 +101,10 @@ public abstract class LayersConformanceTest extends BackendTestBase {
         checkBothModes("maxPool2d overlapping", t -> Functional.maxPool2d(t, 3, 1), randn(15, 1, 1, 4, 4));
         checkBothModes("avgPool2d", t -> Functional.avgPool2d(t, 3, 2), randn(16, 1, 2, 5, 5));
         checkBothModes("unfold", t -> t.unfold(1, 3, 2).mul(t.unfold(1, 3, 2)), randn(17, 2, 7));
+        checkBothModes("im2col (overlapping)", t -> t.im2col(2, 3, new int[] {1, 2}, new int[] {1, 0}, new int[] {2, 1}).pow(2),
+                randn(24, 1, 2, 5, 7));
+        checkBothModes("im2col (disjoint)", t -> t.im2col(2, 2, new int[] {2, 3}, new int[] {0, 1}, new int[] {1, 1}).pow(2),
+                randn(25, 2, 1, 4, 5));
         checkBothModes("batchNorm (training)", t -> Functional.batchNorm(t, null, null, null, null, true, 0.1, 1e-5),
                 randn(18, 3, 2, 2));
         Tensor k = randn(19, 2, 3, 2);
