@@ -272,6 +272,26 @@ public final class GPT implements Module {
         return children;
     }
 
+    /** A layer made of named children and no parameters of its own: its parameters are theirs. */
+    private abstract static class Composite implements Module {
+        final Map<String, Module> children = new LinkedHashMap<>();
+
+        @Override
+        public List<Tensor> parameters() {
+            return List.copyOf(namedParameters().values());
+        }
+
+        @Override
+        public Map<String, Tensor> localParameters() {
+            return Map.of();
+        }
+
+        @Override
+        public Map<String, Module> children() {
+            return children;
+        }
+    }
+
     /** A module that only names its children (nanoGPT's ModuleDict and ModuleList). */
     private record Container(Map<String, Module> children) implements Module {
         @Override
@@ -309,12 +329,11 @@ public final class GPT implements Module {
     }
 
     /** x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
-    private static final class Block implements Module {
+    private static final class Block extends Composite {
         private final LayerNorm ln1;
         private final Attention attn;
         private final LayerNorm ln2;
         private final Mlp mlp;
-        private final Map<String, Module> children = new LinkedHashMap<>();
 
         Block(GPTConfig c, long seed, DType dtype) {
             ln1 = new LayerNorm(c.width(), c.bias(), dtype);
@@ -333,30 +352,15 @@ public final class GPT implements Module {
             return h.add(mlp.forward(ln2.forward(h)));
         }
 
-        @Override
-        public List<Tensor> parameters() {
-            return List.copyOf(namedParameters().values());
-        }
-
-        @Override
-        public Map<String, Tensor> localParameters() {
-            return Map.of();
-        }
-
-        @Override
-        public Map<String, Module> children() {
-            return children;
-        }
     }
 
     /** Causal self-attention: c_attn packs q, k, v along its output; heads split the width in order. */
-    private static final class Attention implements Module {
+    private static final class Attention extends Composite {
         private final GPTConfig config;
         private final Linear cAttn;
         private final Linear cProj;
         private final Dropout attnDropout;
         private final Dropout residDropout;
-        private final Map<String, Module> children = new LinkedHashMap<>();
         private long calls;
 
         Attention(GPTConfig c, long seed, DType dtype) {
@@ -397,28 +401,13 @@ public final class GPT implements Module {
             return x.reshape(b, t, h, d).transpose(1, 2);
         }
 
-        @Override
-        public List<Tensor> parameters() {
-            return List.copyOf(namedParameters().values());
-        }
-
-        @Override
-        public Map<String, Tensor> localParameters() {
-            return Map.of();
-        }
-
-        @Override
-        public Map<String, Module> children() {
-            return children;
-        }
     }
 
     /** c_fc, GELU (erf form), c_proj, dropout. */
-    private static final class Mlp implements Module {
+    private static final class Mlp extends Composite {
         private final Linear cFc;
         private final Linear cProj;
         private final Dropout dropout;
-        private final Map<String, Module> children = new LinkedHashMap<>();
 
         Mlp(GPTConfig c, long seed, DType dtype) {
             cFc = new Linear(c.width(), 4 * c.width(), seed, c.bias(), dtype);
@@ -434,19 +423,5 @@ public final class GPT implements Module {
             return dropout.forward(cProj.forward(cFc.forward(x).gelu()));
         }
 
-        @Override
-        public List<Tensor> parameters() {
-            return List.copyOf(namedParameters().values());
-        }
-
-        @Override
-        public Map<String, Tensor> localParameters() {
-            return Map.of();
-        }
-
-        @Override
-        public Map<String, Module> children() {
-            return children;
-        }
     }
 }

@@ -28,16 +28,10 @@ public final class Conv2d implements Module {
                     + " out=" + out + " kernel=" + kernel + " stride=" + stride + " padding=" + padding);
         }
         double bound = 1.0 / Math.sqrt((double) in * kernel * kernel);
-        this.weight = uniform(dtype, seed, bound, out, in, kernel, kernel).requiresGrad(true);
-        this.bias = uniform(dtype, seed ^ 0x5DEECE66DL, bound, out).requiresGrad(true);
+        this.weight = Linear.uniform(dtype, seed, bound, out, in, kernel, kernel).requiresGrad(true);
+        this.bias = Linear.uniform(dtype, seed ^ 0x5DEECE66DL, bound, out).requiresGrad(true);
         this.stride = stride;
         this.padding = padding;
-    }
-
-    private static Tensor uniform(DType dtype, long seed, double bound, int... shape) {
-        try (Tensor u = Tensor.rand(dtype, seed, shape); Tensor scaled = u.mul(2 * bound)) {
-            return scaled.sub(bound);
-        }
     }
 
     /** [out, in, k, k]. */

@@ -47,7 +47,7 @@ public final class Linear implements Module {
     }
 
     /** U(-bound, bound), closing the intermediates at once (on a GPU they would wait for the GC). */
-    private static Tensor uniform(DType dtype, long seed, double bound, int... shape) {
+    static Tensor uniform(DType dtype, long seed, double bound, int... shape) {
         try (Tensor u = Tensor.rand(dtype, seed, shape); Tensor scaled = u.mul(2 * bound)) {
             return scaled.sub(bound);
         }

@@ -37,6 +37,28 @@ public abstract class BackendTestBase {
         }
     }
 
+    /**
+     * f checked by central differences (gradcheck, reverse mode), and its forward-mode Jacobian
+     * equal to the reverse-mode one: each operation's VJP and JVP rules against each other.
+     */
+    protected static void checkBothModes(String what, java.util.function.Function<Tensor, Tensor> f, Tensor x) {
+        io.grad4j.autograd.GradCheck.Result r = io.grad4j.autograd.GradCheck.check(in -> f.apply(in[0]), x);
+        org.junit.jupiter.api.Assertions.assertTrue(r.passed(), what + ": " + r.report());
+        double[] reverse = io.grad4j.autograd.Autograd.jacobian(f, x, io.grad4j.autograd.JacobianMode.REVERSE).toDoubleArray();
+        double[] forward = io.grad4j.autograd.Autograd.jacobian(f, x, io.grad4j.autograd.JacobianMode.FORWARD).toDoubleArray();
+        assertArrayEquals(reverse, forward, 1e-10, what + ": forward-mode Jacobian differs from reverse mode");
+    }
+
+    /** "2,0,5" as {2, 0, 5}: the integer lists of the PyTorch fixtures' metadata. */
+    protected static int[] ints(String csv) {
+        String[] parts = csv.split(",");
+        int[] v = new int[parts.length];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = Integer.parseInt(parts[i]);
+        }
+        return v;
+    }
+
     /** |actual - expected| <= atol + rtol * |expected| per element. */
     protected static double rtol(DType dtype) {
         return dtype == DType.FLOAT32 ? 2e-4 : 1e-10;

@@ -3,8 +3,6 @@ package io.grad4j.conformance;
 import io.grad4j.DType;
 import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
-import io.grad4j.autograd.GradCheck;
-import io.grad4j.autograd.JacobianMode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -13,7 +11,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -74,15 +71,6 @@ public abstract class IndexingConformanceTest extends BackendTestBase {
         return Integer.parseInt(p.get("axis"));
     }
 
-    private static int[] ints(String csv) {
-        String[] parts = csv.split(",");
-        int[] v = new int[parts.length];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = Integer.parseInt(parts[i]);
-        }
-        return v;
-    }
-
     private static Tensor[] numbered(Map<String, Tensor> in) {
         List<Tensor> ts = new ArrayList<>();
         for (int k = 0; in.containsKey("t" + k); k++) {
@@ -95,15 +83,6 @@ public abstract class IndexingConformanceTest extends BackendTestBase {
 
     private static Tensor longs(long[] v, int... shape) {
         return Tensor.of(v, shape);
-    }
-
-    /** f checked by central differences (reverse mode), and its forward-mode Jacobian equal to the reverse one. */
-    private static void checkBothModes(String what, Function<Tensor, Tensor> f, Tensor x) {
-        GradCheck.Result r = GradCheck.check(in -> f.apply(in[0]), x);
-        assertTrue(r.passed(), what + ": " + r.report());
-        double[] reverse = Autograd.jacobian(f, x, JacobianMode.REVERSE).toDoubleArray();
-        double[] forward = Autograd.jacobian(f, x, JacobianMode.FORWARD).toDoubleArray();
-        assertArrayEquals(reverse, forward, 1e-12, what + ": forward-mode Jacobian differs from reverse mode");
     }
 
     private static Tensor randomInput(long seed, int... shape) {

@@ -3,15 +3,12 @@ package io.grad4j.conformance;
 import io.grad4j.DType;
 import io.grad4j.Tensor;
 import io.grad4j.autograd.Autograd;
-import io.grad4j.autograd.GradCheck;
-import io.grad4j.autograd.JacobianMode;
 import io.grad4j.nn.Functional;
 import io.grad4j.nn.Losses;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.util.Map;
-import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -56,24 +53,6 @@ public abstract class LayersConformanceTest extends BackendTestBase {
             default -> throw new AssertionError("the fixtures name an op this test does not know: " + p.get("op"));
         };
         return new Tensor[] {y};
-    }
-
-    private static int[] ints(String csv) {
-        String[] parts = csv.split(",");
-        int[] v = new int[parts.length];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = Integer.parseInt(parts[i]);
-        }
-        return v;
-    }
-
-    /** f checked by central differences (reverse mode), and its forward-mode Jacobian equal to the reverse one. */
-    private static void checkBothModes(String what, Function<Tensor, Tensor> f, Tensor x) {
-        GradCheck.Result r = GradCheck.check(in -> f.apply(in[0]), x);
-        assertTrue(r.passed(), what + ": " + r.report());
-        double[] reverse = Autograd.jacobian(f, x, JacobianMode.REVERSE).toDoubleArray();
-        double[] forward = Autograd.jacobian(f, x, JacobianMode.FORWARD).toDoubleArray();
-        assertArrayEquals(reverse, forward, 1e-10, what + ": forward-mode Jacobian differs from reverse mode");
     }
 
     private static Tensor randn(long seed, int... shape) {
