@@ -125,11 +125,17 @@ public interface Module {
 
     /**
      * Training mode on or off (layers such as {@link Dropout} and {@link BatchNorm2d} behave
-     * differently); the default passes it to the children. Modules start in training mode.
+     * differently); the default passes it to the children, through their {@link #train()} and
+     * {@link #eval()}, so a module written before this method existed, which overrides those two,
+     * still hears it. Modules start in training mode.
      */
     default void train(boolean on) {
         for (Module child : children().values()) {
-            child.train(on);
+            if (on) {
+                child.train();
+            } else {
+                child.eval();
+            }
         }
     }
 

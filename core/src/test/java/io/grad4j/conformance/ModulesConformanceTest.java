@@ -127,6 +127,41 @@ public abstract class ModulesConformanceTest extends BackendTestBase {
         assertFalse(norm.runningMean().toDoubleArray()[0] == 0, "training updates the running mean");
     }
 
+    /** A layer written against the old interface: it overrides train() and eval(), not train(boolean). */
+    private static final class OldStyleLayer implements Module {
+        boolean training = true;
+
+        @Override
+        public Tensor forward(Tensor x) {
+            return x;
+        }
+
+        @Override
+        public List<Tensor> parameters() {
+            return List.of();
+        }
+
+        @Override
+        public void train() {
+            training = true;
+        }
+
+        @Override
+        public void eval() {
+            training = false;
+        }
+    }
+
+    @Test
+    void containersStillReachLayersThatOverrideTrainAndEval() {
+        OldStyleLayer old = new OldStyleLayer();
+        Sequential m = new Sequential(new Sequential(old));
+        m.eval();
+        assertFalse(old.training);
+        m.train(true);
+        assertTrue(old.training);
+    }
+
     /** A module whose output layer shares the embedding's weight, as GPT ties lm_head to wte. */
     private record Tied(Embedding embedding) implements Module {
         @Override
