@@ -117,6 +117,16 @@ public interface Backend {
     void axpby(double alpha, Storage x, double beta, Storage y);
 
     /**
+     * Whether storages live in host memory, so that a download is a copy in memory with no device
+     * round trip: core then takes host-side paths where they are faster (cross-entropy with a
+     * label tensor reads the labels on the host for the fused kernel). A device backend (a GPU)
+     * says false, and those paths stay on the device instead of waiting for it.
+     */
+    default boolean hostMemory() {
+        return false;
+    }
+
+    /**
      * Whether core may defer a write it can prove redundant (zeroGrad's fill, overwritten by the
      * next backward): false while the backend records or replays device work the host does not
      * see, such as a CUDA graph, whose replays must find every write where eager execution put it.

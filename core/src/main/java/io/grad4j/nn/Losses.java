@@ -22,8 +22,11 @@ public final class Losses {
 
     /**
      * The same with the labels as a tensor: INT32 or INT64, shape [batch], on the logits' backend
-     * (PyTorch's {@code F.cross_entropy(logits, labels)}). The fused kernels take the labels from
-     * the host today, so they are downloaded once per call (a device sync on a GPU).
+     * (PyTorch's {@code F.cross_entropy(logits, labels)}). Where the backend's memory is the host's
+     * (cpu) the labels are read there and the fused kernel runs; on a device (cuda) the loss is
+     * composed on the device instead, {@code -mean(gather(logSoftmax(logits), labels))}, so the
+     * host never waits for the device: a label out of range is then gather's
+     * IndexOutOfBoundsException, reported at the next synchronisation.
      */
     public static Tensor crossEntropy(Tensor logits, Tensor labels) {
         if (logits == null || labels == null) {
@@ -40,6 +43,13 @@ public final class Losses {
         if (labels.rank() != 1) {
             throw new IllegalArgumentException("crossEntropy: labels must be 1-D [batch], got shape "
                     + Arrays.toString(labels.shape()));
+        }
+        if (!logits.backend().hostMemory()) {
+            if (logits.rank() != 2 || logits.shape()[0] != labels.shape()[0] || labels.shape()[0] == 0) {
+                throw new IllegalArgumentException("crossEntropy: logits must be [batch, classes] with batch >= 1 and"
+                        + " labels [batch], got " + Arrays.toString(logits.shape()) + " and " + Arrays.toString(labels.shape()));
+            }
+            return logits.logSoftmax(1).gather(1, labels.reshape(labels.shape()[0], 1)).neg().mean();
         }
         long[] values = labels.toLongArray();
         int classes = logits.rank() == 2 ? logits.shape()[1] : Integer.MAX_VALUE;

@@ -54,6 +54,12 @@ public final class CpuBackend implements Backend {
 
     // ------------------------------------------------------------------ storage
 
+    /** Java arrays: reading labels or indices on the host costs no device round trip. */
+    @Override
+    public boolean hostMemory() {
+        return true;
+    }
+
     @Override
     public Storage allocate(DType dtype, long length) {
         return CpuStorage.allocate(dtype, length);
