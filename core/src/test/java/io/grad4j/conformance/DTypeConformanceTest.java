@@ -157,11 +157,15 @@ public abstract class DTypeConformanceTest extends BackendTestBase {
         Tensor logits = Tensor.randn(DType.FLOAT64, 5, 4, 5);
         int[] labels = {1, 0, 4, 2};
         double expected = logits.crossEntropy(labels).item();
-        assertEquals(expected, Losses.crossEntropy(logits, Tensor.of(new long[] {1, 0, 4, 2}, 4)).item());
-        assertEquals(expected, Losses.crossEntropy(logits, Tensor.of(labels, 4)).item());
+        // host memory (cpu): the labels are read there and the fused kernel gives the same bits;
+        // a device (cuda) composes the loss on the device, equal up to rounding
+        double tolerance = backend().hostMemory() ? 0 : 1e-12 * Math.abs(expected);
+        assertEquals(expected, Losses.crossEntropy(logits, Tensor.of(new long[] {1, 0, 4, 2}, 4)).item(), tolerance);
+        assertEquals(expected, Losses.crossEntropy(logits, Tensor.of(labels, 4)).item(), tolerance);
         IndexOutOfBoundsException range = assertThrows(IndexOutOfBoundsException.class,
-                () -> Losses.crossEntropy(logits, Tensor.of(new long[] {1, 0, 1L << 32, 2}, 4)));
-        assertTrue(range.getMessage().contains("4294967296") && range.getMessage().contains("[0, 5)"), range.getMessage());
+                () -> Losses.crossEntropy(logits, Tensor.of(new long[] {1, 0, 1L << 32, 2}, 4)).item());
+        assertTrue(range.getMessage().contains("4294967296")
+                && (range.getMessage().contains("[0, 5)") || range.getMessage().contains("size 5")), range.getMessage());
         assertRefused(() -> Losses.crossEntropy(logits, Tensor.of(new double[] {1, 0, 4, 2}, 4)), "INT32 or INT64", "FLOAT64");
     }
 
