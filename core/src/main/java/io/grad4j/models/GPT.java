@@ -30,14 +30,13 @@ import java.util.SplittableRandom;
  * Initialised as nanoGPT initialises: weights and embeddings N(0, 0.02), the residual
  * projections N(0, 0.02 / sqrt(2 layers)), biases 0, LayerNorms 1 and 0.
  */
-public final class GPT implements Module {
+public final class GPT extends Composite {
     private final GPTConfig config;
     private final Embedding wte;
     private final Embedding wpe;
     private final Dropout drop;
     private final List<Block> blocks = new ArrayList<>();
     private final LayerNorm lnF;
-    private final Map<String, Module> children;
 
     public GPT(GPTConfig config, long seed) {
         this(config, seed, DType.FLOAT32);
@@ -68,7 +67,6 @@ public final class GPT implements Module {
         transformer.put("drop", drop);
         transformer.put("h", new Container(h));
         transformer.put("ln_f", lnF);
-        this.children = new LinkedHashMap<>();
         children.put("transformer", new Container(transformer));
         children.put("lm_head", new TiedHead(wte));
         initialise(seed);
@@ -257,56 +255,15 @@ public final class GPT implements Module {
         return 0;
     }
 
-    @Override
-    public List<Tensor> parameters() {
-        return List.copyOf(namedParameters().values());
-    }
-
-    @Override
-    public Map<String, Tensor> localParameters() {
-        return Map.of();
-    }
-
-    @Override
-    public Map<String, Module> children() {
-        return children;
-    }
-
-    /** A layer made of named children and no parameters of its own: its parameters are theirs. */
-    private abstract static class Composite implements Module {
-        final Map<String, Module> children = new LinkedHashMap<>();
-
-        @Override
-        public List<Tensor> parameters() {
-            return List.copyOf(namedParameters().values());
-        }
-
-        @Override
-        public Map<String, Tensor> localParameters() {
-            return Map.of();
-        }
-
-        @Override
-        public Map<String, Module> children() {
-            return children;
-        }
-    }
-
     /** A module that only names its children (nanoGPT's ModuleDict and ModuleList). */
-    private record Container(Map<String, Module> children) implements Module {
+    private static final class Container extends Composite {
+        Container(Map<String, Module> named) {
+            children.putAll(named);
+        }
+
         @Override
         public Tensor forward(Tensor x) {
             throw new UnsupportedOperationException("a container of GPT's layers is not called by itself");
-        }
-
-        @Override
-        public List<Tensor> parameters() {
-            return List.of();
-        }
-
-        @Override
-        public Map<String, Tensor> localParameters() {
-            return Map.of();
         }
     }
 

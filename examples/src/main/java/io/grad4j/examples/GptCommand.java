@@ -182,9 +182,10 @@ final class GptCommand implements Runnable {
             CharText corpus = CharText.read(text);
             GPTConfig config = new GPTConfig(corpus.vocabSize(), context, layers, heads, width, dropout, bias);
             GPT gpt = new GPT(config, seed);
+            List<Tensor> parameters = gpt.parameters(); // walked once, not per step
             List<Tensor> decay = new ArrayList<>();
             List<Tensor> noDecay = new ArrayList<>();
-            for (Tensor p : gpt.parameters()) {
+            for (Tensor p : parameters) {
                 (p.rank() >= 2 ? decay : noDecay).add(p);
             }
             AdamW opt = new AdamW(List.of(new ParamGroup(decay, weightDecay), new ParamGroup(noDecay, 0.0)), lr, 0.9, 0.99,
@@ -247,7 +248,7 @@ final class GptCommand implements Runnable {
                         opt.zeroGrad();
                         Tensor loss = gpt.loss(xy[0], xy[1]);
                         loss.backward();
-                        Optimizers.clipGradNorm(gpt.parameters(), gradClip);
+                        Optimizers.clipGradNorm(parameters, gradClip);
                         opt.step();
                         if (bar != null) {
                             bar.step();
